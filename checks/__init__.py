@@ -1,0 +1,1 @@
+"""The grader: intake, sandboxed execution, checks against the reference, reports."""

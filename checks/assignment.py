@@ -1,0 +1,105 @@
+"""An assignment's mark scheme, read from its ``assignment.toml``.
+
+The marks live in data so an instructor can edit them without touching code,
+and adding an assignment needs no change to the grader.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ASSIGNMENTS_DIR = Path(__file__).parent / "assignments"
+SCHEME_FILE = "assignment.toml"
+
+
+class AssignmentError(ValueError):
+    """An unknown assignment, or a mark scheme that does not add up."""
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str
+    marks: float
+    written: float = 0.0
+    names: tuple[str, ...] = ()
+
+    @property
+    def automatic(self) -> float:
+        return self.marks - self.written
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout_s: float
+    notebook_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    reference: str
+    total: float
+    limits: Limits
+    tasks: tuple[Task, ...] = field(default_factory=tuple)
+    folder: Path = ASSIGNMENTS_DIR
+
+    def task(self, task_id: str) -> Task:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise AssignmentError(f"{self.id} has no task {task_id!r}")
+
+
+def load_assignment_file(path: Path) -> Assignment:
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    tasks = tuple(
+        Task(
+            id=str(entry["id"]),
+            title=entry["title"],
+            marks=float(entry["marks"]),
+            written=float(entry.get("written", 0)),
+            names=tuple(entry.get("names", ())),
+        )
+        for entry in raw["tasks"]
+    )
+    assignment = Assignment(
+        id=raw["id"],
+        title=raw["title"],
+        reference=raw["reference"],
+        total=float(raw["total"]),
+        limits=Limits(**raw["limits"]),
+        tasks=tasks,
+        folder=path.parent,
+    )
+    validate(assignment, path)
+    return assignment
+
+
+def validate(assignment: Assignment, path: Path) -> None:
+    marks = sum(task.marks for task in assignment.tasks)
+    if abs(marks - assignment.total) > 1e-9:
+        raise AssignmentError(f"{path}: tasks add up to {marks:g}, not the stated total {assignment.total:g}")
+    ids = [task.id for task in assignment.tasks]
+    if len(set(ids)) != len(ids):
+        raise AssignmentError(f"{path}: task ids repeat")
+    for task in assignment.tasks:
+        if not 0 <= task.written <= task.marks:
+            raise AssignmentError(f"{path}: task {task.id} has written marks outside 0..{task.marks:g}")
+
+
+def available_assignments(directory: Path = ASSIGNMENTS_DIR) -> list[Assignment]:
+    return [load_assignment_file(scheme) for scheme in sorted(directory.glob(f"*/{SCHEME_FILE}"))]
+
+
+def load_assignment(assignment_id: str, directory: Path = ASSIGNMENTS_DIR) -> Assignment:
+    known = available_assignments(directory)
+    for assignment in known:
+        if assignment.id == assignment_id:
+            return assignment
+    names = ", ".join(a.id for a in known) or "none"
+    raise AssignmentError(f"unknown assignment {assignment_id!r}; known assignments: {names}")

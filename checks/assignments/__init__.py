@@ -1,0 +1,1 @@
+"""One folder per assignment: its mark scheme (assignment.toml) and its checks."""

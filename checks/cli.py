@@ -1,0 +1,68 @@
+"""The ``xaigrader`` command: a thin layer over functions that do the work."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from checks.assets import DATA_ENV_VAR, DataDir
+from checks.assignment import AssignmentError, available_assignments
+from checks.model_cache import resolve_cache_dir
+
+PRETRAINED_IN_USE = (("mobilenet_v2", "IMAGENET1K_V1"),)
+
+
+def list_assignments(_: argparse.Namespace) -> int:
+    for assignment in available_assignments():
+        print(f"{assignment.id}  {assignment.title}  ({assignment.total:g} marks)")
+        for task in assignment.tasks:
+            split = f"  [{task.written:g} written]" if task.written else ""
+            print(f"  {task.id:>5}  {task.marks:>4g}  {task.title}{split}")
+    return 0
+
+
+def describe_data(args: argparse.Namespace) -> int:
+    data = DataDir(args.data_dir)
+    print(f"data directory: {data.root}")
+    print(f"model cache:    {resolve_cache_dir(args.cache_dir)}")
+    if not data.root.is_dir():
+        print(f"missing: pass --data-dir or set {DATA_ENV_VAR}", file=sys.stderr)
+        return 1
+    for arch, weights in PRETRAINED_IN_USE:
+        print(data.load_pretrained(arch, weights).note)
+    if not args.verify:
+        return 0
+    problems = data.verify()
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"{len(data.manifest)} files listed, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xaigrader", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="assignments, their tasks and marks")
+    listing.set_defaults(handler=list_assignments)
+
+    data = commands.add_parser("data", help="where the offline data lives and which weights are real")
+    data.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    data.add_argument("--cache-dir", help="where trained reference models are cached")
+    data.add_argument("--verify", action="store_true", help="check every file against SHA256SUMS")
+    data.set_defaults(handler=describe_data)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except AssignmentError as error:
+        print(f"xaigrader: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
