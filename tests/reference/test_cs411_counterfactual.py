@@ -54,7 +54,7 @@ def hand_written_adam(model, x_orig, target, p_target, lam, lr, n_iter):
         m_hat = m / (1 - 0.9**step)
         v_hat = v / (1 - 0.999**step)
         x = x - lr * m_hat / (v_hat.sqrt() + 1e-8)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return x, losses
 
 
