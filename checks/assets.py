@@ -18,6 +18,8 @@ import torch
 import torchvision
 from torch import nn
 
+from checks.probe.standin import seeded_stand_in
+
 DATA_ENV_VAR = "XAIGRADER_DATA"
 MANIFEST_NAME = "SHA256SUMS"
 CHECKPOINTS_SUBDIR = Path("hub") / "checkpoints"
@@ -27,7 +29,6 @@ MNIST_RAW_FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
-STAND_IN_CALIBRATION_SHAPE = (8, 3, 224, 224)
 STAND_IN_NOTE = "stand-in weights: predicted class names are meaningless"
 # torchvision names checkpoints `<arch>-<first hex digits of sha256>.pth`.
 CHECKPOINT_HASH_PATTERN = re.compile(r"-([a-f0-9]{6,})\.")
@@ -216,34 +217,3 @@ def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
             f"{path} is corrupt: its sha256 does not start with {match.group(1)} as its name says"
         )
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def seeded_stand_in(builder, seed: int, **kwargs) -> nn.Module:
-    """The architecture with a deterministic random init that leaves the global RNG alone.
-
-    A fresh init in eval mode has batch-norm statistics of 0 and 1 that do not match its
-    activations, which shrinks gradients to ~1e-13 and makes every comparison meaningless;
-    the statistics are therefore recomputed on seeded noise images.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = builder(weights=None, **kwargs)
-        calibrate_batch_norm(model, torch.randn(STAND_IN_CALIBRATION_SHAPE))
-    return model.eval()
-
-
-def calibrate_batch_norm(model: nn.Module, inputs: torch.Tensor) -> None:
-    """Set every batch-norm layer's running statistics to those of ``inputs``."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    momenta = [m.momentum for m in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(inputs)
-    for norm, momentum in zip(norms, momenta):
-        norm.momentum = momentum
-

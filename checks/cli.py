@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from checks.assets import DATA_ENV_VAR, DataDir
 from checks.assignment import AssignmentError, available_assignments
 from checks.model_cache import resolve_cache_dir
+from checks.sandbox import SandboxLimits
 
 PRETRAINED_IN_USE = (("mobilenet_v2", "IMAGENET1K_V1"),)
 
@@ -40,6 +41,37 @@ def describe_data(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def run_notebook(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from checks.kernel import RunConfig
+    from checks.run import run_notebook_file
+
+    data = DataDir(args.data_dir)
+    config = RunConfig(
+        data_dir=data.root if data.root.is_dir() else None,
+        cell_timeout_s=args.cell_timeout,
+        notebook_timeout_s=args.timeout,
+        allow_network=args.allow_network,
+        force_fallback=args.sandbox == "fallback",
+        limits=SandboxLimits(memory_bytes=int(args.memory_gib * (1 << 30)), threads=args.threads),
+    )
+    out = Path(args.out)
+    result = run_notebook_file(Path(args.notebook), out, config)
+    if result is None:
+        print(f"invalid notebook: see {out / 'run.json'}", file=sys.stderr)
+        return 1
+    if result.sandbox.get("warning"):
+        print(result.sandbox["warning"], file=sys.stderr)
+    counts: dict[str, int] = {}
+    for cell in result.cells:
+        counts[cell.status] = counts.get(cell.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"{len(result.cells)} code cells ({summary}) in {result.total_s:.1f} s; "
+          f"{len(result.figures)} figures, {len(result.shims)} shims; wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaigrader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--cache-dir", help="where trained reference models are cached")
     data.add_argument("--verify", action="store_true", help="check every file against SHA256SUMS")
     data.set_defaults(handler=describe_data)
+    run = commands.add_parser("run", help="execute one notebook in the sandbox and keep what it produced")
+    run.add_argument("notebook")
+    run.add_argument("--out", required=True, help="folder for executed.ipynb, run.json and figures/")
+    run.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    run.add_argument("--cell-timeout", type=float, default=600, help="seconds per cell (default 600)")
+    run.add_argument("--timeout", type=float, default=1800, help="seconds for the whole notebook (default 1800)")
+    run.add_argument("--memory-gib", type=float, default=8, help="address-space limit of the kernel (default 8)")
+    run.add_argument("--threads", type=int, default=1, help="CPU threads the kernel may use (default 1)")
+    run.add_argument("--allow-network", action="store_true", help="let student code reach the network")
+    run.add_argument("--sandbox", choices=("auto", "fallback"), default="auto",
+                     help="auto uses bubblewrap when it works; fallback forces the weaker mode")
+    run.set_defaults(handler=run_notebook)
     return parser
 
 

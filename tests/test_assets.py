@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 
 import checks.assets as assets
+from checks.probe.standin import seeded_stand_in
 from checks.assets import (
     STAND_IN_NOTE,
     DataDir,
@@ -95,7 +97,7 @@ def test_missing_weights_give_a_labelled_deterministic_stand_in(tmp_path):
 
 
 def test_real_weights_are_loaded_when_the_data_directory_has_them(tmp_path, monkeypatch):
-    donor = assets.seeded_stand_in(assets.torchvision.models.mobilenet_v2, seed=99)
+    donor = seeded_stand_in(torchvision.models.mobilenet_v2, seed=99)
     checkpoint = tmp_path / "hub" / "checkpoints" / MOBILENET_FILE
     checkpoint.parent.mkdir(parents=True)
     torch.save(donor.state_dict(), checkpoint)

@@ -1,0 +1,235 @@
+"""Loading student notebooks safely, and the quick-mode extraction of their definitions.
+
+Every way a notebook can be malformed becomes an ``InvalidNotebook`` with a sentence a
+student can act on; nothing here lets a bad file raise anything else.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+
+MAX_NOTEBOOK_BYTES = 50 << 20
+SUPPORTED_MAJOR_VERSIONS = (3, 4)
+VALID_CELL_TYPES = {"code", "markdown", "raw"}
+
+
+class InvalidNotebook(ValueError):
+    """A file that cannot be graded as a notebook; the message says why."""
+
+
+def load_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.NotebookNode:
+    """A validated nbformat-4 notebook (version 3 is converted)."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidNotebook(f"{path.name} is empty")
+    if size > max_bytes:
+        raise InvalidNotebook(f"{path.name} is {size >> 20} MiB, over the {max_bytes >> 20} MiB limit")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidNotebook(f"{path.name} is not UTF-8 text (byte {error.start})") from None
+    return parse_notebook(text, path.name)
+
+
+def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
+    try:
+        raw = json.loads(text)
+    except RecursionError:
+        raise InvalidNotebook(f"{name} is nested too deeply to be a notebook") from None
+    except json.JSONDecodeError as error:
+        raise InvalidNotebook(f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
+                              "was it saved completely?") from None
+    if not isinstance(raw, dict):
+        raise InvalidNotebook(f"{name} holds a JSON {type(raw).__name__}, not a notebook object")
+    version = raw.get("nbformat")
+    if version is None:
+        raise InvalidNotebook(f"{name} has no 'nbformat' field, so it is not a Jupyter notebook")
+    if version not in SUPPORTED_MAJOR_VERSIONS:
+        raise InvalidNotebook(f"{name} is nbformat version {version!r}; versions 3 and 4 are supported")
+    _check_cells(raw, name)
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except RecursionError:
+        raise InvalidNotebook(f"{name} is nested too deeply to be a notebook") from None
+    except nbformat.ValidationError as error:
+        raise InvalidNotebook(f"{name} does not follow the notebook format: {error.message}") from None
+    except Exception as error:
+        raise InvalidNotebook(f"{name} could not be read as a notebook: {type(error).__name__}: {error}") from None
+    return notebook
+
+
+def _check_cells(raw: dict, name: str) -> None:
+    """Explicit messages for the mistakes nbformat reports obscurely or not at all."""
+    cells = raw.get("cells")
+    if cells is None and raw.get("nbformat") == 3:
+        cells = [cell for sheet in raw.get("worksheets", []) if isinstance(sheet, dict) for cell in sheet.get("cells", [])]
+    if not isinstance(cells, list):
+        raise InvalidNotebook(f"{name} has no list of cells")
+    for number, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            raise InvalidNotebook(f"{name}: cell {number} is a {type(cell).__name__}, not a cell object")
+        kind = cell.get("cell_type")
+        if kind not in VALID_CELL_TYPES and not (raw.get("nbformat") == 3 and kind == "heading"):
+            raise InvalidNotebook(f"{name}: cell {number} has cell_type {kind!r}; expected code, markdown or raw")
+        source = cell.get("source", cell.get("input", ""))
+        if not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(s, str) for s in source)):
+            raise InvalidNotebook(f"{name}: cell {number} has a source of type {type(source).__name__}, not text")
+
+
+# ---- quick extraction ---------------------------------------------------------------
+
+SAFE_CALLS = {
+    "torch.device", "torch.tensor", "torch.float32", "np.array", "numpy.array",
+    "transforms.Compose", "transforms.Resize", "transforms.ToTensor", "transforms.Normalize",
+    "transforms.CenterCrop", "transforms.Grayscale", "torchvision.transforms.Compose",
+    "torchvision.transforms.Resize", "torchvision.transforms.ToTensor", "torchvision.transforms.Normalize",
+    "T.Compose", "T.Resize", "T.ToTensor", "T.Normalize", "dict", "list", "tuple", "set", "range",
+}
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@dataclass
+class SkippedStatement:
+    cell: int
+    line: int
+    text: str
+    assigns: list[str]
+
+
+@dataclass
+class Extraction:
+    """The quick-mode program: kept statements per cell, and what could not be kept."""
+
+    cells: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[SkippedStatement] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    syntax_errors: list[str] = field(default_factory=list)
+
+    def as_notebook(self) -> nbformat.NotebookNode:
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell(source, metadata={"source_cell": index})
+                          for index, source in self.cells]
+        return notebook
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _is_constant(node: ast.AST, known: set[str]) -> bool:
+    """Literals, names already kept, attributes of them, and a few side-effect-free calls."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(_is_constant(item, known) for item in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is not None and _is_constant(k, known) for k in node.keys) and all(
+            _is_constant(v, known) for v in node.values)
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        dotted = _dotted(node)
+        return dotted is not None and dotted.split(".")[0] in known
+    if isinstance(node, ast.UnaryOp):
+        return _is_constant(node.operand, known)
+    if isinstance(node, ast.BinOp):
+        return _is_constant(node.left, known) and _is_constant(node.right, known)
+    if isinstance(node, ast.Call):
+        name = _dotted(node.func)
+        return (
+            name in SAFE_CALLS
+            and all(_is_constant(arg, known) for arg in node.args)
+            and all(_is_constant(kw.value, known) for kw in node.keywords)
+        )
+    return False
+
+
+def _bound_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    names = []
+    for target in targets:
+        if target is None:
+            continue
+        names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return names
+
+
+def _globals_used(node: ast.stmt) -> set[str]:
+    """Names a definition reads that it does not bind itself (an over-approximation of globals)."""
+    loaded, bound = set(), set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            (loaded if isinstance(child.ctx, ast.Load) else bound).add(child.id)
+        elif isinstance(child, ast.arg):
+            bound.add(child.arg)
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and child is not node:
+            bound.add(child.name)
+        elif isinstance(child, (ast.Import, ast.ImportFrom)):
+            bound.update(_bound_names(child))
+    return loaded - bound - set(dir(builtins))
+
+
+def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
+    """Imports, functions, classes and simple constants, in cell order; nothing else runs."""
+    transformer = TransformerManager()
+    extraction = Extraction()
+    known: set[str] = set()
+    kept_definitions: list[tuple[int, ast.stmt]] = []
+    skipped_names: dict[str, SkippedStatement] = {}
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        source = transformer.transform_cell(cell.source)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as error:
+            extraction.syntax_errors.append(f"cell {index}, line {error.lineno}: {error.msg}")
+            continue
+        kept = []
+        for statement in tree.body:
+            keep = isinstance(statement, DEFINITIONS) or (
+                isinstance(statement, (ast.Assign, ast.AnnAssign))
+                and statement.value is not None
+                and _is_constant(statement.value, known)
+            )
+            names = _bound_names(statement) if isinstance(statement, (*DEFINITIONS, ast.Assign, ast.AnnAssign, ast.AugAssign)) else []
+            if keep:
+                kept.append(ast.get_source_segment(source, statement) or ast.unparse(statement))
+                known.update(names)
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    kept_definitions.append((index, statement))
+                for name in names:
+                    skipped_names.pop(name, None)
+            else:
+                text = (ast.get_source_segment(source, statement) or ast.unparse(statement)).splitlines()[0][:120]
+                skipped = SkippedStatement(index, statement.lineno, text, names)
+                extraction.skipped.append(skipped)
+                for name in names:
+                    if name not in known:
+                        skipped_names[name] = skipped
+        if kept:
+            extraction.cells.append((index, "\n".join(kept)))
+    for index, definition in kept_definitions:
+        for name in sorted(_globals_used(definition)):
+            if name in skipped_names and name not in known:
+                origin = skipped_names[name]
+                extraction.unresolved.append(
+                    f"{definition.name} (cell {index}) uses {name}, which is set by a skipped statement "
+                    f"in cell {origin.cell}: {origin.text}"
+                )
+    return extraction
