@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import shutil
 import sys
@@ -295,11 +296,15 @@ class KernelSession:
             if cell.cell_type != "code":
                 continue
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.quota_exceeded:
-                result.notebook_timed_out = remaining <= 0
+            if result.notebook_timed_out or remaining <= 0 or self.quota_exceeded:
+                result.notebook_timed_out = result.notebook_timed_out or remaining <= 0
                 result.cells.append(CellRecord(index, "not_run"))
                 continue
-            result.cells.append(await self._run_cell(notebook, cell, index, remaining))
+            limited_by_deadline = remaining < self.config.cell_timeout_s
+            record = await self._run_cell(notebook, cell, index, min(remaining, self.config.cell_timeout_s),
+                                          recover=not limited_by_deadline)
+            result.cells.append(record)
+            result.notebook_timed_out = record.status == "timeout" and limited_by_deadline
         result.total_s = time.monotonic() - started
         result.kernel_restarts = list(self.restarts)
         result.quota_exceeded = self.quota_exceeded
@@ -307,19 +312,20 @@ class KernelSession:
         result.figures = self.read_figures()
         return result
 
-    async def _run_cell(self, notebook, cell, index: int, remaining: float) -> CellRecord:
+    async def _run_cell(self, notebook, cell, index: int, limit: float, recover: bool) -> CellRecord:
         assert self.client is not None
         if not await self.alive():
             await self._restart(notebook, "kernel died", index)
         await self.execute_hidden(f"__import__({PROBE_PACKAGE!r}).begin_cell({index})", timeout=30)
-        self.client.timeout = max(1, int(min(self.config.cell_timeout_s, remaining)))
+        self.client.timeout = max(1, math.ceil(limit))
         began = time.monotonic()
         try:
-            await asyncio.wait_for(self.client.async_execute_cell(cell, index), timeout=remaining + 5)
+            await asyncio.wait_for(self.client.async_execute_cell(cell, index), timeout=limit + 5)
         except (CellTimeoutError, asyncio.TimeoutError):
             record = CellRecord(index, "timeout", time.monotonic() - began, "CellTimeoutError",
                                 f"cell still running after {self.client.timeout} s")
-            await self._recover_after_timeout(notebook, index)
+            if recover:
+                await self._recover_after_timeout(notebook, index)
             return record
         except DeadKernelError as error:
             record = CellRecord(index, "kernel_died", time.monotonic() - began, "DeadKernelError", str(error)[:500])

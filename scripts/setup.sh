@@ -11,6 +11,16 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
+# bubblewrap confines student notebooks; without it grading falls back to a weaker sandbox.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends bubblewrap; }
+  else
+    echo "setup: bubblewrap is missing (sudo apt-get install bubblewrap); grading would use the weaker fallback sandbox" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi

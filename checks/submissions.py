@@ -1,0 +1,198 @@
+"""Intake: turn whatever a class handed in into one ``Submission`` per student.
+
+A path is a ``.zip``, an ``.ipynb``, or a class folder whose entries (zips, notebooks,
+per-student folders) are each one submission. Archives are extracted defensively: no
+entry lands outside its folder, links are skipped, and size, ratio and entry count are
+capped while reading, not only as declared. Anything unusable becomes an invalid
+submission that says what was found; nothing raises.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
+IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    max_total_bytes: int = 512 << 20
+    max_entries: int = 2000
+    max_ratio: float = 200.0
+
+
+@dataclass
+class Submission:
+    student_id: str
+    source: Path
+    name: str | None = None
+    roll: str | None = None
+    folder: Path | None = None
+    notebook: Path | None = None
+    problem: str | None = None
+    found: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return self.problem is None and self.notebook is not None
+
+
+class UnsafeArchive(ValueError):
+    pass
+
+
+def student_identity(stem: str, pattern: str = DEFAULT_ID_PATTERN) -> tuple[str, str | None, str | None]:
+    """(id, name, roll) from a file name such as ``Asha_Rao_CS2301``."""
+    match = re.match(pattern, stem)
+    if not match:
+        return _safe_id(stem), None, None
+    groups = match.groupdict()
+    return _safe_id(stem), groups.get("name"), groups.get("roll")
+
+
+def _safe_id(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+    return cleaned[:120]
+
+
+def _ignored(relative: PurePosixPath) -> bool:
+    return any(part in IGNORED_FOLDERS or part.startswith(".") for part in relative.parts)
+
+
+def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits()) -> tuple[list[str], list[str]]:
+    """Extract into ``destination``; returns (extracted, skipped) relative names."""
+    try:
+        bundle = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise UnsafeArchive(f"{archive.name} is not a readable zip file ({error})") from None
+    with bundle:
+        entries = bundle.infolist()
+        if len(entries) > limits.max_entries:
+            raise UnsafeArchive(f"{archive.name} has {len(entries)} entries, over the limit of {limits.max_entries}")
+        declared = sum(entry.file_size for entry in entries)
+        if declared > limits.max_total_bytes:
+            raise UnsafeArchive(f"{archive.name} would unpack to {declared >> 20} MiB, over the "
+                                f"{limits.max_total_bytes >> 20} MiB limit")
+        root = destination.resolve()
+        extracted, skipped, written = [], [], 0
+        for entry in entries:
+            relative = PurePosixPath(entry.filename.replace("\\", "/"))
+            mode = entry.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                skipped.append(f"{entry.filename} (link)")
+                continue
+            if entry.is_dir() or _ignored(relative):
+                continue
+            target = (root / relative).resolve()
+            if relative.is_absolute() or ".." in relative.parts or not target.is_relative_to(root):
+                skipped.append(f"{entry.filename} (outside the archive folder)")
+                continue
+            if entry.flag_bits & 0x1:
+                raise UnsafeArchive(f"{archive.name} is password-protected ({entry.filename})")
+            if entry.compress_size and entry.file_size > (1 << 20) and entry.file_size / entry.compress_size > limits.max_ratio:
+                raise UnsafeArchive(f"{archive.name}: {entry.filename} expands {entry.file_size // entry.compress_size}x, "
+                                    "which looks like a zip bomb")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with bundle.open(entry) as source, target.open("wb") as sink:
+                    while chunk := source.read(CHUNK):
+                        written += len(chunk)
+                        if written > limits.max_total_bytes:
+                            raise UnsafeArchive(f"{archive.name} unpacks to more than "
+                                                f"{limits.max_total_bytes >> 20} MiB")
+                        sink.write(chunk)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as error:
+                raise UnsafeArchive(f"{archive.name}: {entry.filename} could not be extracted ({error})") from None
+            extracted.append(str(relative))
+        return extracted, skipped
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    return sorted(
+        path for path in folder.rglob("*.ipynb")
+        if path.is_file() and not path.is_symlink() and not _ignored(PurePosixPath(path.relative_to(folder).as_posix()))
+    )
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*")
+        if path.is_file() and not _ignored(PurePosixPath(path.relative_to(folder).as_posix()))
+    )[:200]
+
+
+def _choose_notebook(submission: Submission) -> None:
+    assert submission.folder is not None
+    submission.found = _listing(submission.folder)
+    notebooks = _notebooks_in(submission.folder)
+    if len(notebooks) == 1:
+        submission.notebook = notebooks[0]
+    elif not notebooks:
+        submission.problem = "no notebook (.ipynb) found" + (
+            f"; the submission holds: {', '.join(submission.found[:20])}" if submission.found else "; it is empty")
+    else:
+        names = ", ".join(n.relative_to(submission.folder).as_posix() for n in notebooks)
+        submission.problem = f"{len(notebooks)} notebooks found ({names}); exactly one is graded"
+
+
+def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
+               limits: ZipLimits = ZipLimits(), student_id: str | None = None) -> Submission:
+    """``student_id`` overrides the one read from the name (used to keep ids unique)."""
+    derived, name, roll = student_identity(path.stem if path.is_file() else path.name, id_pattern)
+    student_id = student_id or derived
+    submission = Submission(student_id, path, name, roll)
+    folder = work_dir / student_id
+    if path.is_symlink():
+        submission.problem = f"{path.name} is a link; submissions must be plain files or folders"
+    elif path.is_dir():
+        submission.folder = path
+        _choose_notebook(submission)
+    elif path.suffix.lower() == ".zip":
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        try:
+            _, submission.skipped = safe_extract(path, folder, limits)
+        except UnsafeArchive as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            submission.problem = str(error)
+            return submission
+        submission.folder = folder
+        _choose_notebook(submission)
+    elif path.suffix.lower() == ".ipynb":
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / path.name)
+        submission.folder = folder
+        submission.found = [path.name]
+        submission.notebook = folder / path.name
+    else:
+        submission.problem = f"{path.name} is neither a .zip nor an .ipynb file"
+    return submission
+
+
+def discover(paths: Sequence[Path], work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
+             limits: ZipLimits = ZipLimits()) -> list[Submission]:
+    """One submission per zip, notebook or student folder; a folder argument is a class."""
+    candidates: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            candidates += sorted(child for child in path.iterdir() if not child.name.startswith(".")
+                                 and child.name not in IGNORED_FOLDERS)
+        else:
+            candidates.append(path)
+    submissions: list[Submission] = []
+    seen: dict[str, int] = {}
+    for candidate in candidates:
+        derived = student_identity(candidate.stem if candidate.is_file() else candidate.name, id_pattern)[0]
+        seen[derived] = seen.get(derived, 0) + 1
+        unique = derived if seen[derived] == 1 else f"{derived}-{seen[derived]}"
+        submissions.append(intake_one(candidate, work_dir, id_pattern, limits, student_id=unique))
+    return submissions

@@ -1,0 +1,86 @@
+"""Helpers that write small notebooks for a test and run them in the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from checks.kernel import KernelSession, RunConfig, RunResult
+from checks.run import run_notebook_file
+from checks.sandbox import GiB, SandboxLimits
+
+
+def make_notebook(*sources: str, markdown: dict[int, str] | None = None) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    for position, text in sorted((markdown or {}).items()):
+        notebook.cells.insert(position, nbformat.v4.new_markdown_cell(text))
+    return notebook
+
+
+def cell_text(notebook: nbformat.NotebookNode, index: int) -> str:
+    parts = []
+    for output in notebook.cells[index].get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output["text"])
+        elif "data" in output:
+            parts.append(output["data"].get("text/plain", ""))
+        elif output.get("output_type") == "error":
+            parts.append(f"{output['ename']}: {output['evalue']}")
+    return "".join(parts)
+
+
+@pytest.fixture
+def engine_config(data_root: Path) -> RunConfig:
+    return RunConfig(
+        data_dir=data_root,
+        cell_timeout_s=60,
+        notebook_timeout_s=300,
+        interrupt_grace_s=3,
+        limits=SandboxLimits(memory_bytes=6 * GiB, processes=128),
+    )
+
+
+@pytest.fixture
+def run_cells(tmp_path: Path, engine_config: RunConfig):
+    """Run a notebook of the given cells; returns (result, executed notebook, out folder)."""
+
+    def run(*sources: str, notebook: nbformat.NotebookNode | None = None, **overrides):
+        notebook = notebook or make_notebook(*sources)
+        folder = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
+        folder.mkdir()
+        path = folder / "student.ipynb"
+        nbformat.write(notebook, path)
+        out = folder / "out"
+        result = run_notebook_file(path, out, replace(engine_config, **overrides))
+        executed = nbformat.read(out / "executed.ipynb", as_version=4) if result else None
+        return result, executed, out
+
+    return run
+
+
+@pytest.fixture
+def live_session(tmp_path: Path, engine_config: RunConfig):
+    """Run a notebook, then hand the still-running session to ``probe(session, result)``."""
+
+    def run(notebook: nbformat.NotebookNode, probe, **overrides):
+        async def main():
+            job_root = tmp_path / "job"
+            job_root.mkdir(exist_ok=True)
+            async with KernelSession(replace(engine_config, **overrides), job_root=job_root) as session:
+                result = await session.run_notebook(notebook)
+                return await probe(session, result)
+
+        return asyncio.run(main())
+
+    return run
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+

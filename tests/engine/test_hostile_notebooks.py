@@ -1,0 +1,246 @@
+"""The hostile corpus: each notebook is contained, the grader survives, run.json says what
+happened, and the next notebook runs normally."""
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from checks.probe.wire import KernelObject
+from tests.engine.conftest import cell_text, json_lines, make_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_sandbox_is_bubblewrap_with_a_separate_uid(run_cells):
+    result, executed, _ = run_cells("import os; print(os.getuid(), os.getcwd())")
+    assert result.sandbox["mode"] == "bubblewrap" and result.sandbox["warning"] is None
+    uid, cwd = cell_text(executed, 0).split()
+    assert int(uid) != os.getuid() and cwd == "/job"
+
+
+def test_grader_code_and_reference_are_invisible(run_cells):
+    probe = f"""
+import os, json
+seen = {{}}
+for path in [{str(REPO / 'reference/cs411_a2/saliency.py')!r}, {str(REPO / 'checks/kernel.py')!r},
+             '../../work/main/reference/cs411_a2/saliency.py', '/proc/1/root/work/main/README.md']:
+    try:
+        open(path).read(); seen[path] = 'READ'
+    except Exception as error:
+        seen[path] = type(error).__name__
+hits = [os.path.join(d, f) for d, _, files in os.walk('/') for f in files
+        if f in ('saliency.py', 'kernel.py', 'SHA256SUMS_not') and '/proc' not in d]
+print(json.dumps({{"opened": seen, "walk_hits": hits}}))
+"""
+    result, executed, _ = run_cells(probe)
+    report = json_lines(cell_text(executed, 0))[0]
+    assert "READ" not in report["opened"].values(), report["opened"]
+    assert [hit for hit in report["walk_hits"] if "xaigrader" not in hit and "site-packages" not in hit] == []
+
+
+def test_output_folder_and_grader_environment_are_out_of_reach(run_cells, tmp_path, monkeypatch):
+    monkeypatch.setenv("XAIGRADER_SECRET_TOKEN", "s3cret-value")
+    target = tmp_path / "planted.txt"
+    result, executed, out = run_cells(f"""
+import os, glob
+try:
+    open({str(target)!r}, 'w').write('pwned'); print('WROTE')
+except Exception as error:
+    print('blocked', type(error).__name__)
+environ = ''.join(open(p, errors='replace').read() for p in glob.glob('/proc/*/environ') if os.access(p, os.R_OK))
+print('secret' if 's3cret' in environ or 'XAIGRADER_SECRET_TOKEN' in os.environ else 'no secret')
+""")
+    text = cell_text(executed, 0)
+    assert "WROTE" not in text and "no secret" in text
+    assert not target.exists()
+
+
+def test_network_is_unreachable_even_on_loopback(run_cells):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(8)
+    port = listener.getsockname()[1]
+    connections = []
+
+    def accept():
+        try:
+            connections.append(listener.accept())
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    result, executed, _ = run_cells(f"""
+import socket
+for action in (lambda: socket.create_connection(('127.0.0.1', {port}), timeout=3),
+               lambda: socket.getaddrinfo('pypi.org', 443)):
+    try:
+        action(); print('CONNECTED')
+    except Exception as error:
+        print('refused', type(error).__name__)
+""")
+    thread.join()
+    listener.close()
+    assert connections == []
+    assert "CONNECTED" not in cell_text(executed, 0) and cell_text(executed, 0).count("refused") == 2
+
+
+def test_memory_is_capped_at_once_and_in_steps(run_cells):
+    result, executed, _ = run_cells(
+        "try:\n    block = bytearray(30 * 2**30); print('ALLOCATED')\nexcept MemoryError:\n    print('capped at once')",
+        "import numpy as np\nheld = []\ntry:\n    for step in range(40):\n        held.append(np.ones(2**27))\n"
+        "    print('ALLOCATED')\nexcept MemoryError:\n    print('capped after', len(held), 'GiB')\ndel held",
+        "print('still alive')",
+    )
+    assert cell_text(executed, 0).strip() == "capped at once"
+    steps = cell_text(executed, 1)
+    assert steps.startswith("capped after") and int(steps.split()[2]) < 6
+    assert cell_text(executed, 2).strip() == "still alive"
+    assert [cell.status for cell in result.cells] == ["ok", "ok", "ok"]
+
+
+def test_fork_bomb_is_held_by_the_process_limit(run_cells):
+    result, executed, _ = run_cells("""
+import os, time
+children = 0
+try:
+    for _ in range(2000):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print('held at', children, type(error).__name__)
+""", "print('next cell runs')")
+    text = cell_text(executed, 0)
+    assert text.startswith("held at") and int(text.split()[2]) < 200
+    assert cell_text(executed, 1).strip() == "next cell runs"
+
+
+def test_a_cell_that_ignores_signals_is_stopped_and_the_notebook_goes_on(run_cells):
+    result, executed, _ = run_cells(
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "while True:\n    pass",
+        "print('after the hang')",
+        cell_timeout_s=3,
+    )
+    assert [cell.status for cell in result.cells] == ["timeout", "ok"]
+    assert result.kernel_restarts == [{"reason": "cell ignored the interrupt after its timeout", "cell": 0}]
+    assert cell_text(executed, 1).strip() == "after the hang"
+
+
+def test_an_interruptible_slow_cell_is_interrupted_without_losing_the_kernel(run_cells):
+    result, executed, _ = run_cells("x = 41", "import time\ntime.sleep(60)", "print(x + 1)", cell_timeout_s=2)
+    assert [cell.status for cell in result.cells] == ["ok", "timeout", "ok"]
+    assert result.kernel_restarts == [] and cell_text(executed, 2).strip() == "42"
+
+
+def test_a_daemon_cannot_outlive_the_notebook(live_session, tmp_path):
+    notebook = make_notebook("""
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(4)
+        open('/exchange/late.txt', 'w').write('still here')
+        os._exit(0)
+    os._exit(0)
+print('daemon started')
+""")
+
+    async def probe(session, result):
+        return result
+
+    result = live_session(notebook, probe)
+    assert result.cells[0].status == "ok"
+    time.sleep(6)
+    assert not (tmp_path / "job" / "exchange" / "late.txt").exists()
+    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_mentions(p, str(tmp_path))]
+    assert survivors == []
+
+
+def _cmdline_mentions(process: Path, text: str) -> bool:
+    try:
+        return text in (process / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def test_monkeypatched_allclose_cannot_fool_an_out_of_process_comparison(live_session):
+    notebook = make_notebook("import torch\ntorch.allclose = lambda *args, **kwargs: True\n"
+                             "def double(x):\n    return x * 3")
+
+    async def probe(session, result):
+        response, decoder = await session.request({"op": "call", "target": "double"}, {"args": [torch.ones(3)]})
+        return decoder.decode(response["value"])["result"]
+
+    got = live_session(notebook, probe)
+    assert not torch.allclose(got, 2 * torch.ones(3))
+
+
+def test_the_kernel_named_in_the_notebook_is_ignored(run_cells):
+    notebook = make_notebook("import os; print(os.getuid())")
+    notebook.metadata["kernelspec"] = {"name": "python3-unconfined", "display_name": "evil", "language": "python"}
+    result, executed, _ = run_cells(notebook=notebook)
+    assert result.sandbox["mode"] == "bubblewrap" and int(cell_text(executed, 0)) != 0
+
+
+def test_a_fake_printed_score_is_only_output(run_cells):
+    result, executed, _ = run_cells("print('Test accuracy: 99.70%')\nscore = 100")
+    assert "99.70" in cell_text(executed, 0)
+    assert "99.70" not in json.dumps(result.as_dict())
+
+
+def test_a_killed_kernel_is_reported_and_replaced(run_cells):
+    result, executed, _ = run_cells("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "print('fresh kernel')")
+    assert result.cells[0].status == "kernel_died" and result.kernel_died
+    assert result.cells[1].status == "ok" and cell_text(executed, 1).strip() == "fresh kernel"
+
+
+def test_output_floods_are_capped(run_cells):
+    result, executed, out = run_cells("for _ in range(200):\n    print('x' * 50_000)")
+    assert "further output of this cell was dropped" in cell_text(executed, 0)
+    assert (out / "executed.ipynb").stat().st_size < 3 << 20
+
+
+def test_the_whole_notebook_deadline_stops_the_rest(run_cells):
+    result, _, _ = run_cells(
+        "import time; time.sleep(1)", "time.sleep(1)", "time.sleep(30)", "print('late')", notebook_timeout_s=10
+    )
+    assert [cell.status for cell in result.cells] == ["ok", "ok", "timeout", "not_run"]
+    assert result.notebook_timed_out and result.total_s < 20
+
+
+def test_writing_past_the_exchange_quota_kills_the_kernel(run_cells, engine_config):
+    from dataclasses import replace as with_changes
+
+    small = with_changes(engine_config.limits, exchange_bytes=8 << 20)
+    result, executed, _ = run_cells(
+        "import time\nfor i in range(40):\n    open(f'/exchange/fill{i}', 'wb').write(b'0' * (1 << 20))\n    time.sleep(0.05)\n"
+        "time.sleep(3)",
+        limits=small,
+    )
+    assert result.quota_exceeded and "limit 8388608" in result.quota_exceeded
+
+
+def test_working_folder_is_size_limited(run_cells, engine_config):
+    from dataclasses import replace as with_changes
+
+    result, executed, _ = run_cells(
+        "try:\n    open('big', 'wb').write(b'0' * (64 << 20)); print('WROTE')\nexcept OSError as e:\n    print('full', e.errno)",
+        limits=with_changes(engine_config.limits, workdir_bytes=16 << 20),
+    )
+    assert cell_text(executed, 0).strip() == "full 28"
+
+
+def test_fallback_mode_runs_and_says_it_is_weaker(run_cells):
+    result, executed, _ = run_cells("print(6 * 7)", force_fallback=True)
+    assert result.sandbox["mode"] == "fallback" and "weaker" in result.sandbox["warning"]
+    assert cell_text(executed, 0).strip() == "42"

@@ -1,0 +1,151 @@
+"""Intake of a class folder: zips, notebooks and folders, including hostile archives."""
+
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from checks.notebook import InvalidNotebook, load_notebook
+from checks.submissions import ZipLimits, discover, student_identity
+from tests.engine.conftest import make_notebook
+
+GOOD_NOTEBOOK = nbformat.writes(make_notebook("print('hello')"))
+
+
+def write_zip(path: Path, members: dict[str, bytes | str], links: dict[str, str] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, content in members.items():
+            bundle.writestr(name, content)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            bundle.writestr(info, target)
+    return path
+
+
+def test_student_id_comes_from_the_file_name():
+    assert student_identity("Asha_Rao_CS2301") == ("Asha_Rao_CS2301", "Asha_Rao", "CS2301")
+    assert student_identity("weird name!") == ("weird_name", None, None)
+    assert student_identity("CS2301-Asha", r"^(?P<roll>[^-]+)-(?P<name>.+)$")[1:] == ("Asha", "CS2301")
+
+
+def test_a_class_folder_mixes_zips_notebooks_and_folders(tmp_path):
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    write_zip(class_dir / "Asha_R01.zip", {"work/A2.ipynb": GOOD_NOTEBOOK, "__MACOSX/._A2.ipynb": "junk",
+                                             "work/.ipynb_checkpoints/A2-checkpoint.ipynb": GOOD_NOTEBOOK})
+    (class_dir / "Bela_R02.ipynb").write_text(GOOD_NOTEBOOK)
+    (class_dir / "Chen_R03").mkdir()
+    (class_dir / "Chen_R03" / "solution.ipynb").write_text(GOOD_NOTEBOOK)
+    (class_dir / "Chen_R03" / "lime_params.pkl").write_bytes(b"data")
+    (class_dir / "notes.pdf").write_bytes(b"%PDF")
+    (class_dir / ".DS_Store").write_bytes(b"")
+    submissions = {s.student_id: s for s in discover([class_dir], tmp_path / "work")}
+    assert sorted(submissions) == ["Asha_R01", "Bela_R02", "Chen_R03", "notes"]
+    assert submissions["Asha_R01"].valid and submissions["Asha_R01"].notebook.name == "A2.ipynb"
+    assert submissions["Asha_R01"].roll == "R01"
+    assert submissions["Bela_R02"].valid and submissions["Chen_R03"].valid
+    assert "lime_params.pkl" in submissions["Chen_R03"].found
+    assert submissions["notes"].problem == "notes.pdf is neither a .zip nor an .ipynb file"
+
+
+def test_zero_or_two_notebooks_make_an_invalid_submission_that_lists_what_was_found(tmp_path):
+    write_zip(tmp_path / "None_R1.zip", {"report.pdf": "x", "code.py": "print()"})
+    write_zip(tmp_path / "Two_R2.zip", {"a.ipynb": GOOD_NOTEBOOK, "b.ipynb": GOOD_NOTEBOOK})
+    none, two = discover([tmp_path / "None_R1.zip", tmp_path / "Two_R2.zip"], tmp_path / "work")
+    assert not none.valid and "no notebook" in none.problem and "report.pdf" in none.problem
+    assert not two.valid and two.problem.startswith("2 notebooks found (a.ipynb, b.ipynb)")
+
+
+def test_zip_slip_and_links_never_land_outside(tmp_path):
+    archive = write_zip(
+        tmp_path / "Eve_R9.zip",
+        {"../../escaped.txt": "owned", "/abs/escaped.txt": "owned", "nb.ipynb": GOOD_NOTEBOOK},
+        links={"link_to_etc": "/etc/passwd"},
+    )
+    (submission,) = discover([archive], tmp_path / "work")
+    assert submission.valid
+    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+    assert not (tmp_path / "work" / "Eve_R9" / "link_to_etc").exists()
+    assert any("link" in skipped for skipped in submission.skipped)
+    written = [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
+    assert all(p.resolve().is_relative_to((tmp_path / "work" / "Eve_R9").resolve()) for p in written)
+
+
+def test_a_zip_bomb_is_refused_without_unpacking(tmp_path):
+    archive = tmp_path / "Bomb_R7.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("nb.ipynb", GOOD_NOTEBOOK)
+        bundle.writestr("zeros.bin", b"\0" * (64 << 20))
+    (submission,) = discover([archive], tmp_path / "work", limits=ZipLimits(max_total_bytes=32 << 20))
+    assert not submission.valid and "MiB" in submission.problem
+    (ratio,) = discover([archive], tmp_path / "work2")
+    assert not ratio.valid and "zip bomb" in ratio.problem
+    assert archive.stat().st_size < 1 << 20
+
+
+def test_too_many_entries_and_corrupt_zips_are_invalid(tmp_path):
+    many = write_zip(tmp_path / "Many_R1.zip", {f"f{i}.txt": "x" for i in range(30)})
+    corrupt = tmp_path / "Broken_R2.zip"
+    corrupt.write_bytes(b"PK\x03\x04 this is not really a zip")
+    first, second = discover([many, corrupt], tmp_path / "work", limits=ZipLimits(max_entries=10))
+    assert "30 entries" in first.problem
+    assert "not a readable zip" in second.problem
+
+
+def test_duplicate_student_ids_are_kept_apart(tmp_path):
+    first = tmp_path / "a" / "Asha_R01.zip"
+    second = tmp_path / "b" / "Asha_R01.zip"
+    for path, text in ((first, "first"), (second, "second")):
+        path.parent.mkdir()
+        write_zip(path, {"nb.ipynb": nbformat.writes(make_notebook(f"print('{text}')"))})
+    one, two = discover([first, second], tmp_path / "work")
+    assert (one.student_id, two.student_id) == ("Asha_R01", "Asha_R01-2")
+    assert "first" in one.notebook.read_text() and "second" in two.notebook.read_text()
+
+
+MALFORMED = {
+    "empty": (b"", "is empty"),
+    "non_utf8": (b'{"cells": ["\xff\xfe"]}', "not UTF-8"),
+    "truncated": (GOOD_NOTEBOOK[: len(GOOD_NOTEBOOK) // 2].encode(), "not valid JSON"),
+    "json_array": (b"[1, 2, 3]", "JSON list, not a notebook"),
+    "no_nbformat": (json.dumps({"cells": [], "metadata": {}}).encode(), "no 'nbformat' field"),
+    "version_5": (json.dumps({"nbformat": 5, "nbformat_minor": 0, "cells": [], "metadata": {}}).encode(),
+                  "version 5"),
+    "bad_cell_type": (GOOD_NOTEBOOK.replace('"code"', '"python"').encode(), "cell_type 'python'"),
+    "int_source": (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": 7, "metadata": {}, "outputs": [], "execution_count": None}]}).encode(),
+        "source of type int"),
+    "deep_nesting": (b'{"nbformat": 4, "cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_notebooks_get_a_clear_reason(tmp_path, kind):
+    content, expected = MALFORMED[kind]
+    path = tmp_path / f"{kind}.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(InvalidNotebook, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        load_notebook(path)
+
+
+def test_an_oversized_notebook_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.ipynb"
+    with path.open("wb") as handle:
+        handle.truncate(600 << 20)
+    with pytest.raises(InvalidNotebook, match="over the 50 MiB limit"):
+        load_notebook(path)
+
+
+def test_a_version_3_notebook_is_converted(tmp_path):
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "code", "input": "print(1 + 1)", "language": "python", "outputs": [], "metadata": {}}],
+        "metadata": {}}]}
+    path = tmp_path / "old.ipynb"
+    path.write_text(json.dumps(v3))
+    notebook = load_notebook(path)
+    assert notebook.nbformat == 4 and notebook.cells[0].source == "print(1 + 1)"
