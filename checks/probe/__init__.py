@@ -31,7 +31,7 @@ def install(config_file: str) -> None:
     from . import shims
 
     shims.install_pip_shim(shell, log)
-    shims.install_input_shim(log)
+    shims.install_input_shim(shell, log)
     shims.install_colab_shim(log)
     shims.install_torchvision_shims(data_root, log)
     if not config.get("allow_network"):

@@ -68,12 +68,18 @@ def install_pip_shim(shell, log: EventLog) -> None:
     shell.register_magic_function(lambda line: system(f"conda {line}"), "line", "conda")
 
 
-def install_input_shim(log: EventLog) -> None:
-    def no_input(prompt: object = "") -> str:
+def install_input_shim(shell, log: EventLog) -> None:
+    """ipykernel re-binds ``input`` to ``kernel.raw_input`` before every cell, so patch that too."""
+
+    def no_input(prompt: object = "", *args: object, **kwargs: object) -> str:
         log.record("shim", shim="input", prompt=str(prompt)[:200])
         raise EOFError("input() is not available while grading: nobody is there to answer")
 
     builtins.input = no_input
+    kernel = getattr(shell, "kernel", None)
+    if kernel is not None:
+        kernel.raw_input = no_input
+        kernel.getpass = no_input
 
 
 def _colab_module(log: EventLog) -> types.ModuleType:

@@ -244,3 +244,10 @@ def test_fallback_mode_runs_and_says_it_is_weaker(run_cells):
     result, executed, _ = run_cells("print(6 * 7)", force_fallback=True)
     assert result.sandbox["mode"] == "fallback" and "weaker" in result.sandbox["warning"]
     assert cell_text(executed, 0).strip() == "42"
+
+
+def test_a_normal_notebook_runs_normally_right_after_a_hostile_one(run_cells):
+    run_cells("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        break\nwhile True:\n    pass",
+              cell_timeout_s=3)
+    result, executed, _ = run_cells("import numpy as np\nprint(np.arange(4).sum())")
+    assert [cell.status for cell in result.cells] == ["ok"] and cell_text(executed, 0).strip() == "6"

@@ -1,0 +1,157 @@
+"""The in-kernel probe: figure capture, offline shims, and calling student code."""
+
+import json
+
+import numpy as np
+import torch
+
+from checks.assets import DataDir
+from checks.probe.wire import DataImage, KernelObject
+from reference.cs411_a2 import generate_saliency_map, load_model, preprocess
+from tests.engine.conftest import cell_text, make_notebook
+
+
+def figures_by_cell(result):
+    return {figure["cell"]: figure for figure in result.figures}
+
+
+def test_every_figure_is_captured_with_its_cell_even_without_show(run_cells):
+    result, _, out = run_cells(
+        "import matplotlib.pyplot as plt\nimport numpy as np\nplt.plot([1, 2, 3], label='loss')\n"
+        "plt.xlabel('epoch'); plt.ylabel('loss'); plt.title('Training loss'); plt.legend()",
+        "fig, (left, right) = plt.subplots(1, 2)\nleft.imshow(np.zeros((4, 4)))\nleft.set_title('image')\n"
+        "shown = right.imshow(np.arange(16.0).reshape(4, 4), cmap='viridis')\nfig.colorbar(shown, ax=right)\n"
+        "fig.suptitle('tabby cat')\nfig.savefig('saliency_viridis.png')",
+        "plt.figure()\nplt.semilogx([0.001, 0.1, 2.0], [3.0, 2.0, 1.0])\nplt.title('L1 vs lambda')",
+        "x = 1",
+    )
+    figures = figures_by_cell(result)
+    assert sorted(figures) == [0, 1, 2], "one record per drawing cell, none for a cell that drew nothing"
+    loss = figures[0]["axes"][0]
+    assert (loss["title"], loss["xlabel"], loss["ylabel"], loss["legend"]) == ("Training loss", "epoch", "loss", ["loss"])
+    assert loss["lines"][0]["y"] == [1.0, 2.0, 3.0]
+    layout = figures[1]
+    assert layout["suptitle"] == "tabby cat" and layout["saved_to"] == ["saliency_viridis.png"]
+    image_axes, map_axes, colorbar_axes = layout["axes"]
+    assert image_axes["title"] == "image" and not image_axes["has_colorbar"]
+    assert map_axes["images"][0]["cmap"] == "viridis" and map_axes["has_colorbar"]
+    assert colorbar_axes["is_colorbar"]
+    assert np.array_equal(np.load(out / "figures" / map_axes["images"][0]["array"]), np.arange(16.0).reshape(4, 4))
+    assert figures[2]["axes"][0]["xscale"] == "log"
+    for figure in result.figures:
+        assert (out / "figures" / figure["png"]).read_bytes().startswith(b"\x89PNG")
+        assert json.loads((out / "figures" / figure["png"].replace(".png", ".json")).read_text())["cell"] == figure["cell"]
+
+
+def test_pip_lines_are_skipped_and_recorded(run_cells):
+    result, executed, _ = run_cells("!pip install torch torchvision\n%pip install lime\nprint('ok')")
+    assert [s["command"] for s in result.shims] == ["pip install torch torchvision", "pip install lime"]
+    assert cell_text(executed, 0).endswith("ok\n") and result.cells[0].status == "ok"
+
+
+def test_colab_drive_mount_persists_between_cells(run_cells):
+    result, executed, _ = run_cells(
+        "from google.colab import drive\ndrive.mount('/content/drive')\n"
+        "open('/content/drive/MyDrive/model.txt', 'w').write('weights')",
+        "print(open('/content/drive/MyDrive/model.txt').read())",
+    )
+    assert cell_text(executed, 1).strip() == "weights"
+    assert result.shims[0]["shim"] == "drive.mount"
+
+
+def test_input_fails_at_once_with_a_clear_error(run_cells):
+    result, executed, _ = run_cells("name = input('Your name? ')", cell_timeout_s=20)
+    assert result.cells[0].status == "error" and "not available while grading" in result.cells[0].error_value
+    assert result.cells[0].duration_s < 5
+
+
+def test_downloads_are_served_offline_or_refused_clearly(run_cells, data_root):
+    result, executed, _ = run_cells(
+        "import requests, urllib.request\n"
+        "terrier = requests.get('https://github.com/EliSchwartz/imagenet-sample-images/blob/master/"
+        "n02098286_West_HIGHLAND_white_terrier.jpeg').content\n"
+        "labels = urllib.request.urlopen('https://raw.githubusercontent.com/pytorch/hub/master/imagenet_classes.txt').read()\n"
+        "any_image = requests.get('https://example.org/photos/my_cat.jpg')\n"
+        "print(len(terrier), labels.splitlines()[0], any_image.status_code)",
+        "requests.get('https://example.org/api/scores.json')",
+    )
+    size, first_label, status = cell_text(executed, 0).split()
+    assert int(size) == (data_root / "imagenet-samples/n02098286_West_Highland_white_terrier.JPEG").stat().st_size
+    assert first_label == "b'tench'" and status == "200"
+    served = [s for s in result.shims if s["shim"] == "download"]
+    assert [s.get("stand_in", False) for s in served[:3]] == [False, False, True]
+    assert result.cells[1].status == "error" and "network is disabled while grading" in result.cells[1].error_value
+
+
+def test_mnist_download_true_works_offline(run_cells):
+    result, executed, _ = run_cells(
+        "import torchvision\nds = torchvision.datasets.MNIST(root='./data', train=False, download=True)\n"
+        "print(len(ds), ds[0][1])"
+    )
+    assert cell_text(executed, 0).strip() == "10000 7"
+    assert result.shims[0]["shim"] == "dataset"
+
+
+def test_missing_weights_become_the_same_stand_in_as_the_graders(live_session, data_root):
+    notebook = make_notebook(
+        "import torchvision.models as models\n"
+        "model = models.mobilenet_v2(weights=models.MobileNet_V2_Weights.IMAGENET1K_V1)\nmodel.eval()"
+    )
+
+    async def probe(session, result):
+        response, decoder = await session.request({"op": "evaluate", "target": "model.features.0.0.weight"})
+        return result, decoder.decode(response["value"])
+
+    result, kernel_weight = live_session(notebook, probe)
+    assert result.shims[0] == {"kind": "shim", "cell": 0, "shim": "weights",
+                               "weights": "MobileNet_V2_Weights.IMAGENET1K_V1", "stand_in": True}
+    grader_model = DataDir(data_root).load_pretrained("mobilenet_v2", "IMAGENET1K_V1").model
+    assert torch.equal(kernel_weight, grader_model.features[0][0].weight)
+
+
+def test_student_functions_are_called_with_files_not_pickles(live_session, data_root):
+    notebook = make_notebook(
+        "import torch, torchvision.models as models, torchvision.transforms as transforms\n"
+        "model = models.mobilenet_v2(weights=models.MobileNet_V2_Weights.IMAGENET1K_V1).eval()\n"
+        "def preprocess(pil_img):\n"
+        "    t = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor(),\n"
+        "        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])\n"
+        "    x = t(pil_img).unsqueeze(0)\n    x.requires_grad_(True)\n    return x\n"
+        "def generate_saliency_map(model, x, target_class=None):\n"
+        "    model.zero_grad()\n    logits = model(x)\n"
+        "    if target_class is None:\n        target_class = int(logits.argmax(dim=1).item())\n"
+        "    logits[0, target_class].backward()\n"
+        "    return x.grad.abs().squeeze(0).max(dim=0)[0].detach().numpy(), target_class\n"
+        "def broken(x):\n    raise ValueError('student bug')"
+    )
+    image = "imagenet-samples/n01443537_goldfish.JPEG"
+
+    async def probe(session, result):
+        pre, pre_decoder = await session.request({"op": "call", "target": "preprocess"}, {"args": [DataImage(image)]})
+        x = preprocess(__import__("PIL.Image").Image.open(data_root / image))
+        sal, sal_decoder = await session.request(
+            {"op": "call", "target": "generate_saliency_map"},
+            {"args": [KernelObject("model"), x.detach().clone().requires_grad_(True), 1]},
+        )
+        failure, _ = await session.request({"op": "call", "target": "broken"}, {"args": [1]})
+        found, found_decoder = await session.request({"op": "find", "type": "torch.nn.Module"})
+        return pre, pre_decoder, sal, sal_decoder, failure, found_decoder.decode(found["value"]), x
+
+    pre, pre_decoder, sal, sal_decoder, failure, found, x = live_session(notebook, probe)
+    result = dict((pre_decoder.decode(k), v) for k, v in pre["value"]["$dict"])["result"]
+    assert result["shape"] == [1, 3, 224, 224] and result["requires_grad"] and result["is_leaf"]
+    assert torch.equal(pre_decoder.decode(result), x.detach())
+    value = sal_decoder.decode(sal["value"])
+    saliency, used = value["result"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the kernel's share; another thread count reorders float sums
+    try:
+        expected, _ = generate_saliency_map(load_model(DataDir(data_root)).model, x, 1)
+    finally:
+        torch.set_num_threads(threads)
+    assert used == 1 and np.allclose(saliency, expected, rtol=1e-5, atol=1e-6 * expected.max())
+    x_after = dict((sal_decoder.decode(k), v) for k, v in sal["value"]["$dict"])["args_after"][1]
+    assert x_after["grad"] is not None, "x.grad after the call is reported back"
+    assert failure["ok"] is False and failure["error"]["type"] == "ValueError"
+    assert "student bug" in failure["error"]["message"]
+    assert found == [{"name": "model", "type": "MobileNetV2"}]
