@@ -85,7 +85,7 @@ def test_first_loss_is_the_loss_at_the_original_image():
     model = tiny_model()
     x_orig = image_with({0: 0.4})
     _, history = find_counterfactual(model, x_orig, 0, n_iter=3)
-    assert history[0] == pytest.approx(float(cf_loss(model, x_orig.clone(), x_orig, 0)))
+    assert history[0] == pytest.approx(float(cf_loss(model, x_orig.clone(), x_orig, 0).detach()))
 
 
 class PixelOracle(nn.Module):
