@@ -29,7 +29,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from checks.probe.wire import Decoder
-from checks.sandbox import PROBE_PACKAGE, JobPaths, Sandbox, SandboxLimits, allocate_uid
+from checks.sandbox import PROBE_PACKAGE, JobPaths, Sandbox, SandboxLimits, allocate_uid, kill_processes_of
 
 KERNEL_NAME = "xaigrader-sandbox"
 MAX_CELL_OUTPUT_BYTES = 1 << 20
@@ -173,6 +173,8 @@ class KernelSession:
             "MKL_NUM_THREADS": threads,
             "OPENBLAS_NUM_THREADS": threads,
             "CUDA_VISIBLE_DEVICES": "",
+            "HF_HUB_OFFLINE": "0" if self.config.allow_network else "1",
+            "HF_DATASETS_OFFLINE": "0" if self.config.allow_network else "1",
         }
 
     def _make_kernel_manager(self) -> AsyncKernelManager:
@@ -233,6 +235,8 @@ class KernelSession:
                 await self.km.shutdown_kernel(now=True)
             except Exception:
                 pass
+        if self.sandbox.mode == "fallback" and self.uid is not None:
+            kill_processes_of(self.uid)
         self.client = self.km = None
 
     async def _restart(self, notebook, reason: str, cell_index: int | None) -> None:

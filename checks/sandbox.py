@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -100,6 +101,26 @@ def bubblewrap_works() -> bool:
         return subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+def kill_processes_of(uid: int) -> int:
+    """Without a PID namespace, a daemon the notebook started would outlive it: end them all."""
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        real_uid = next((line.split()[1] for line in status.splitlines() if line.startswith("Uid:")), None)
+        if real_uid == str(uid):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                continue
+    return killed
 
 
 def namespace_flags() -> list[str]:

@@ -34,6 +34,7 @@ def install(config_file: str) -> None:
     shims.install_input_shim(shell, log)
     shims.install_colab_shim(log)
     shims.install_torchvision_shims(data_root, log)
+    shims.install_hugging_face_shim(data_root, log)
     if not config.get("allow_network"):
         shims.install_network_shims(shims.DataIndex(data_root), log)
 

@@ -246,3 +246,31 @@ def install_torchvision_shims(data_root: Path, log: EventLog) -> None:
 
     when_imported("torchvision.models._api", patch_weights)
     when_imported("torchvision.datasets.mnist", patch_mnist)
+
+
+HUGGING_FACE_LOCAL = {"microsoft/cats_vs_dogs": "cats_vs_dogs", "cats_vs_dogs": "cats_vs_dogs"}
+
+
+def install_hugging_face_shim(data_root: Path, log: EventLog) -> None:
+    """``load_dataset`` of a dataset the data directory holds reads the local image folders.
+
+    The local copy keeps the hub's schema: an ``image`` column and a ``labels`` class column.
+    """
+
+    def patch(load) -> None:
+        original = load.load_dataset
+
+        def load_dataset(path, *args, **kwargs):
+            folder = HUGGING_FACE_LOCAL.get(str(path))
+            if folder is None or not (data_root / folder).is_dir():
+                log.record("shim", shim="hf_dataset", dataset=str(path), refused=True)
+                return original(path, *args, **kwargs)
+            kwargs.pop("name", None)
+            kwargs.pop("trust_remote_code", None)
+            local = original("imagefolder", data_dir=str(data_root / folder), *args, **kwargs)
+            log.record("shim", shim="hf_dataset", dataset=str(path), served=folder)
+            return local.rename_column("label", "labels")
+
+        load.load_dataset = load_dataset
+
+    when_imported("datasets.load", patch)

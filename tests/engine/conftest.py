@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -65,20 +67,24 @@ def run_cells(tmp_path: Path, engine_config: RunConfig):
 
 
 @pytest.fixture
-def live_session(tmp_path: Path, engine_config: RunConfig):
-    """Run a notebook, then hand the still-running session to ``probe(session, result)``."""
+def live_session(engine_config: RunConfig):
+    """Run a notebook, then hand the still-running session to ``probe(session, result)``.
+
+    The job folder outlives the session (in ``run.job_root``) so a test can inspect it.
+    """
+    job_root = Path(tempfile.mkdtemp(prefix="xaigrader-test-job-"))
 
     def run(notebook: nbformat.NotebookNode, probe, **overrides):
         async def main():
-            job_root = tmp_path / "job"
-            job_root.mkdir(exist_ok=True)
             async with KernelSession(replace(engine_config, **overrides), job_root=job_root) as session:
                 result = await session.run_notebook(notebook)
                 return await probe(session, result)
 
         return asyncio.run(main())
 
-    return run
+    run.job_root = job_root
+    yield run
+    shutil.rmtree(job_root, ignore_errors=True)
 
 
 def json_lines(text: str) -> list[dict]:

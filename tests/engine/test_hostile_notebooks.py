@@ -142,7 +142,7 @@ def test_an_interruptible_slow_cell_is_interrupted_without_losing_the_kernel(run
     assert result.kernel_restarts == [] and cell_text(executed, 2).strip() == "42"
 
 
-def test_a_daemon_cannot_outlive_the_notebook(live_session, tmp_path):
+def test_a_daemon_cannot_outlive_the_notebook(live_session):
     notebook = make_notebook("""
 import os, time
 if os.fork() == 0:
@@ -161,8 +161,9 @@ print('daemon started')
     result = live_session(notebook, probe)
     assert result.cells[0].status == "ok"
     time.sleep(6)
-    assert not (tmp_path / "job" / "exchange" / "late.txt").exists()
-    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_mentions(p, str(tmp_path))]
+    assert not (live_session.job_root / "exchange" / "late.txt").exists()
+    survivors = [p for p in Path("/proc").iterdir()
+                 if p.name.isdigit() and _cmdline_mentions(p, str(live_session.job_root))]
     assert survivors == []
 
 
@@ -251,3 +252,25 @@ def test_a_normal_notebook_runs_normally_right_after_a_hostile_one(run_cells):
               cell_timeout_s=3)
     result, executed, _ = run_cells("import numpy as np\nprint(np.arange(4).sum())")
     assert [cell.status for cell in result.cells] == ["ok"] and cell_text(executed, 0).strip() == "6"
+
+
+def test_fallback_mode_ends_daemons_of_the_job_uid(live_session):
+    notebook = make_notebook("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\n"
+                             "print(os.getuid())")
+
+    async def probe(session, result):
+        return int(cell_text(notebook, 0))
+
+    uid = live_session(notebook, probe, force_fallback=True)
+    time.sleep(0.5)
+    assert not any(_owned_by(p, uid) for p in Path("/proc").iterdir() if p.name.isdigit())
+
+
+def _owned_by(process: Path, uid: int) -> bool:
+    """A live (not zombie) process of ``uid``; a killed orphan stays a zombie until init reaps it."""
+    try:
+        lines = (process / "status").read_text().splitlines()
+    except OSError:
+        return False
+    fields = {line.split(":")[0]: line.split()[1] for line in lines if ":" in line and len(line.split()) > 1}
+    return fields.get("Uid") == str(uid) and fields.get("State") != "Z"

@@ -155,3 +155,37 @@ def test_student_functions_are_called_with_files_not_pickles(live_session, data_
     assert failure["ok"] is False and failure["error"]["type"] == "ValueError"
     assert "student bug" in failure["error"]["message"]
     assert found == [{"name": "model", "type": "MobileNetV2"}]
+
+
+def test_hugging_face_cats_vs_dogs_is_served_from_the_data_directory(run_cells):
+    result, executed, _ = run_cells(
+        "from datasets import load_dataset\nds = load_dataset('microsoft/cats_vs_dogs')\n"
+        "train = ds['train']\nprint(len(train), train.features['labels'].names, train[0]['image'].mode)",
+        "load_dataset('some/other_dataset')",
+    )
+    assert "2002 ['cat', 'dog'] RGB\n" in cell_text(executed, 0)
+    assert result.shims[0] == {"kind": "shim", "cell": 0, "shim": "hf_dataset",
+                               "dataset": "microsoft/cats_vs_dogs", "served": "cats_vs_dogs"}
+    assert result.cells[1].status == "error"
+
+
+def test_files_submitted_beside_the_notebook_are_in_its_working_folder(tmp_path, engine_config):
+    import asyncio
+
+    from checks.kernel import KernelSession
+
+    submission = tmp_path / "submission"
+    (submission / "data").mkdir(parents=True)
+    (submission / "data" / "params.json").write_text('{"num_samples": 1000}')
+    (submission / "solution.ipynb").write_text("{}")
+
+    async def main():
+        async with KernelSession(engine_config, submission_dir=submission) as session:
+            notebook = make_notebook("import json, os\nprint(json.load(open('data/params.json'))['num_samples'], "
+                                     "os.path.exists('solution.ipynb'))\nopen('/submission/x', 'w')")
+            result = await session.run_notebook(notebook)
+            return result, notebook
+
+    result, notebook = asyncio.run(main())
+    assert cell_text(notebook, 0).startswith("1000 False")
+    assert result.cells[0].error_name in ("OSError", "PermissionError")
