@@ -47,14 +47,14 @@ def user_cache_dir() -> Path:
     return Path(base) / "xaigrader"
 
 
+def resolve_folder(explicit: str | os.PathLike[str] | None, env_var: str, default: Path) -> Path:
+    """Option first, then the environment variable, then the default."""
+    chosen = explicit or os.environ.get(env_var)
+    return Path(chosen).expanduser().resolve() if chosen else default
+
+
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Option first, then the environment variable, then the user cache."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    from_env = os.environ.get(DATA_ENV_VAR)
-    if from_env:
-        return Path(from_env).expanduser().resolve()
-    return user_cache_dir() / "data"
+    return resolve_folder(explicit, DATA_ENV_VAR, user_cache_dir() / "data")
 
 
 def sha256_of(path: Path) -> str:

@@ -18,19 +18,14 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from checks.assets import user_cache_dir
+from checks.assets import resolve_folder, user_cache_dir
 
 CACHE_ENV_VAR = "XAIGRADER_CACHE"
 MODELS_SUBDIR = "reference-models"
 
 
 def resolve_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    from_env = os.environ.get(CACHE_ENV_VAR)
-    if from_env:
-        return Path(from_env).expanduser().resolve()
-    return user_cache_dir()
+    return resolve_folder(explicit, CACHE_ENV_VAR, user_cache_dir())
 
 
 def recipe_key(recipe: Mapping[str, Any]) -> str:
