@@ -19,12 +19,20 @@ class AssignmentError(ValueError):
 
 
 @dataclass(frozen=True)
+class WrittenQuestion:
+    prompt: str
+    keywords: tuple[str, ...]
+    sentences: str
+
+
+@dataclass(frozen=True)
 class Task:
     id: str
     title: str
     marks: float
     written: float = 0.0
     names: tuple[str, ...] = ()
+    question: WrittenQuestion | None = None
 
     @property
     def automatic(self) -> float:
@@ -35,6 +43,7 @@ class Task:
 class Limits:
     cell_timeout_s: float
     notebook_timeout_s: float
+    quick_timeout_s: float = 120
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,11 @@ class Assignment:
     limits: Limits
     tasks: tuple[Task, ...] = field(default_factory=tuple)
     folder: Path = ASSIGNMENTS_DIR
+
+    @property
+    def module(self) -> str:
+        """The Python package of this assignment's checks (``checks.assignments.<folder>``)."""
+        return f"checks.assignments.{self.folder.name}"
 
     def task(self, task_id: str) -> Task:
         for task in self.tasks:
@@ -64,6 +78,9 @@ def load_assignment_file(path: Path) -> Assignment:
             marks=float(entry["marks"]),
             written=float(entry.get("written", 0)),
             names=tuple(entry.get("names", ())),
+            question=WrittenQuestion(
+                entry["question"]["prompt"], tuple(entry["question"]["keywords"]), entry["question"]["sentences"]
+            ) if "question" in entry else None,
         )
         for entry in raw["tasks"]
     )
@@ -90,6 +107,8 @@ def validate(assignment: Assignment, path: Path) -> None:
     for task in assignment.tasks:
         if not 0 <= task.written <= task.marks:
             raise AssignmentError(f"{path}: task {task.id} has written marks outside 0..{task.marks:g}")
+        if task.written and task.question is None:
+            raise AssignmentError(f"{path}: task {task.id} has written marks but no question to locate the answer")
 
 
 def available_assignments(directory: Path = ASSIGNMENTS_DIR) -> list[Assignment]:

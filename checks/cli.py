@@ -72,6 +72,57 @@ def run_notebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade_options(args: argparse.Namespace, mode: str):
+    from pathlib import Path
+
+    from checks.grading import GradeOptions
+
+    return GradeOptions(
+        mode=mode,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        cache_dir=Path(args.cache_dir) if getattr(args, "cache_dir", None) else None,
+        jobs=getattr(args, "jobs", 1),
+        cell_timeout_s=getattr(args, "cell_timeout", None),
+        notebook_timeout_s=getattr(args, "timeout", None),
+        limits=SandboxLimits(threads=1),
+    )
+
+
+def grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from checks.assignment import load_assignment
+    from checks.grading import grade_class, summary_line
+
+    assignment = load_assignment(args.assignment)
+    out = Path(args.out)
+    results = grade_class([Path(p) for p in args.paths], assignment, _grade_options(args, args.mode), out,
+                          progress=lambda payload: print(summary_line(payload), flush=True))
+    print(f"graded {len(results)} submissions; gradebook: {out / 'grades.csv'}")
+    return 0
+
+
+def check_notebook(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from checks.assignment import load_assignment
+    from checks.grading import grade_submission
+    from checks.self_check import render_summary
+    from checks.submissions import intake_one
+
+    assignment = load_assignment(args.assignment)
+    with tempfile.TemporaryDirectory(prefix="xaigrader-check-") as work:
+        submission = intake_one(Path(args.notebook), Path(work) / "intake")
+        payload = grade_submission(submission, assignment, _grade_options(args, "full" if args.full else "quick"),
+                                   Path(work) / "out")
+    print(render_summary(payload, assignment))
+    if args.json:
+        Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    return 0 if payload["problem"] is None else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xaigrader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sandbox", choices=("auto", "fallback"), default="auto",
                      help="auto uses bubblewrap when it works; fallback forces the weaker mode")
     run.set_defaults(handler=run_notebook)
+
+    grading = commands.add_parser("grade", help="grade a class: zips, notebooks or folders")
+    grading.add_argument("paths", nargs="+", help="a class folder, or submission files")
+    grading.add_argument("--assignment", required=True)
+    grading.add_argument("--out", required=True, help="folder for <student>/results.json and grades.csv")
+    grading.add_argument("--mode", choices=("full", "quick"), default="full")
+    grading.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    grading.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    grading.add_argument("--cache-dir", help="where trained reference models are cached")
+    grading.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the assignment's)")
+    grading.add_argument("--timeout", type=float, help="seconds per notebook (default: the assignment's)")
+    grading.set_defaults(handler=grade)
+
+    checking = commands.add_parser("check", help="a student's self-check of one notebook (quick by default)")
+    checking.add_argument("notebook")
+    checking.add_argument("--assignment", required=True)
+    checking.add_argument("--full", action="store_true", help="run the whole notebook (accuracy, figures)")
+    checking.add_argument("--json", help="also write results.json here")
+    checking.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    checking.set_defaults(handler=check_notebook)
     return parser
 
 

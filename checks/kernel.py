@@ -373,6 +373,11 @@ class KernelSession:
             return candidate
         return None
 
+    def hand_over(self, path: Path) -> None:
+        """Make a file the grader wrote readable by the kernel's uid (safetensors writes 0600)."""
+        if self.uid is not None:
+            os.chown(path, self.uid, self.uid)
+
     async def request(self, request: dict[str, Any], inputs: Any = None, timeout: float = 120) -> tuple[dict, Decoder]:
         """Ask the probe to answer ``request``; see ``checks.student`` for the friendly API."""
         from checks.probe.wire import Encoder
@@ -386,8 +391,7 @@ class KernelSession:
             wire_request["kwargs"] = {k: encoder.encode(v) for k, v in inputs.get("kwargs", {}).items()}
         encoder.write(wire_request, calls / f"{request_id}.json", calls / f"{request_id}-in.safetensors")
         for name in (f"{request_id}.json", f"{request_id}-in.safetensors"):
-            if self.uid is not None:
-                os.chown(calls / name, self.uid, self.uid)
+            self.hand_over(calls / name)
         reply = await self.execute_hidden(f"__import__({PROBE_PACKAGE!r}).serve({request_id!r})", timeout)
         if reply is None:
             await self.km.interrupt_kernel()

@@ -1,0 +1,90 @@
+"""How a check is written: a small function registered with its task, points and title.
+
+A check passes by returning, fails by raising ``CheckFailed`` (with what was expected,
+what was found and the likely cause), earns part of its points with ``fraction``, or
+hands over to a TA with ``NeedsTA``. Checks marked ``needs="full"`` are reported as
+"needs a full run" in quick mode.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from checks.rubric import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
+from checks.student import StudentCallError
+
+
+class CheckFailed(Exception):
+    def __init__(self, message: str, expected: Any = None, found: Any = None, cause: str | None = None,
+                 fraction: float = 0.0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = None if expected is None else str(expected)
+        self.found = None if found is None else str(found)
+        self.cause = cause
+        self.fraction = max(0.0, min(1.0, fraction))
+
+
+class NeedsTA(Exception):
+    """The grader cannot decide; a TA must (the message says what to look at)."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    task: str
+    points: float
+    title: str
+    needs: str
+    function: Callable[[Any], str | None]
+
+
+class CheckSuite:
+    """The checks of one assignment, in the order they were declared."""
+
+    def __init__(self) -> None:
+        self.specs: list[CheckSpec] = []
+
+    def check(self, task: str, points: float, title: str, needs: str = "quick"):
+        if needs not in ("quick", "full"):
+            raise ValueError("needs is 'quick' or 'full'")
+
+        def register(function: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+            self.specs.append(CheckSpec(function.__name__, task, points, title, needs, function))
+            return function
+
+        return register
+
+
+def run_check(spec: CheckSpec, context: Any) -> CheckResult:
+    result = CheckResult(spec.name, spec.task, spec.title, spec.points, needs=spec.needs)
+    if spec.needs == "full" and context.mode == "quick":
+        result.message = "needs a full run (xaigrader check --full, or the instructor's grading run)"
+        return result
+    try:
+        note = spec.function(context)
+    except CheckFailed as failure:
+        result.score = round(spec.points * failure.fraction, 4)
+        result.status = PARTIAL if failure.fraction > 0 else FAILED
+        result.message, result.expected, result.found, result.cause = (
+            failure.message, failure.expected, failure.found, failure.cause)
+    except NeedsTA as handover:
+        result.status, result.message = NEEDS_TA, str(handover)
+    except StudentCallError as error:
+        result.status = FAILED
+        result.message = f"calling {error.target} raised {error.kind}: {error.detail}"
+        result.cause = error.cause
+    except Exception as error:
+        result.status = FAILED
+        result.message = f"the check could not evaluate this submission: {type(error).__name__}: {error}"
+        result.found = traceback.format_exc(limit=-3)[-1500:]
+    else:
+        result.score, result.status, result.message = spec.points, PASSED, note or "ok"
+    return result
+
+
+def run_suite(suite: CheckSuite, context: Any) -> list[CheckResult]:
+    return [run_check(spec, context) for spec in suite.specs]
+

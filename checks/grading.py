@@ -1,0 +1,225 @@
+"""Grade one submission, or a whole class: run, check against the reference, write results.
+
+One submission's catastrophe (invalid file, crash, hang, hostile code, a bug in a check)
+becomes that submission's result; the batch always goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+import torch
+
+from checks.assets import DataDir
+from checks.assignment import Assignment
+from checks.check_api import CheckSuite, run_suite
+from checks.kernel import KernelSession, RunConfig, RunResult
+from checks.model_cache import ModelCache
+from checks.notebook import InvalidNotebook, extract_definitions, load_notebook
+from checks.rubric import SubmissionResult
+from checks.run import copy_figures, write_json
+from checks.sandbox import SandboxLimits
+from checks.student import StudentProxy
+from checks.submissions import Submission, discover
+from checks.written import Question, locate_answers
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    mode: str = "full"
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+    jobs: int = 1
+    cell_timeout_s: float | None = None
+    notebook_timeout_s: float | None = None
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+
+
+@dataclass
+class GradingContext:
+    """What a check can see: the live student kernel, the run, the figures, the assets."""
+
+    mode: str
+    student: StudentProxy
+    notebook: nbformat.NotebookNode
+    executed: nbformat.NotebookNode
+    run: RunResult
+    figures: list[dict[str, Any]]
+    figure_dir: Path
+    data: DataDir
+    cache: ModelCache
+    stand_ins: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def remember(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Compute an expensive value once per submission (e.g. the reference model)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def outputs_text(self) -> str:
+        """Everything the notebook printed, for checks that compare printed claims."""
+        return "\n".join(cell_output_text(cell) for cell in self.executed.cells if cell.cell_type == "code")
+
+    def cell_texts(self) -> list[tuple[int, str]]:
+        source_index = [cell.metadata.get("source_cell", i) for i, cell in enumerate(self.executed.cells)]
+        return [(source_index[i], cell_output_text(cell)) for i, cell in enumerate(self.executed.cells)
+                if cell.cell_type == "code"]
+
+
+def cell_output_text(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        elif "data" in output:
+            parts.append(output["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+def load_suite(assignment: Assignment) -> CheckSuite:
+    return importlib.import_module(f"{assignment.module}.checks").suite
+
+
+def questions_of(assignment: Assignment) -> list[Question]:
+    return [Question(task.id, task.question.prompt, task.question.keywords, task.question.sentences, task.written)
+            for task in assignment.tasks if task.question is not None]
+
+
+def _run_config(assignment: Assignment, options: GradeOptions, data: DataDir) -> RunConfig:
+    quick = options.mode == "quick"
+    limits = assignment.limits
+    return RunConfig(
+        data_dir=data.root if data.root.is_dir() else None,
+        cell_timeout_s=options.cell_timeout_s or (limits.quick_timeout_s if quick else limits.cell_timeout_s),
+        notebook_timeout_s=options.notebook_timeout_s or (limits.quick_timeout_s if quick else limits.notebook_timeout_s),
+        limits=options.limits,
+    )
+
+
+async def _grade_notebook(submission: Submission, notebook, assignment: Assignment, options: GradeOptions,
+                          out: Path, result: SubmissionResult) -> None:
+    data = DataDir(options.data_dir)
+    program = notebook
+    if options.mode == "quick":
+        extraction = extract_definitions(notebook)
+        program = extraction.as_notebook()
+        result.flags += [f"quick mode: {note}" for note in extraction.unresolved]
+    async with KernelSession(_run_config(assignment, options, data), submission_dir=submission.folder) as session:
+        run = await session.run_notebook(program)
+        figures = copy_figures(session, run.figures, out / "figures")
+        run.figures = figures
+        result.sandbox = run.sandbox
+        result.run = {key: value for key, value in run.as_dict().items() if key not in ("figures", "sandbox")}
+        if run.startup_error:
+            result.problem = f"the notebook's kernel could not start: {run.startup_error}"
+            return
+        context = GradingContext(
+            mode=options.mode,
+            student=StudentProxy(session, asyncio.get_running_loop()),
+            notebook=notebook,
+            executed=program,
+            run=run,
+            figures=figures,
+            figure_dir=out / "figures",
+            data=data,
+            cache=ModelCache(options.cache_dir or _default_cache(), read_only_dirs=(data.root,)),
+        )
+        result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
+        result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
+    nbformat.write(program, out / "executed.ipynb")
+    _flag_run_problems(run, result)
+
+
+def _default_cache() -> Path:
+    from checks.model_cache import resolve_cache_dir
+
+    return resolve_cache_dir()
+
+
+def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:
+    for cell in run.cells:
+        if cell.status in ("timeout", "kernel_died"):
+            result.flags.append(f"cell {cell.index}: {cell.status.replace('_', ' ')} ({cell.error_value})")
+    errors = [cell for cell in run.cells if cell.status == "error"]
+    if errors:
+        first = errors[0]
+        result.flags.append(f"{len(errors)} cell(s) raised errors, first in cell {first.index}: "
+                            f"{first.error_name}: {first.error_value}")
+    if run.notebook_timed_out:
+        result.flags.append("the notebook ran past its deadline; later cells did not run")
+    if run.quota_exceeded:
+        result.flags.append(run.quota_exceeded)
+
+
+def grade_submission(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path) -> dict[str, Any]:
+    """Grade and write ``out/results.json``; never raises for anything the submission did."""
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    # The reference must reduce floats in the same order as the kernel, which has this many threads.
+    torch.set_num_threads(max(1, options.limits.threads))
+    result = SubmissionResult(submission.student_id, assignment.id, options.mode)
+    if not submission.valid:
+        result.problem = f"invalid submission: {submission.problem}"
+    else:
+        try:
+            notebook = load_notebook(submission.notebook)
+        except InvalidNotebook as error:
+            result.problem = f"invalid submission: {error}"
+        else:
+            result.written_answers = locate_answers(notebook, questions_of(assignment))
+            try:
+                asyncio.run(_grade_notebook(submission, notebook, assignment, options, out, result))
+            except Exception as error:
+                result.problem = f"grading stopped: {type(error).__name__}: {error}"
+    result.execution_time = time.monotonic() - started
+    payload = result.as_json(assignment)
+    write_json(out / "results.json", payload)
+    return payload
+
+
+GRADEBOOK_FIXED = ["student", "total", "max", "mode", "problem"]
+
+
+def write_gradebook(results: list[dict[str, Any]], assignment: Assignment, path: Path) -> None:
+    task_ids = [task.id for task in assignment.tasks]
+    temporary = path.with_name(path.name + ".partial")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(GRADEBOOK_FIXED + [f"task {task_id}" for task_id in task_ids])
+        for payload in sorted(results, key=lambda p: p["student"]):
+            writer.writerow([payload["student"], payload["score"], payload["max_score"], payload["mode"],
+                             payload["problem"] or ""] + [payload["tasks"][t]["score"] for t in task_ids])
+    temporary.replace(path)
+
+
+def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path,
+                progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    out.mkdir(parents=True, exist_ok=True)
+    submissions = discover(paths, out / ".intake")
+
+    def one(submission: Submission) -> dict[str, Any]:
+        payload = grade_submission(submission, assignment, options, out / submission.student_id)
+        if progress:
+            progress(payload)
+        return payload
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        results = list(pool.map(one, submissions))
+    write_gradebook(results, assignment, out / "grades.csv")
+    return results
+
+
+def summary_line(payload: dict[str, Any]) -> str:
+    problem = f"  [{payload['problem']}]" if payload["problem"] else ""
+    return f"{payload['student']:<28} {payload['score']:>6.1f} / {payload['max_score']:g}{problem}"
+

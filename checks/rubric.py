@@ -1,0 +1,131 @@
+"""Results of grading: one CheckResult per check, rolled up per task and per submission.
+
+The submission result is a superset of Gradescope's ``results.json`` (``score``,
+``execution_time``, ``output``, ``tests[]``), so a course can upload it unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from checks.assignment import Assignment
+
+PASSED, FAILED, PARTIAL, NEEDS_TA, NOT_RUN = "passed", "failed", "partial", "needs_ta", "not_run"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    task: str
+    title: str
+    max_score: float
+    score: float = 0.0
+    status: str = NOT_RUN
+    message: str = ""
+    expected: str | None = None
+    found: str | None = None
+    cause: str | None = None
+    needs: str = "quick"
+
+    def gradescope(self) -> dict[str, Any]:
+        output = self.message
+        if self.expected is not None or self.found is not None:
+            output += f"\nExpected: {self.expected}\nFound: {self.found}"
+        if self.cause:
+            output += f"\nLikely cause: {self.cause}"
+        return {
+            "name": f"{self.task} {self.title}",
+            "score": round(self.score, 4),
+            "max_score": self.max_score,
+            "status": "passed" if self.status == PASSED else "failed",
+            "output": output,
+            "tags": [f"task:{self.task}", f"status:{self.status}"],
+            "visibility": "visible",
+        }
+
+
+@dataclass
+class WrittenAnswer:
+    task: str
+    prompt: str
+    max_score: float
+    cell: int | None
+    text: str
+    sentences: int
+    expected_sentences: str
+    length_ok: bool
+
+
+@dataclass
+class TaskScore:
+    score: float
+    max_score: float
+    status: str
+    automatic_max: float
+    written_max: float
+
+
+def task_status(checks: list[CheckResult], written_max: float) -> str:
+    if not checks:
+        return NEEDS_TA if written_max else NOT_RUN
+    statuses = {check.status for check in checks}
+    if statuses == {NOT_RUN}:
+        return NOT_RUN
+    statuses.discard(NOT_RUN)
+    if statuses <= {PASSED}:
+        return NEEDS_TA if written_max else PASSED
+    if statuses <= {FAILED}:
+        return FAILED
+    return PARTIAL
+
+
+def score_tasks(assignment: Assignment, checks: list[CheckResult]) -> dict[str, TaskScore]:
+    """Automatic marks per task; each task's check points are scaled to its automatic marks."""
+    scores = {}
+    for task in assignment.tasks:
+        own = [check for check in checks if check.task == task.id]
+        possible = sum(check.max_score for check in own)
+        earned = sum(check.score for check in own)
+        score = task.automatic * earned / possible if possible else 0.0
+        scores[task.id] = TaskScore(round(score, 4), task.marks, task_status(own, task.written),
+                                    task.automatic, task.written)
+    return scores
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignment: str
+    mode: str
+    checks: list[CheckResult] = field(default_factory=list)
+    written_answers: list[WrittenAnswer] = field(default_factory=list)
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    stand_ins: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    problem: str | None = None
+    execution_time: float = 0.0
+    run: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self, assignment: Assignment) -> dict[str, Any]:
+        tasks = score_tasks(assignment, self.checks)
+        score = sum(task.score for task in tasks.values())
+        output = self.problem or ("; ".join(self.flags) if self.flags else "graded")
+        return {
+            "score": round(score, 4),
+            "execution_time": round(self.execution_time, 2),
+            "output": output,
+            "tests": [check.gradescope() for check in self.checks],
+            "student": self.student,
+            "assignment": self.assignment,
+            "mode": self.mode,
+            "max_score": assignment.total,
+            "sandbox": self.sandbox,
+            "stand_ins": self.stand_ins,
+            "flags": self.flags,
+            "problem": self.problem,
+            "tasks": {task_id: asdict(task) for task_id, task in tasks.items()},
+            "checks": [asdict(check) for check in self.checks],
+            "written_answers": [asdict(answer) for answer in self.written_answers],
+            "run": self.run,
+        }

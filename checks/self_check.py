@@ -1,0 +1,32 @@
+"""The terminal summary a student reads after ``xaigrader check``: per task, what to fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checks.assignment import Assignment
+
+SYMBOLS = {"passed": "ok", "failed": "FAIL", "partial": "part", "needs_ta": "TA", "not_run": "--"}
+
+
+def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
+    lines = [f"{assignment.title} - {payload['student']} ({payload['mode']} mode)"]
+    if payload["problem"]:
+        lines.append(f"  {payload['problem']}")
+    for task in assignment.tasks:
+        score = payload["tasks"][task.id]
+        lines.append(f"  {task.id:>4}  {score['score']:>5.1f}/{task.marks:<4g} {SYMBOLS[score['status']]:<4}  {task.title}")
+        for check in payload["checks"]:
+            if check["task"] != task.id or check["status"] == "passed":
+                continue
+            lines.append(f"          - {check['title']}: {check['message']}")
+            if check.get("expected") is not None:
+                lines.append(f"            expected {check['expected']}; found {check['found']}")
+            if check.get("cause"):
+                lines.append(f"            likely cause: {check['cause']}")
+    for check in payload["checks"]:
+        if check["task"] == "all" and check["status"] != "passed":
+            lines.append(f"  note: {check['message']}")
+    lines.append(f"  automatic marks: {payload['score']:.1f} of {assignment.total:g} "
+                 f"(written answers are graded by a TA)")
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""The checks' view of a student's live kernel: call functions, read values, find objects.
+
+Checks run in a worker thread of the grader; every request is a coroutine on the
+session's event loop, so this proxy turns each into a plain blocking call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from safetensors.torch import save_file
+
+from checks.kernel import KernelSession
+from checks.probe.wire import Decoder, KernelObject
+
+KNOWN_CAUSES = {
+    ("AttributeError", "'NoneType' object has no attribute 'abs'"):
+        "x.grad is None: the input is not a leaf tensor. `(x + noise).requires_grad_(True)` builds a "
+        "non-leaf; detach first: `(x.detach() + noise).requires_grad_(True)`",
+}
+
+
+class StudentCallError(Exception):
+    """The student's own code raised; the message is theirs."""
+
+    def __init__(self, target: str, kind: str, detail: str) -> None:
+        super().__init__(f"{target} raised {kind}: {detail}")
+        self.target, self.kind, self.detail = target, kind, detail
+        self.cause = next((cause for (k, text), cause in KNOWN_CAUSES.items() if k == kind and text in detail), None)
+
+
+class MissingName(StudentCallError):
+    pass
+
+
+@dataclass
+class CallOutcome:
+    result: Any
+    args_after: list[Any]
+    wire_result: Any
+    wire_args_after: list[Any]
+    decoder: Decoder
+
+    def grad_of_arg(self, position: int):
+        wire = self.wire_args_after[position]
+        return self.decoder.grad_of(wire) if isinstance(wire, dict) else None
+
+
+class StudentProxy:
+    def __init__(self, session: KernelSession, loop: asyncio.AbstractEventLoop, timeout: float = 300) -> None:
+        self.session = session
+        self.loop = loop
+        self.timeout = timeout
+
+    def _await(self, coroutine, timeout: float | None = None):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result((timeout or self.timeout) + 30)
+
+    def _request(self, request: dict[str, Any], inputs: dict[str, Any] | None = None, timeout: float | None = None):
+        response, decoder = self._await(self.session.request(request, inputs, timeout or self.timeout), timeout)
+        if not response["ok"]:
+            error = response["error"]
+            kind = MissingName if error["type"] == "RequestError" else StudentCallError
+            raise kind(request.get("target", request["op"]), error["type"], error["message"])
+        return response["value"], decoder
+
+    def call(self, name: str, *args: Any, seed: int | None = None, timeout: float | None = None,
+             **kwargs: Any) -> CallOutcome:
+        value, decoder = self._request({"op": "call", "target": name, "seed": seed},
+                                       {"args": list(args), "kwargs": kwargs}, timeout)
+        decoded = decoder.decode(value)
+        wire = {decoder.decode(k): v for k, v in value["$dict"]}
+        return CallOutcome(decoded["result"], decoded["args_after"], wire["result"], wire["args_after"], decoder)
+
+    def evaluate(self, name: str) -> Any:
+        value, decoder = self._request({"op": "evaluate", "target": name})
+        return decoder.decode(value)
+
+    def find(self, type_name: str) -> list[dict[str, str]]:
+        value, decoder = self._request({"op": "find", "type": type_name})
+        return decoder.decode(value)
+
+    def has(self, name: str) -> bool:
+        try:
+            self.evaluate(name)
+        except MissingName:
+            return False
+        except StudentCallError:
+            return True
+        return True
+
+    def run(self, code: str, tensors: dict[str, Any] | None = None, timeout: float = 120,
+            label: str = "grader set-up code") -> None:
+        """Grader code in the kernel, e.g. to build an object the checks pass as an argument.
+
+        ``tensors`` arrive as the dict ``__xaigrader_tensors`` (loaded from safetensors).
+        """
+        prefix = ""
+        if tensors:
+            name = f"setup-{uuid.uuid4().hex[:8]}.safetensors"
+            host = self.session.job.exchange / "calls" / name
+            save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(host))
+            self.session.hand_over(host)
+            inside = self.session.view.exchange / "calls" / name
+            prefix = f"from safetensors.torch import load_file as __xg_load\n__xaigrader_tensors = __xg_load({str(inside)!r})\n"
+        reply = self._await(self.session.execute_hidden(prefix + code, timeout), timeout)
+        if reply is None or reply["content"]["status"] != "ok":
+            detail = reply["content"].get("evalue", "") if reply else "no reply"
+            raise StudentCallError(label, reply["content"].get("ename", "Error") if reply else "Timeout", detail)
+
+    def object(self, name: str) -> KernelObject:
+        return KernelObject(name)

@@ -1,0 +1,114 @@
+"""The check API, scoring and the written-answer locator, without a kernel."""
+
+from types import SimpleNamespace
+
+import nbformat
+
+from checks.assignment import load_assignment
+from checks.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
+from checks.rubric import CheckResult, SubmissionResult, score_tasks
+from checks.student import StudentCallError
+from checks.written import Question, count_sentences, locate_answers
+
+suite = CheckSuite()
+
+
+@suite.check("1.2", 4, "passes")
+def passes(ctx):
+    return "fine"
+
+
+@suite.check("1.2", 4, "partly")
+def partly(ctx):
+    raise CheckFailed("half right", expected="a", found="b", cause="starter bug", fraction=0.5)
+
+
+@suite.check("1.4", 2, "needs a human")
+def human(ctx):
+    raise NeedsTA("look at the plot")
+
+
+@suite.check("1.8", 2, "student raised")
+def student_raised(ctx):
+    raise StudentCallError("smooth_grad", "AttributeError", "'NoneType' object has no attribute 'abs'")
+
+
+@suite.check("2.2", 4, "full only", needs="full")
+def full_only(ctx):
+    return None
+
+
+@suite.check("2.3", 1, "grader bug")
+def broken(ctx):
+    return {}["missing"]
+
+
+def outcomes(mode: str) -> dict[str, CheckResult]:
+    context = SimpleNamespace(mode=mode)
+    return {spec.name: run_check(spec, context) for spec in suite.specs}
+
+
+def test_each_way_a_check_can_end():
+    results = outcomes("full")
+    assert (results["passes"].status, results["passes"].score, results["passes"].message) == ("passed", 4, "fine")
+    assert (results["partly"].status, results["partly"].score) == ("partial", 2.0)
+    assert (results["partly"].expected, results["partly"].found, results["partly"].cause) == ("a", "b", "starter bug")
+    assert (results["human"].status, results["human"].score, results["human"].message) == ("needs_ta", 0, "look at the plot")
+    assert results["student_raised"].status == "failed"
+    assert "non-leaf" in results["student_raised"].cause
+    assert results["full_only"].status == "passed"
+    assert results["broken"].status == "failed" and "KeyError" in results["broken"].message
+
+
+def test_quick_mode_marks_full_run_checks_as_not_run():
+    results = outcomes("quick")
+    assert results["full_only"].status == "not_run" and "needs a full run" in results["full_only"].message
+    assert results["passes"].status == "passed"
+
+
+def test_task_marks_scale_check_points_to_the_automatic_share():
+    assignment = load_assignment("cs411-a2")
+    checks = [
+        CheckResult("a", "1.6", "layout", 3, score=3, status="passed"),
+        CheckResult("b", "1.2", "shape", 2, score=1, status="partial"),
+        CheckResult("c", "1.2", "values", 2, score=2, status="passed"),
+    ]
+    tasks = score_tasks(assignment, checks)
+    assert tasks["1.6"].score == 3 and tasks["1.6"].status == "needs_ta" and tasks["1.6"].max_score == 5
+    assert tasks["1.2"].score == 3 and tasks["1.2"].status == "partial"
+    assert tasks["2.8"].status == "needs_ta" and tasks["1.1"].status == "not_run"
+
+
+def test_results_are_a_gradescope_superset():
+    assignment = load_assignment("cs411-a2")
+    result = SubmissionResult("Asha_R1", "cs411-a2", "full",
+                              checks=[CheckResult("a", "1.2", "shape", 2, score=2, status="passed")])
+    payload = result.as_json(assignment)
+    for key in ("score", "execution_time", "output", "tests", "student", "assignment", "mode", "sandbox",
+                "stand_ins", "tasks", "written_answers"):
+        assert key in payload
+    assert set(payload["tests"][0]) == {"name", "score", "max_score", "status", "output", "tags", "visibility"}
+    assert payload["score"] == 4.0
+
+
+def test_sentences_are_counted_without_markdown_noise():
+    assert count_sentences("**Answer.** Hot is clearest. It hides the weak gradients well!") == 2
+    assert count_sentences("# Heading\n- first point here. Second point is here.") == 2
+
+
+def test_answers_are_located_by_their_keywords_and_checked_for_length():
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Assignment heading with several words"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("The hot colormap is clearest. Its dark background hides weak gradients. "
+                                      "Gray is the hardest to read."),
+        nbformat.v4.new_markdown_cell("SmoothGrad removes the noise of the vanilla map."),
+    ]
+    questions = [Question("1.6", "Which colormap?", ("colormap", "hot"), "2-3", 2),
+                 Question("1.8", "SmoothGrad?", ("smoothgrad", "noise"), "2-3", 2),
+                 Question("2.8", "Failure?", ("harder",), "3-5", 5)]
+    colormap, smooth, failure = locate_answers(notebook, questions)
+    assert (colormap.cell, colormap.sentences, colormap.length_ok) == (2, 3, True)
+    assert (smooth.cell, smooth.sentences, smooth.length_ok) == (3, 1, False)
+    assert failure.cell is None and failure.text == ""

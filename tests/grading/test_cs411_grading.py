@@ -1,0 +1,136 @@
+"""CS411 A2 graded end to end: the sample class in full mode, quick self-checks, and a
+notebook that gets every check wrong. Long: grading the class takes several minutes."""
+
+import csv
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from checks.assignment import load_assignment
+from checks.cli import main
+from checks.grading import GradeOptions, grade_class, grade_submission, load_suite
+from checks.sandbox import SandboxLimits
+from checks.submissions import intake_one
+from tests.grading.mutant_notebook import mutant_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "student_submissions" / "cs411-a2"
+CORRECT, BUGS, NO_TITLES, CRASH, HANG, HOSTILE = (
+    "Asha_Rao_CS2301", "Bela_Sen_CS2302", "Chen_Li_CS2303", "Dev_Patel_CS2304", "Esha_Nair_CS2305", "Farid_Khan_CS2306")
+AUTOMATIC_TOTAL = 84
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def assignment():
+    return load_assignment("cs411-a2")
+
+
+@pytest.fixture(scope="module")
+def graded(assignment, data_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("graded")
+    options = GradeOptions(mode="full", data_dir=data_root, cache_dir=tmp_path_factory.mktemp("cache"), jobs=2,
+                           cell_timeout_s=240, limits=SandboxLimits(threads=1))
+    results = grade_class([SAMPLES], assignment, options, out)
+    return out, {payload["student"]: payload for payload in results}
+
+
+def checks_of(payload):
+    return {check["name"]: check for check in payload["checks"]}
+
+
+def task_scores(payload):
+    return {task_id: task["score"] for task_id, task in payload["tasks"].items()}
+
+
+def differing_tasks(payload, reference_payload):
+    own, reference = task_scores(payload), task_scores(reference_payload)
+    return {task_id for task_id in own if own[task_id] != reference[task_id]}
+
+
+def test_the_correct_submission_gets_every_automatic_mark(graded):
+    _, results = graded
+    correct = results[CORRECT]
+    assert correct["score"] == AUTOMATIC_TOTAL and correct["problem"] is None
+    assert [c["name"] for c in correct["checks"] if c["status"] != "passed"] == []
+    assert correct["stand_ins"] == ["mobilenet_v2 IMAGENET1K_V1: stand-in weights: predicted class names are meaningless"]
+    answers = {answer["task"]: answer for answer in correct["written_answers"]}
+    assert sorted(answers) == ["1.6", "1.7", "1.8", "2.6", "2.7", "2.8"]
+    assert answers["1.6"]["text"].startswith("**Which colormap is clearest?**") and answers["1.6"]["length_ok"]
+
+
+def test_the_starter_bugs_cost_exactly_their_tasks(graded):
+    _, results = graded
+    bugs = results[BUGS]
+    assert differing_tasks(bugs, results[CORRECT]) == {"1.2", "1.8"}
+    assert task_scores(bugs)["1.2"] == 2 and task_scores(bugs)["1.8"] == 0
+    checks = checks_of(bugs)
+    assert "unsqueeze(0)" in checks["preprocess_shape"]["cause"]
+    assert "requires_grad_(True)" in checks["preprocess_shape"]["cause"]
+    assert "non-leaf" in checks["smoothgrad_seeded"]["cause"]
+
+
+def test_missing_titles_cost_the_plot_requirements_and_are_listed_by_cell(graded):
+    _, results = graded
+    plain = results[NO_TITLES]
+    assert differing_tasks(plain, results[CORRECT]) == {"1.5", "1.8", "2.1", "2.2", "2.6", "2.7"}
+    labels = checks_of(plain)["plots_labelled"]
+    assert labels["status"] == "needs_ta" and "figure in cell 4, panel 1: no title" in labels["message"]
+    assert "y axis not labelled" in labels["message"]
+
+
+def test_crash_hang_and_hostile_submissions_each_get_a_result(graded):
+    out, results = graded
+    assert sorted(results) == sorted([CORRECT, BUGS, NO_TITLES, CRASH, HANG, HOSTILE])
+    assert any("Conv2D" in flag for flag in results[CRASH]["flags"])
+    assert checks_of(results[CRASH])["small_cnn_architecture"]["message"].startswith("calling SmallCNN() raised AttributeError")
+    assert any("timeout" in flag for flag in results[HANG]["flags"])
+    assert results[HANG]["score"] == AUTOMATIC_TOTAL, "a hung cell is interrupted and the rest is graded"
+    hostile = results[HOSTILE]
+    assert any(flag.startswith("printed accuracy 99.50% but the grader measured") for flag in hostile["flags"])
+    assert checks_of(hostile)["trained_accuracy"]["status"] == "failed"
+    executed = (out / HOSTILE / "executed.ipynb").read_text()
+    assert "could not read" in executed and "def generate_saliency_map(model, x, target_class=None):\\n    \\\"\\\"\\\"" not in executed
+
+
+def test_gradebook_has_a_row_per_student_and_a_column_per_task(graded, assignment):
+    out, results = graded
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert [row["student"] for row in rows] == sorted(results)
+    assert [f"task {task.id}" for task in assignment.tasks] == list(rows[0])[5:]
+    assert float(next(r for r in rows if r["student"] == CORRECT)["total"]) == AUTOMATIC_TOTAL
+
+
+def test_quick_self_check_agrees_with_the_full_run_on_every_function_check(graded, data_root, tmp_path):
+    _, results = graded
+    for zip_path in sorted(SAMPLES.glob("*.zip")):
+        student = zip_path.stem
+        report = tmp_path / f"{student}.json"
+        submission = intake_one(zip_path, tmp_path / "intake")
+        assert main(["check", str(submission.notebook), "--assignment", "cs411-a2", "--data-dir", str(data_root),
+                     "--json", str(report)]) in (0, 1)
+        quick = checks_of(json.loads(report.read_text()))
+        full = checks_of(results[student])
+        for name, check in quick.items():
+            if check["needs"] == "quick":
+                assert check["status"] == full[name]["status"], f"{student}: {name}"
+            else:
+                assert check["status"] == "not_run"
+
+
+def test_every_check_passes_on_one_notebook_and_fails_on_another(graded, assignment, data_root, tmp_path):
+    _, results = graded
+    path = tmp_path / "Mutant_R0.ipynb"
+    nbformat.write(mutant_notebook(), path)
+    options = GradeOptions(mode="full", data_dir=data_root, cache_dir=tmp_path / "cache", cell_timeout_s=120,
+                           limits=SandboxLimits(threads=1))
+    mutant = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), assignment, options, tmp_path / "out"))
+    correct = checks_of(results[CORRECT])
+    for spec in load_suite(assignment).specs:
+        if spec.points == 0:
+            continue
+        assert correct[spec.name]["status"] == "passed", spec.name
+        seen_failing = [p for p in [mutant, *map(checks_of, results.values())] if p[spec.name]["status"] in ("failed", "partial")]
+        assert seen_failing, f"{spec.name} never fails"
