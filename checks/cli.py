@@ -80,7 +80,6 @@ def _grade_options(args: argparse.Namespace, mode: str):
     return GradeOptions(
         mode=mode,
         data_dir=Path(args.data_dir) if args.data_dir else None,
-        cache_dir=Path(args.cache_dir) if getattr(args, "cache_dir", None) else None,
         jobs=getattr(args, "jobs", 1),
         cell_timeout_s=getattr(args, "cell_timeout", None),
         notebook_timeout_s=getattr(args, "timeout", None),
@@ -155,7 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument("--mode", choices=("full", "quick"), default="full")
     grading.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     grading.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
-    grading.add_argument("--cache-dir", help="where trained reference models are cached")
     grading.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the assignment's)")
     grading.add_argument("--timeout", type=float, help="seconds per notebook (default: the assignment's)")
     grading.set_defaults(handler=grade)

@@ -22,7 +22,6 @@ from checks.assets import DataDir
 from checks.assignment import Assignment
 from checks.check_api import CheckSuite, run_suite
 from checks.kernel import KernelSession, RunConfig, RunResult
-from checks.model_cache import ModelCache
 from checks.notebook import InvalidNotebook, extract_definitions, load_notebook
 from checks.rubric import SubmissionResult
 from checks.run import copy_figures, write_json
@@ -36,7 +35,6 @@ from checks.written import Question, locate_answers
 class GradeOptions:
     mode: str = "full"
     data_dir: Path | None = None
-    cache_dir: Path | None = None
     jobs: int = 1
     cell_timeout_s: float | None = None
     notebook_timeout_s: float | None = None
@@ -55,7 +53,6 @@ class GradingContext:
     figures: list[dict[str, Any]]
     figure_dir: Path
     data: DataDir
-    cache: ModelCache
     stand_ins: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
@@ -132,18 +129,11 @@ async def _grade_notebook(submission: Submission, notebook, assignment: Assignme
             figures=figures,
             figure_dir=out / "figures",
             data=data,
-            cache=ModelCache(options.cache_dir or _default_cache(), read_only_dirs=(data.root,)),
         )
         result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
     nbformat.write(program, out / "executed.ipynb")
     _flag_run_problems(run, result)
-
-
-def _default_cache() -> Path:
-    from checks.model_cache import resolve_cache_dir
-
-    return resolve_cache_dir()
 
 
 def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:

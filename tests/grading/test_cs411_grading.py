@@ -31,7 +31,7 @@ def assignment():
 @pytest.fixture(scope="module")
 def graded(assignment, data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("graded")
-    options = GradeOptions(mode="full", data_dir=data_root, cache_dir=tmp_path_factory.mktemp("cache"), jobs=2,
+    options = GradeOptions(mode="full", data_dir=data_root, jobs=2,
                            cell_timeout_s=240, limits=SandboxLimits(threads=1))
     results = grade_class([SAMPLES], assignment, options, out)
     return out, {payload["student"]: payload for payload in results}
@@ -77,7 +77,7 @@ def test_missing_titles_cost_the_plot_requirements_and_are_listed_by_cell(graded
     plain = results[NO_TITLES]
     assert differing_tasks(plain, results[CORRECT]) == {"1.5", "1.8", "2.1", "2.2", "2.6", "2.7"}
     labels = checks_of(plain)["plots_labelled"]
-    assert labels["status"] == "needs_ta" and "figure in cell 4, panel 1: no title" in labels["message"]
+    assert labels["status"] == "needs_ta" and "figure in cell 3, panel 1: no title" in labels["message"]
     assert "y axis not labelled" in labels["message"]
 
 
@@ -92,7 +92,7 @@ def test_crash_hang_and_hostile_submissions_each_get_a_result(graded):
     assert any(flag.startswith("printed accuracy 99.50% but the grader measured") for flag in hostile["flags"])
     assert checks_of(hostile)["trained_accuracy"]["status"] == "failed"
     executed = (out / HOSTILE / "executed.ipynb").read_text()
-    assert "could not read" in executed and "def generate_saliency_map(model, x, target_class=None):\\n    \\\"\\\"\\\"" not in executed
+    assert "could not read" in executed and "CS411 A2 question 1: vanilla-gradient saliency" not in executed
 
 
 def test_gradebook_has_a_row_per_student_and_a_column_per_task(graded, assignment):
@@ -124,7 +124,7 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(graded, assignm
     _, results = graded
     path = tmp_path / "Mutant_R0.ipynb"
     nbformat.write(mutant_notebook(), path)
-    options = GradeOptions(mode="full", data_dir=data_root, cache_dir=tmp_path / "cache", cell_timeout_s=120,
+    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120,
                            limits=SandboxLimits(threads=1))
     mutant = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), assignment, options, tmp_path / "out"))
     correct = checks_of(results[CORRECT])
