@@ -174,6 +174,7 @@ def describe_axes(axes) -> dict[str, Any]:
         "is_colorbar": hasattr(axes, "_colorbar"),
         "has_colorbar": any(getattr(m, "colorbar", None) is not None for m in mappables),
         "visible": axes.get_visible() and axes.axison,
+        "grid": _grid_of(axes),
         "images": [
             {
                 "cmap": _cmap_name(image),
@@ -198,6 +199,12 @@ def describe_axes(axes) -> dict[str, Any]:
             for line in axes.lines
         ],
     }
+
+
+def _grid_of(axes) -> list[int] | None:
+    """[rows, columns] of the subplot grid the axes belongs to, if it was made by subplots."""
+    spec = axes.get_subplotspec() if hasattr(axes, "get_subplotspec") else None
+    return list(spec.get_gridspec().get_geometry()) if spec is not None else None
 
 
 def _maybe_float(value) -> float | None:

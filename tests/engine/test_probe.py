@@ -33,7 +33,7 @@ def test_every_figure_is_captured_with_its_cell_even_without_show(run_cells):
     layout = figures[1]
     assert layout["suptitle"] == "tabby cat" and layout["saved_to"] == ["saliency_viridis.png"]
     image_axes, map_axes, colorbar_axes = layout["axes"]
-    assert image_axes["title"] == "image" and not image_axes["has_colorbar"]
+    assert image_axes["title"] == "image" and not image_axes["has_colorbar"] and image_axes["grid"] == [1, 2]
     assert map_axes["images"][0]["cmap"] == "viridis" and map_axes["has_colorbar"]
     assert colorbar_axes["is_colorbar"]
     assert np.array_equal(np.load(out / "figures" / map_axes["images"][0]["array"]), np.arange(16.0).reshape(4, 4))
