@@ -47,7 +47,6 @@ class GradingContext:
 
     mode: str
     student: StudentProxy
-    notebook: nbformat.NotebookNode
     executed: nbformat.NotebookNode
     run: RunResult
     figures: list[dict[str, Any]]
@@ -66,11 +65,6 @@ class GradingContext:
     def outputs_text(self) -> str:
         """Everything the notebook printed, for checks that compare printed claims."""
         return "\n".join(cell_output_text(cell) for cell in self.executed.cells if cell.cell_type == "code")
-
-    def cell_texts(self) -> list[tuple[int, str]]:
-        source_index = [cell.metadata.get("source_cell", i) for i, cell in enumerate(self.executed.cells)]
-        return [(source_index[i], cell_output_text(cell)) for i, cell in enumerate(self.executed.cells)
-                if cell.cell_type == "code"]
 
 
 def cell_output_text(cell) -> str:
@@ -123,7 +117,6 @@ async def _grade_notebook(submission: Submission, notebook, assignment: Assignme
         context = GradingContext(
             mode=options.mode,
             student=StudentProxy(session, asyncio.get_running_loop()),
-            notebook=notebook,
             executed=program,
             run=run,
             figures=figures,
