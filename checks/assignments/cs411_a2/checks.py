@@ -731,7 +731,7 @@ def student_l1(ctx, source: int, target: int, lam: float) -> float:
                               "example to explain", expected="a trained model", found=f"{name} untrained or broken")
         x = images[index:index + 1]
         x_cf, _ = ctx.student.call("find_counterfactual", KernelObject(name), x, target, 0.90, lam, 0.05, 500).result
-        return float((x_cf - x).abs().sum())
+        return float((x_cf.detach() - x).abs().sum())
 
     return ctx.remember(key, compute)
 
