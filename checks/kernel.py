@@ -153,8 +153,7 @@ class KernelSession:
         path.write_text(json.dumps(config), encoding="utf-8")
         for folder in ("figures", "calls"):
             (self.job.exchange / folder).mkdir(exist_ok=True)
-            if self.uid is not None:
-                os.chown(self.job.exchange / folder, self.uid, self.uid)
+            self.hand_over(self.job.exchange / folder)
 
     def _environment(self) -> dict[str, str]:
         threads = str(self.config.limits.threads)
@@ -192,8 +191,7 @@ class KernelSession:
             argv=wrapped, display_name="xaigrader sandbox", language="python", interrupt_mode="message", env={}
         )
         km.write_connection_file()
-        if self.uid is not None:
-            os.chown(km.connection_file, self.uid, self.uid)
+        self.hand_over(Path(km.connection_file))
         return km
 
     async def start(self, notebook) -> None:
@@ -374,7 +372,7 @@ class KernelSession:
         return None
 
     def hand_over(self, path: Path) -> None:
-        """Make a file the grader wrote readable by the kernel's uid (safetensors writes 0600)."""
+        """Give the kernel's uid a file or folder the grader made (safetensors writes 0600)."""
         if self.uid is not None:
             os.chown(path, self.uid, self.uid)
 
