@@ -97,7 +97,25 @@ def grade(args: argparse.Namespace) -> int:
     out = Path(args.out)
     results = grade_class([Path(p) for p in args.paths], assignment, _grade_options(args, args.mode), out,
                           progress=lambda payload: print(summary_line(payload), flush=True))
-    print(f"graded {len(results)} submissions; gradebook: {out / 'grades.csv'}")
+    print(f"graded {len(results)} submissions; gradebook: {out / 'grades.csv'}; overview: {out / 'index.html'}")
+    return 0
+
+
+def rerender(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from checks.assignment import load_assignment
+    from checks.grading import write_gradebook
+    from checks.report import render_class
+
+    out = Path(args.folder)
+    try:
+        payloads = render_class(out)
+    except FileNotFoundError as error:
+        print(f"xaigrader: {error}", file=sys.stderr)
+        return 2
+    write_gradebook(payloads, load_assignment(payloads[0]["assignment"]), out / "grades.csv")
+    print(f"re-rendered {len(payloads)} reports and {out / 'index.html'}")
     return 0
 
 
@@ -157,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the assignment's)")
     grading.add_argument("--timeout", type=float, help="seconds per notebook (default: the assignment's)")
     grading.set_defaults(handler=grade)
+
+    report = commands.add_parser("report", help="re-render reports and the gradebook from stored results")
+    report.add_argument("folder", help="a folder written by xaigrader grade")
+    report.set_defaults(handler=rerender)
 
     checking = commands.add_parser("check", help="a student's self-check of one notebook (quick by default)")
     checking.add_argument("notebook")

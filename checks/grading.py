@@ -23,6 +23,7 @@ from checks.assignment import Assignment
 from checks.check_api import CheckSuite, run_suite
 from checks.kernel import KernelSession, RunConfig, RunResult
 from checks.notebook import InvalidNotebook, extract_definitions, load_notebook
+from checks.report import render_index, render_student
 from checks.rubric import SubmissionResult
 from checks.run import copy_figures, write_json
 from checks.sandbox import SandboxLimits
@@ -199,6 +200,9 @@ def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
         results = list(pool.map(one, submissions))
     write_gradebook(results, assignment, out / "grades.csv")
+    for payload in results:
+        render_student(payload, assignment, out / payload["student"])
+    render_index(results, assignment, out)
     return results
 
 
