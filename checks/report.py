@@ -46,8 +46,7 @@ def _embedded_figures(student_dir: Path) -> list[dict[str, Any]]:
 def render_student(payload: dict[str, Any], assignment: Assignment, student_dir: Path) -> Path:
     checks_by_task: dict[str, list] = {}
     for check in payload["checks"]:
-        if check["status"] != "passed" or check["task"] == "all":
-            checks_by_task.setdefault(check["task"], []).append(check)
+        checks_by_task.setdefault(check["task"], []).append(check)
     answers_by_task: dict[str, list] = {}
     for answer in payload["written_answers"]:
         answers_by_task.setdefault(answer["task"], []).append(answer)

@@ -44,6 +44,8 @@ def test_reports_and_overview_render_from_stored_results(tmp_path):
     assert "data:image/png;base64," in bela and "cell 7 — tabby cat" in bela
     assert "ZeroDivisionError: division by zero" in bela and "pip install torch" in bela
     assert "Expected 2-3 sentences; found 2 in cell 9" in bela
+    assert "0 of 1 automatic checks passed." in bela
+    assert "1 of 1 automatic checks passed: shape." in (tmp_path / "Asha_R1" / "report.html").read_text()
     assert 'id="problem"' in (tmp_path / "Dev_R4" / "report.html").read_text()
     index = (tmp_path / "index.html").read_text()
     for student in ("Asha_R1", "Bela_R2", "Dev_R4"):
