@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import importlib
+import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from checks.kernel import KernelSession, RunConfig, RunResult
 from checks.notebook import InvalidNotebook, extract_definitions, load_notebook
 from checks.report import render_index, render_student
 from checks.rubric import SubmissionResult
-from checks.run import copy_figures, write_json
+from checks.run import copy_figures, write_json, write_text_atomically
 from checks.sandbox import SandboxLimits
 from checks.student import StudentProxy
 from checks.submissions import Submission, discover
@@ -176,14 +177,13 @@ GRADEBOOK_FIXED = ["student", "total", "max", "mode", "problem"]
 
 def write_gradebook(results: list[dict[str, Any]], assignment: Assignment, path: Path) -> None:
     task_ids = [task.id for task in assignment.tasks]
-    temporary = path.with_name(path.name + ".partial")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(GRADEBOOK_FIXED + [f"task {task_id}" for task_id in task_ids])
-        for payload in sorted(results, key=lambda p: p["student"]):
-            writer.writerow([payload["student"], payload["score"], payload["max_score"], payload["mode"],
-                             payload["problem"] or ""] + [payload["tasks"][t]["score"] for t in task_ids])
-    temporary.replace(path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(GRADEBOOK_FIXED + [f"task {task_id}" for task_id in task_ids])
+    for payload in sorted(results, key=lambda p: p["student"]):
+        writer.writerow([payload["student"], payload["score"], payload["max_score"], payload["mode"],
+                         payload["problem"] or ""] + [payload["tasks"][t]["score"] for t in task_ids])
+    write_text_atomically(path, buffer.getvalue())
 
 
 def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path,

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from checks.assignment import Assignment, load_assignment
+from checks.run import write_text_atomically
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("checks", "templates"),
@@ -23,12 +24,6 @@ TEMPLATES = jinja2.Environment(
 )
 HISTOGRAM_BINS = 10
 HISTOGRAM_HEIGHT = 120
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 def _embedded_figures(student_dir: Path) -> list[dict[str, Any]]:
@@ -60,7 +55,7 @@ def render_student(payload: dict[str, Any], assignment: Assignment, student_dir:
         shims=[event for event in payload.get("run", {}).get("events", []) if event.get("kind") == "shim"],
     )
     target = student_dir / "report.html"
-    _write(target, html)
+    write_text_atomically(target, html)
     return target
 
 
@@ -106,7 +101,7 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
         failures=failures.most_common(10),
     )
     target = out / "index.html"
-    _write(target, html)
+    write_text_atomically(target, html)
     return target
 
 

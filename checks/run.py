@@ -14,11 +14,15 @@ from checks.kernel import KernelSession, RunConfig, RunResult
 from checks.notebook import InvalidNotebook, load_notebook
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Atomically, so a killed run never leaves half a file behind."""
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write beside, then rename, so a killed run never leaves half a file behind."""
     temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomically(path, json.dumps(data, indent=2, default=str))
 
 
 def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:

@@ -261,26 +261,25 @@ class Sandbox:
         for writable in ("/tmp", str(INSIDE_JOB), str(INSIDE_CONTENT), "/dev/shm"):
             args += ["--perms", "1777", "--size", size, "--tmpfs", writable]
         created: set[Path] = set()
-        for root in python_runtime_roots():
-            for ancestor in _ancestors(root):
+
+        def traversable_parents(path: Path) -> None:
+            """bwrap would create missing parents 0700, hiding the bind from the job's uid."""
+            for ancestor in _ancestors(path):
                 if ancestor not in created:
-                    args += ["--perms", "0755", "--dir", str(ancestor)]
+                    args.extend(["--perms", "0755", "--dir", str(ancestor)])
                     created.add(ancestor)
+
+        for root in python_runtime_roots():
+            traversable_parents(root)
             args += ["--ro-bind", str(root), str(root)]
-        for ancestor in _ancestors(job.runtime):
-            if ancestor not in created:
-                args += ["--perms", "0755", "--dir", str(ancestor)]
-                created.add(ancestor)
+        traversable_parents(job.runtime)
         args += ["--bind", str(job.runtime), str(job.runtime)]
         args += ["--bind", str(job.exchange), str(INSIDE_EXCHANGE)]
         if data_dir is not None:
             args += ["--ro-bind", str(data_dir), str(INSIDE_DATA)]
         if job.submission is not None:
             args += ["--ro-bind", str(job.submission), str(INSIDE_SUBMISSION)]
-        for folder in _ancestors(INSIDE_PROBE_ROOT / PROBE_PACKAGE):
-            if folder not in created:
-                args += ["--perms", "0755", "--dir", str(folder)]
-                created.add(folder)
+        traversable_parents(INSIDE_PROBE_ROOT / PROBE_PACKAGE)
         args += ["--ro-bind", str(PROBE_SOURCE), str(INSIDE_PROBE_ROOT / PROBE_PACKAGE)]
         args += ["--clearenv"]
         for key, value in environment.items():
