@@ -3,13 +3,15 @@
 A check passes by returning, fails by raising ``CheckFailed`` (with what was expected,
 what was found and the likely cause), earns part of its points with ``fraction``, or
 hands over to a TA with ``NeedsTA``. Checks marked ``needs="full"`` are reported as
-"needs a full run" in quick mode.
+"needs a full run" in quick mode. While a check runs, ``context.evidence`` collects the
+student's figures it judged and the reference figures drawn for them, so a report can
+show the two side by side under the check's task.
 """
 
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from checks.rubric import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
@@ -31,6 +33,14 @@ class NeedsTA(Exception):
     """The grader cannot decide; a TA must (the message says what to look at)."""
 
 
+@dataclass
+class Evidence:
+    """Figures one check looked at: the student's (by file stem) and references drawn for them."""
+
+    figures: list[str] = field(default_factory=list)
+    references: list[dict[str, str]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class CheckSpec:
     name: str
@@ -38,6 +48,7 @@ class CheckSpec:
     points: float
     title: str
     needs: str
+    inputs: str
     function: Callable[[Any], str | None]
 
 
@@ -47,22 +58,32 @@ class CheckSuite:
     def __init__(self) -> None:
         self.specs: list[CheckSpec] = []
 
-    def check(self, task: str, points: float, title: str, needs: str = "quick"):
+    def check(self, task: str, points: float, title: str, needs: str = "quick", inputs: str = ""):
+        """``inputs`` tells a student what the check called their code with (hidden values stay hidden)."""
         if needs not in ("quick", "full"):
             raise ValueError("needs is 'quick' or 'full'")
 
         def register(function: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
-            self.specs.append(CheckSpec(function.__name__, task, points, title, needs, function))
+            self.specs.append(CheckSpec(function.__name__, task, points, title, needs, inputs, function))
             return function
 
         return register
 
 
 def run_check(spec: CheckSpec, context: Any) -> CheckResult:
-    result = CheckResult(spec.name, spec.task, spec.title, spec.points, needs=spec.needs)
+    result = CheckResult(spec.name, spec.task, spec.title, spec.points, needs=spec.needs, inputs=spec.inputs)
     if spec.needs == "full" and context.mode == "quick":
         result.message = "needs a full run (xaigrader check --full, or the instructor's grading run)"
         return result
+    context.evidence = evidence = Evidence()
+    try:
+        _judge(spec, context, result)
+    finally:
+        result.figures, result.references = evidence.figures, evidence.references
+    return result
+
+
+def _judge(spec: CheckSpec, context: Any, result: CheckResult) -> None:
     try:
         note = spec.function(context)
     except CheckFailed as failure:
@@ -82,7 +103,6 @@ def run_check(spec: CheckSpec, context: Any) -> CheckResult:
         result.found = traceback.format_exc(limit=-3)[-1500:]
     else:
         result.score, result.status, result.message = spec.points, PASSED, note or "ok"
-    return result
 
 
 def run_suite(suite: CheckSuite, context: Any) -> list[CheckResult]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from collections.abc import Sequence
 
 from checks.assets import DATA_ENV_VAR, DataDir
@@ -75,15 +76,18 @@ def run_notebook(args: argparse.Namespace) -> int:
 def _grade_options(args: argparse.Namespace, mode: str):
     from pathlib import Path
 
+    from checks.capacity import default_jobs, threads_per_job
     from checks.grading import GradeOptions
 
+    limits = SandboxLimits()
+    jobs = getattr(args, "jobs", 1) or default_jobs(limits.memory_bytes)
     return GradeOptions(
         mode=mode,
         data_dir=Path(args.data_dir) if args.data_dir else None,
-        jobs=getattr(args, "jobs", 1),
+        jobs=jobs,
         cell_timeout_s=getattr(args, "cell_timeout", None),
         notebook_timeout_s=getattr(args, "timeout", None),
-        limits=SandboxLimits(threads=1),
+        limits=replace(limits, threads=threads_per_job(jobs)),
     )
 
 
@@ -91,31 +95,39 @@ def grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from checks.assignment import load_assignment
-    from checks.grading import grade_class, summary_line
+    from checks.grading import grade_class
+    from checks.overrides import OverrideError
 
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
-    results = grade_class([Path(p) for p in args.paths], assignment, _grade_options(args, args.mode), out,
-                          progress=lambda payload: print(summary_line(payload), flush=True))
-    print(f"graded {len(results)} submissions; gradebook: {out / 'grades.csv'}; overview: {out / 'index.html'}")
+    options = _grade_options(args, args.mode)
+    print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel", flush=True)
+    try:
+        results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
+    except OverrideError as error:
+        print(f"xaigrader: results are stored, but the reports were not made: {error}\n"
+              f"fix the file and run: xaigrader report {out}", file=sys.stderr)
+        return 2
+    print(f"graded {len(results)} submissions; overview: {out / 'index.html'}; gradebook: {out / 'grades.csv'}; "
+          f"TA marks go in {out / 'overrides.csv'}")
     return 0
 
 
 def rerender(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from checks.assignment import load_assignment
-    from checks.grading import write_gradebook
-    from checks.report import render_class
+    from checks.overrides import OverrideError
+    from checks.publish import publish
 
     out = Path(args.folder)
     try:
-        payloads = render_class(out)
-    except FileNotFoundError as error:
+        finals = publish(out)
+    except (FileNotFoundError, OverrideError) as error:
         print(f"xaigrader: {error}", file=sys.stderr)
         return 2
-    write_gradebook(payloads, load_assignment(payloads[0]["assignment"]), out / "grades.csv")
-    print(f"re-rendered {len(payloads)} reports and {out / 'index.html'}")
+    overridden = sum(bool(final["overridden"]) for final in finals)
+    print(f"re-rendered {len(finals)} reports ({overridden} with TA marks), {out / 'index.html'}, "
+          f"{out / 'grades.csv'} and gradescope.json per student")
     return 0
 
 
@@ -138,6 +150,13 @@ def check_notebook(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     return 0 if payload["problem"] is None else 1
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of jobs")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,13 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument("--assignment", required=True)
     grading.add_argument("--out", required=True, help="folder for <student>/results.json and grades.csv")
     grading.add_argument("--mode", choices=("full", "quick"), default="full")
-    grading.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    grading.add_argument("--jobs", type=positive_int, help="submissions graded at once (default: as many as cores and memory allow)")
+    grading.add_argument("--regrade", action="store_true", help="grade again even where a stored result is current")
     grading.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
     grading.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the assignment's)")
     grading.add_argument("--timeout", type=float, help="seconds per notebook (default: the assignment's)")
     grading.set_defaults(handler=grade)
 
-    report = commands.add_parser("report", help="re-render reports and the gradebook from stored results")
+    report = commands.add_parser("report", help="re-render reports and exports from stored results and overrides.csv")
     report.add_argument("folder", help="a folder written by xaigrader grade")
     report.set_defaults(handler=rerender)
 

@@ -7,9 +7,8 @@ becomes that submission's result; the batch always goes on.
 from __future__ import annotations
 
 import asyncio
-import csv
 import importlib
-import io
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,12 +20,16 @@ import torch
 
 from checks.assets import DataDir
 from checks.assignment import Assignment
-from checks.check_api import CheckSuite, run_suite
+from checks.check_api import CheckSuite, Evidence, run_suite
+from checks.figure_placement import place_figures
 from checks.kernel import KernelSession, RunConfig, RunResult
 from checks.notebook import InvalidNotebook, extract_definitions, load_notebook
-from checks.report import render_index, render_student
+from checks.progress import BatchProgress
+from checks.publish import publish
+from checks.reference_figures import Panel, draw_panels
+from checks.result_cache import grading_key, stored_result
 from checks.rubric import SubmissionResult
-from checks.run import copy_figures, write_json, write_text_atomically
+from checks.run import copy_figures, write_json
 from checks.sandbox import SandboxLimits
 from checks.student import StudentProxy
 from checks.submissions import Submission, discover
@@ -41,6 +44,10 @@ class GradeOptions:
     cell_timeout_s: float | None = None
     notebook_timeout_s: float | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+
+    def settings(self) -> dict[str, Any]:
+        """The options that can change a verdict (threads and memory are sized not to)."""
+        return {"mode": self.mode, "cell_timeout_s": self.cell_timeout_s, "notebook_timeout_s": self.notebook_timeout_s}
 
 
 @dataclass
@@ -57,12 +64,27 @@ class GradingContext:
     stand_ins: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
 
     def remember(self, key: str, compute: Callable[[], Any]) -> Any:
         """Compute an expensive value once per submission (e.g. the reference model)."""
         if key not in self.memo:
             self.memo[key] = compute()
         return self.memo[key]
+
+    def cite(self, *figures: dict[str, Any]) -> None:
+        """Mark the student's figures the running check judged, so the report shows them under its task."""
+        for figure in figures:
+            if figure.get("png") and figure["png"] not in self.evidence.figures:
+                self.evidence.figures.append(figure["png"])
+
+    def show_reference(self, name: str, caption: str, rows: list[list[Panel]], title: str = "") -> None:
+        """Draw what the figure should look like, to sit beside the student's in the report."""
+        file_name = f"reference-{name}.png"
+        if not (self.figure_dir / file_name).is_file():
+            self.figure_dir.mkdir(parents=True, exist_ok=True)
+            draw_panels(self.figure_dir / file_name, rows, title)
+        self.evidence.references.append({"png": file_name, "caption": caption})
 
     def outputs_text(self) -> str:
         """Everything the notebook printed, for checks that compare printed claims."""
@@ -127,6 +149,7 @@ async def _grade_notebook(submission: Submission, notebook, assignment: Assignme
         )
         result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
+        result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
     nbformat.write(program, out / "executed.ipynb")
     _flag_run_problems(run, result)
 
@@ -146,10 +169,12 @@ def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:
         result.flags.append(run.quota_exceeded)
 
 
-def grade_submission(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path) -> dict[str, Any]:
+def grade_submission(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path,
+                     grading_key: str | None = None) -> dict[str, Any]:
     """Grade and write ``out/results.json``; never raises for anything the submission did."""
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "figures", ignore_errors=True)
     # The reference must reduce floats in the same order as the kernel, which has this many threads.
     torch.set_num_threads(max(1, options.limits.threads))
     result = SubmissionResult(submission.student_id, assignment.id, options.mode)
@@ -168,42 +193,60 @@ def grade_submission(submission: Submission, assignment: Assignment, options: Gr
                 result.problem = f"grading stopped: {type(error).__name__}: {error}"
     result.execution_time = time.monotonic() - started
     payload = result.as_json(assignment)
+    # A kernel that could not start or a grading step that broke may go better next time.
+    settled = result.problem is None or result.problem.startswith("invalid submission")
+    payload["grading_key"] = grading_key if settled else None
     write_json(out / "results.json", payload)
     return payload
 
 
-GRADEBOOK_FIXED = ["student", "total", "max", "mode", "problem"]
-
-
-def write_gradebook(results: list[dict[str, Any]], assignment: Assignment, path: Path) -> None:
-    task_ids = [task.id for task in assignment.tasks]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(GRADEBOOK_FIXED + [f"task {task_id}" for task_id in task_ids])
-    for payload in sorted(results, key=lambda p: p["student"]):
-        writer.writerow([payload["student"], payload["score"], payload["max_score"], payload["mode"],
-                         payload["problem"] or ""] + [payload["tasks"][t]["score"] for t in task_ids])
-    write_text_atomically(path, buffer.getvalue())
+def _grader_failure(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path,
+                    error: Exception) -> dict[str, Any]:
+    """A bug in the grader itself becomes this student's result (without a key, so it is retried)."""
+    result = SubmissionResult(submission.student_id, assignment.id, options.mode,
+                              problem=f"the grader failed on this submission: {type(error).__name__}: {error}")
+    payload = result.as_json(assignment)
+    payload["grading_key"] = None
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "results.json", payload)
+    return payload
 
 
 def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path,
-                progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+                regrade: bool = False) -> list[dict[str, Any]]:
+    """Grade every submission found, reusing results whose grading key is unchanged, then publish."""
     out.mkdir(parents=True, exist_ok=True)
     submissions = discover(paths, out / ".intake")
+    data = DataDir(options.data_dir)
+    keys = {s.student_id: grading_key(s, assignment, data, options.settings()) for s in submissions}
+    results: dict[str, dict[str, Any]] = {}
+    if not regrade:
+        for submission in submissions:
+            stored = stored_result(out / submission.student_id, keys[submission.student_id])
+            if stored is not None:
+                results[submission.student_id] = stored
+    pending = [s for s in submissions if s.student_id not in results]
+    progress = BatchProgress(len(pending), len(results), summary_line)
 
     def one(submission: Submission) -> dict[str, Any]:
-        payload = grade_submission(submission, assignment, options, out / submission.student_id)
-        if progress:
-            progress(payload)
+        progress.began(submission.student_id)
+        folder = out / submission.student_id
+        try:
+            payload = grade_submission(submission, assignment, options, folder, keys[submission.student_id])
+        except Exception as error:
+            payload = _grader_failure(submission, assignment, options, folder, error)
+        progress.finished(payload)
         return payload
 
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        results = list(pool.map(one, submissions))
-    write_gradebook(results, assignment, out / "grades.csv")
-    for payload in results:
-        render_student(payload, assignment, out / payload["student"])
-    render_index(results, assignment, out)
-    return results
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            for payload in pool.map(one, pending):
+                results[payload["student"]] = payload
+    finally:
+        progress.close()
+    ordered = [results[s.student_id] for s in submissions]
+    publish(out, ordered)
+    return ordered
 
 
 def summary_line(payload: dict[str, Any]) -> str:

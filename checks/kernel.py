@@ -129,6 +129,7 @@ class KernelSession:
         self.km: AsyncKernelManager | None = None
         self._watchdog: asyncio.Task | None = None
         self.quota_exceeded: str | None = None
+        self.unrecoverable = False
         self.restarts: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> "KernelSession":
@@ -298,13 +299,16 @@ class KernelSession:
             if cell.cell_type != "code":
                 continue
             remaining = deadline - time.monotonic()
-            if result.notebook_timed_out or remaining <= 0 or self.quota_exceeded:
+            if result.notebook_timed_out or remaining <= 0 or self.quota_exceeded or self.unrecoverable:
                 result.notebook_timed_out = result.notebook_timed_out or remaining <= 0
                 result.cells.append(CellRecord(index, "not_run"))
                 continue
             limited_by_deadline = remaining < self.config.cell_timeout_s
-            record = await self._run_cell(notebook, cell, index, min(remaining, self.config.cell_timeout_s),
-                                          recover=not limited_by_deadline)
+            try:
+                record = await self._run_cell(notebook, cell, index, min(remaining, self.config.cell_timeout_s),
+                                              recover=not limited_by_deadline)
+            except Exception as error:
+                record = await self._after_failed_recovery(notebook, index, error)
             result.cells.append(record)
             result.notebook_timed_out = record.status == "timeout" and limited_by_deadline
         result.total_s = time.monotonic() - started
@@ -313,6 +317,17 @@ class KernelSession:
         result.events = self.read_events()
         result.figures = self.read_figures()
         return result
+
+    async def _after_failed_recovery(self, notebook, index: int, error: Exception) -> CellRecord:
+        """Recovering from a timeout or a death failed (e.g. a replacement kernel slow to start
+        on a loaded machine): record it on the cell and try one fresh kernel for the rest."""
+        record = CellRecord(index, "kernel_died", 0.0, type(error).__name__,
+                            f"the kernel could not be recovered after this cell: {error}"[:500])
+        try:
+            await self._restart(notebook, "recovery failed", index)
+        except Exception:
+            self.unrecoverable = True
+        return record
 
     async def _run_cell(self, notebook, cell, index: int, limit: float, recover: bool) -> CellRecord:
         assert self.client is not None

@@ -1,20 +1,19 @@
 """HTML pages people read: one self-contained report per student and a class overview.
 
-Pages are rendered from stored ``results.json`` files alone, so ``xaigrader report DIR``
-re-renders a graded class without running anything.
+Pages are rendered from stored results (with any TA overrides applied, see
+``checks.publish``), so a graded class is re-rendered without running anything.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from checks.assignment import Assignment, load_assignment
+from checks.assignment import Assignment
 from checks.run import write_text_atomically
 
 TEMPLATES = jinja2.Environment(
@@ -26,16 +25,32 @@ HISTOGRAM_BINS = 10
 HISTOGRAM_HEIGHT = 120
 
 
-def _embedded_figures(student_dir: Path) -> list[dict[str, Any]]:
-    figures = []
-    for record_file in sorted((student_dir / "figures").glob("figure-*.json")):
-        record = json.loads(record_file.read_text(encoding="utf-8"))
-        png = student_dir / "figures" / str(record.get("png") or "")
-        if record.get("png") and png.is_file():
-            title = record.get("suptitle") or next((ax.get("title") for ax in record.get("axes", []) if ax.get("title")), "")
-            figures.append({"cell": record.get("cell"), "title": title,
-                            "data": base64.b64encode(png.read_bytes()).decode("ascii")})
-    return figures
+def _embedded(student_dir: Path, png: str) -> str | None:
+    path = student_dir / "figures" / png
+    if "/" in png or not path.is_file():
+        return None
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _figures_by_task(payload: dict[str, Any], student_dir: Path) -> dict[str | None, list[dict[str, Any]]]:
+    """The notebook's figures grouped by the task they were placed under (None: unplaced)."""
+    grouped: dict[str | None, list[dict[str, Any]]] = {}
+    for figure in payload.get("figures", []):
+        data = _embedded(student_dir, figure["png"])
+        if data:
+            grouped.setdefault(figure["task"], []).append({**figure, "data": data})
+    return grouped
+
+
+def _references_by_task(payload: dict[str, Any], student_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for check in payload["checks"]:
+        for reference in check.get("references", []):
+            own = grouped.setdefault(check["task"], [])
+            data = _embedded(student_dir, reference["png"])
+            if data and all(seen["png"] != reference["png"] for seen in own):
+                own.append({**reference, "data": data})
+    return grouped
 
 
 def render_student(payload: dict[str, Any], assignment: Assignment, student_dir: Path) -> Path:
@@ -51,7 +66,8 @@ def render_student(payload: dict[str, Any], assignment: Assignment, student_dir:
         checks_by_task=checks_by_task,
         answers_by_task=answers_by_task,
         written_total=sum(task.written for task in assignment.tasks),
-        figures=_embedded_figures(student_dir),
+        figures_by_task=_figures_by_task(payload, student_dir),
+        references_by_task=_references_by_task(payload, student_dir),
         shims=[event for event in payload.get("run", {}).get("events", []) if event.get("kind") == "shim"],
     )
     target = student_dir / "report.html"
@@ -75,8 +91,14 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
     histogram = [{"label": f"{i * width:g}-{(i + 1) * width:g}", "count": counts.get(i, 0),
                   "height": round(HISTOGRAM_HEIGHT * counts.get(i, 0) / tallest)} for i in range(HISTOGRAM_BINS)]
     graded = [p for p in rows if not p["problem"]] or rows
-    task_rates = {task.id: sum(p["tasks"][task.id]["score"] >= task.automatic for p in graded) / max(len(graded), 1)
-                  for task in assignment.tasks}
+    task_rates = {}
+    for task in assignment.tasks:
+        scores = [p["tasks"][task.id] for p in graded]
+        automatic = [entry["score"] - entry.get("ta", {}).get("marks", 0) for entry in scores]
+        task_rates[task.id] = {
+            "mean": sum(entry["score"] for entry in scores) / max(len(scores), 1),
+            "full": sum(a >= task.automatic - 1e-9 for a in automatic) / max(len(scores), 1) if task.automatic else None,
+        }
     check_totals: Counter = Counter()
     check_passes: Counter = Counter()
     failures: Counter = Counter()
@@ -93,6 +115,7 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
         a=assignment,
         rows=rows,
         mean=sum(p["score"] for p in rows) / max(len(rows), 1),
+        ta_done=sum(bool(p["overridden"]) for p in rows),
         histogram=histogram,
         histogram_height=HISTOGRAM_HEIGHT,
         attention=[{"student": p["student"], "reason": reason} for p in rows if (reason := _attention(p))],
@@ -103,15 +126,3 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
     target = out / "index.html"
     write_text_atomically(target, html)
     return target
-
-
-def render_class(out: Path) -> list[dict[str, Any]]:
-    """Re-render every page of a graded folder from its stored results."""
-    payloads = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(out.glob("*/results.json"))]
-    if not payloads:
-        raise FileNotFoundError(f"no */results.json under {out}: grade the class first")
-    assignment = load_assignment(payloads[0]["assignment"])
-    for payload in payloads:
-        render_student(payload, assignment, out / payload["student"])
-    render_index(payloads, assignment, out)
-    return payloads

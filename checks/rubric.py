@@ -1,7 +1,7 @@
 """Results of grading: one CheckResult per check, rolled up per task and per submission.
 
-The submission result is a superset of Gradescope's ``results.json`` (``score``,
-``execution_time``, ``output``, ``tests[]``), so a course can upload it unchanged.
+The submission result holds everything the reports need; ``checks.exports`` turns the
+final result (with any TA overrides) into Gradescope's format.
 """
 
 from __future__ import annotations
@@ -27,22 +27,9 @@ class CheckResult:
     found: str | None = None
     cause: str | None = None
     needs: str = "quick"
-
-    def gradescope(self) -> dict[str, Any]:
-        output = self.message
-        if self.expected is not None or self.found is not None:
-            output += f"\nExpected: {self.expected}\nFound: {self.found}"
-        if self.cause:
-            output += f"\nLikely cause: {self.cause}"
-        return {
-            "name": f"{self.task} {self.title}",
-            "score": round(self.score, 4),
-            "max_score": self.max_score,
-            "status": "passed" if self.status == PASSED else "failed",
-            "output": output,
-            "tags": [f"task:{self.task}", f"status:{self.status}"],
-            "visibility": "visible",
-        }
+    inputs: str = ""
+    figures: list[str] = field(default_factory=list)
+    references: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +93,7 @@ class SubmissionResult:
     problem: str | None = None
     execution_time: float = 0.0
     run: dict[str, Any] = field(default_factory=dict)
+    figures: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self, assignment: Assignment) -> dict[str, Any]:
         tasks = score_tasks(assignment, self.checks)
@@ -115,7 +103,6 @@ class SubmissionResult:
             "score": round(score, 4),
             "execution_time": round(self.execution_time, 2),
             "output": output,
-            "tests": [check.gradescope() for check in self.checks],
             "student": self.student,
             "assignment": self.assignment,
             "mode": self.mode,
@@ -127,5 +114,6 @@ class SubmissionResult:
             "tasks": {task_id: asdict(task) for task_id, task in tasks.items()},
             "checks": [asdict(check) for check in self.checks],
             "written_answers": [asdict(answer) for answer in self.written_answers],
+            "figures": self.figures,
             "run": self.run,
         }

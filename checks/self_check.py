@@ -24,6 +24,8 @@ def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
                 lines.append(f"            expected {check['expected']}; found {check['found']}")
             if check.get("cause"):
                 lines.append(f"            likely cause: {check['cause']}")
+            if check.get("inputs") and check["status"] in ("failed", "partial"):
+                lines.append(f"            inputs: {check['inputs']}")
     for check in payload["checks"]:
         if check["task"] == "all" and check["status"] != "passed":
             lines.append(f"  note: {check['message']}")

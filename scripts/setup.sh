@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything xaigrader needs on a fresh Debian machine: system packages
-# (when run as root) and a virtual environment in .venv with the package and its
+# (when run as root; --browser adds Chromium for the report tests) and a virtual environment in .venv with the package and its
 # test extra installed in editable mode. Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,14 +11,24 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-# bubblewrap confines student notebooks; without it grading falls back to a weaker sandbox.
-if ! command -v bwrap >/dev/null 2>&1; then
+# Installs Debian packages when a command is missing (as root), or says how to.
+need_command() {
+  local command=$1 why=$2
+  shift 2
+  command -v "$command" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null 2>&1 ||
-      { apt-get update -qq && apt-get install -y -qq --no-install-recommends bubblewrap; }
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; }
   else
-    echo "setup: bubblewrap is missing (sudo apt-get install bubblewrap); grading would use the weaker fallback sandbox" >&2
+    echo "setup: $command is missing (sudo apt-get install $*); $why" >&2
   fi
+}
+
+need_command bwrap "grading would use the weaker fallback sandbox" bubblewrap
+# --browser: the report tests open pages in headless Chromium through chromedriver.
+if [ "${1:-}" = "--browser" ]; then
+  need_command chromium "the browser test of the reports cannot run" chromium
+  need_command chromedriver "the browser test of the reports cannot run" chromium-driver
 fi
 
 if [ ! -x .venv/bin/python ]; then

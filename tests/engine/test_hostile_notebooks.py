@@ -142,6 +142,23 @@ def test_an_interruptible_slow_cell_is_interrupted_without_losing_the_kernel(run
     assert result.kernel_restarts == [] and cell_text(executed, 2).strip() == "42"
 
 
+def test_when_recovering_from_a_timeout_fails_the_cell_says_so_and_a_fresh_kernel_runs_the_rest(run_cells, monkeypatch):
+    from nbclient.exceptions import CellTimeoutError
+
+    from checks.kernel import KernelSession
+
+    async def slow_machine(self, notebook, index):
+        raise CellTimeoutError("the interrupt reply never came")
+
+    monkeypatch.setattr(KernelSession, "_recover_after_timeout", slow_machine)
+    result, executed, _ = run_cells("import time\ntime.sleep(60)", "print('after the failed recovery')", cell_timeout_s=2)
+    assert [cell.status for cell in result.cells] == ["kernel_died", "ok"]
+    assert result.cells[0].error_name == "CellTimeoutError"
+    assert "could not be recovered" in result.cells[0].error_value
+    assert result.kernel_restarts == [{"reason": "recovery failed", "cell": 0}]
+    assert cell_text(executed, 1).strip() == "after the failed recovery"
+
+
 def test_a_daemon_cannot_outlive_the_notebook(live_session):
     notebook = make_notebook("""
 import os, time

@@ -6,6 +6,7 @@ import nbformat
 
 from checks.assignment import load_assignment
 from checks.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
+from checks.exports import gradescope_results
 from checks.rubric import CheckResult, SubmissionResult, score_tasks
 from checks.student import StudentCallError
 from checks.written import Question, count_sentences, locate_answers
@@ -79,16 +80,23 @@ def test_task_marks_scale_check_points_to_the_automatic_share():
     assert tasks["2.8"].status == "needs_ta" and tasks["1.1"].status == "not_run"
 
 
-def test_results_are_a_gradescope_superset():
+def test_results_export_to_gradescope_with_a_test_per_check_and_written_answer():
     assignment = load_assignment("cs411-a2")
     result = SubmissionResult("Asha_R1", "cs411-a2", "full",
-                              checks=[CheckResult("a", "1.2", "shape", 2, score=2, status="passed")])
+                              checks=[CheckResult("a", "1.2", "shape", 2, score=2, status="passed"),
+                                      CheckResult("b", "1.2", "values", 2, status="failed", message="differs",
+                                                  expected="x", found="y", inputs="hidden image 1")])
     payload = result.as_json(assignment)
-    for key in ("score", "execution_time", "output", "tests", "student", "assignment", "mode", "sandbox",
-                "stand_ins", "tasks", "written_answers"):
+    for key in ("score", "execution_time", "output", "student", "assignment", "mode", "sandbox",
+                "stand_ins", "tasks", "written_answers", "figures"):
         assert key in payload
-    assert set(payload["tests"][0]) == {"name", "score", "max_score", "status", "output", "tags", "visibility"}
-    assert payload["score"] == 4.0
+    assert payload["score"] == 2.0
+    exported = gradescope_results(payload, assignment)
+    assert set(exported["tests"][0]) == {"name", "score", "max_score", "status", "output", "tags", "visibility"}
+    assert exported["tests"][1]["output"] == "differs\nExpected: x\nFound: y\nInputs: hidden image 1"
+    written = [test for test in exported["tests"] if "written" in test["tags"]]
+    assert len(written) == sum(1 for task in assignment.tasks if task.written)
+    assert all(test["score"] == 0 and test["output"] == "Awaiting a TA's marks." for test in written)
 
 
 def test_sentences_are_counted_without_markdown_noise():
@@ -112,3 +120,26 @@ def test_answers_are_located_by_their_keywords_and_checked_for_length():
     assert (colormap.cell, colormap.sentences, colormap.length_ok) == (2, 3, True)
     assert (smooth.cell, smooth.sentences, smooth.length_ok) == (3, 1, False)
     assert failure.cell is None and failure.text == ""
+
+
+evidence_suite = CheckSuite()
+
+
+@evidence_suite.check("1.5", 2, "cites and fails")
+def cites_and_fails(ctx):
+    ctx.evidence.figures.append("figure-003.png")
+    ctx.evidence.references.append({"png": "reference-viridis.png", "caption": "reference"})
+    raise CheckFailed("wrong colormap")
+
+
+@evidence_suite.check("1.6", 2, "cites nothing")
+def cites_nothing(ctx):
+    return None
+
+
+def test_each_check_keeps_only_the_figures_it_cited_even_when_it_fails():
+    context = SimpleNamespace(mode="full")
+    first, second = (run_check(spec, context) for spec in evidence_suite.specs)
+    assert first.status == "failed" and first.figures == ["figure-003.png"]
+    assert first.references == [{"png": "reference-viridis.png", "caption": "reference"}]
+    assert second.figures == [] and second.references == []

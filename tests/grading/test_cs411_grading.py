@@ -3,38 +3,20 @@ notebook that gets every check wrong. Long: grading the class takes several minu
 
 import csv
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from checks.assignment import load_assignment
 from checks.cli import main
+from checks.exports import GRADEBOOK_FIXED
 from checks.grading import GradeOptions, grade_class, grade_submission, load_suite
 from checks.sandbox import SandboxLimits
 from checks.submissions import intake_one
+from tests.grading.conftest import BUGS, CORRECT, CRASH, HANG, HOSTILE, NO_TITLES, SAMPLES
 from tests.grading.mutant_notebook import mutant_notebook
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = REPO / "student_submissions" / "cs411-a2"
-CORRECT, BUGS, NO_TITLES, CRASH, HANG, HOSTILE = (
-    "Asha_Rao_CS2301", "Bela_Sen_CS2302", "Chen_Li_CS2303", "Dev_Patel_CS2304", "Esha_Nair_CS2305", "Farid_Khan_CS2306")
 AUTOMATIC_TOTAL = 84
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def assignment():
-    return load_assignment("cs411-a2")
-
-
-@pytest.fixture(scope="module")
-def graded(assignment, data_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("graded")
-    options = GradeOptions(mode="full", data_dir=data_root, jobs=2,
-                           cell_timeout_s=240, limits=SandboxLimits(threads=1))
-    results = grade_class([SAMPLES], assignment, options, out)
-    return out, {payload["student"]: payload for payload in results}
 
 
 def checks_of(payload):
@@ -99,8 +81,34 @@ def test_gradebook_has_a_row_per_student_and_a_column_per_task(graded, assignmen
     out, results = graded
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [row["student"] for row in rows] == sorted(results)
-    assert [f"task {task.id}" for task in assignment.tasks] == list(rows[0])[5:]
+    assert [f"task {task.id}" for task in assignment.tasks] == list(rows[0])[len(GRADEBOOK_FIXED):]
     assert float(next(r for r in rows if r["student"] == CORRECT)["total"]) == AUTOMATIC_TOTAL
+
+
+def test_each_figure_sits_under_its_task_with_the_reference_beside_it(graded):
+    out, results = graded
+    placed = {figure["task"] for figure in results[CORRECT]["figures"]}
+    assert all(figure["task"] for figure in results[CORRECT]["figures"]), "every figure of the correct notebook is placed"
+    assert placed == {"1.1", "1.5", "1.6", "1.7", "1.8", "2.1", "2.2", "2.5", "2.6", "2.7"}
+    references = {ref["png"] for check in results[CORRECT]["checks"] for ref in check["references"]}
+    assert references == {"reference-viridis.png", "reference-colormaps.png", "reference-second.png",
+                          "reference-smoothgrad.png", "reference-counterfactual-rows.png"}
+    assert all((out / CORRECT / "figures" / name).stat().st_size > 5000 for name in references)
+    report = (out / CORRECT / "report.html").read_text()
+    task_25 = report[report.index('id="task-2.5"'):report.index('id="task-2.6"')]
+    assert task_25.count("data:image/png;base64,") == 4, "three student rows and one reference figure"
+    plain = results[NO_TITLES]
+    failing = next(c for c in plain["checks"] if c["name"] == "smoothgrad_figure")
+    assert failing["status"] == "failed" and failing["references"], "a failed figure check still shows the reference"
+
+
+def test_regrading_an_unchanged_class_reuses_every_result(graded, assignment, data_root, capsys):
+    out, results = graded
+    options = GradeOptions(mode="full", data_dir=data_root, jobs=2, cell_timeout_s=240, limits=SandboxLimits(threads=1))
+    again = {payload["student"]: payload for payload in grade_class([SAMPLES], assignment, options, out)}
+    assert again == results
+    assert "6 unchanged submissions keep their stored results; 0 to grade" in capsys.readouterr().out
+    assert all(json.loads((out / s / "gradescope.json").read_text())["score"] == results[s]["score"] for s in results)
 
 
 def test_quick_self_check_agrees_with_the_full_run_on_every_function_check(graded, data_root, tmp_path):

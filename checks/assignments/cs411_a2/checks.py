@@ -10,6 +10,7 @@ than with the student's earlier functions.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,9 @@ from checks.figure_queries import (
     title_text,
     unlabelled,
 )
+from checks.model_cache import ModelCache, resolve_cache_dir
 from checks.probe.wire import DataImage, KernelObject
+from checks.reference_figures import Panel
 from checks.student import StudentCallError
 from reference.cs411_a2 import (
     DIGIT_PAIRS,
@@ -39,6 +42,8 @@ from reference.cs411_a2 import (
     load_model,
     mnist_split,
     preprocess,
+    reference_small_cnn,
+    run_digit_pairs,
     smooth_grad,
     top_k,
     trainable_parameter_count,
@@ -54,6 +59,7 @@ HIDDEN_IMAGES = (
 )
 HIDDEN_CLASSES = (130, 751, 23)
 SALIENCY_TOLERANCE = 1e-3  # of the reference map's maximum
+COUNTERFACTUAL_INPUTS = "a seeded SmallCNN, an MNIST test image, target 8, p_target 0.9, lam 0.1, lr 0.05, n_iter 30"
 KERNEL_MOBILENET = "__xaigrader_mobilenet"
 KERNEL_CNN = "__xaigrader_cnn"
 KERNEL_PREPROCESS = "__xaigrader_preprocess"
@@ -170,6 +176,47 @@ def student_top(ctx, k: int = 5):
     return top_k(model, preprocess(image), categories, k)
 
 
+def reference_maps(ctx) -> dict[str, Any]:
+    """The reference's maps for the notebook's own image: what its figures in 1.5-1.8 should show."""
+
+    def compute():
+        model, categories, _ = mobilenet(ctx)
+        _, image = student_image(ctx)
+        first, second = student_top(ctx, 2)
+        vanilla, _ = generate_saliency_map(model, preprocess(image), first.class_index)
+        runner_up, _ = generate_saliency_map(model, preprocess(image), second.class_index)
+        return {"image": np.asarray(image.resize((224, 224))), "vanilla": vanilla, "second": runner_up,
+                "first_name": first.class_name, "second_name": second.class_name, "model": model}
+
+    return ctx.remember("reference_maps", compute)
+
+
+def show_saliency_reference(ctx, kind: str) -> None:
+    """Draw the reference version of a 1.5-1.8 figure for the notebook's own image, when it has one."""
+    try:
+        maps = reference_maps(ctx)
+    except CheckFailed:
+        return
+    image, vanilla = Panel(maps["image"], "image"), maps["vanilla"]
+    if kind == "viridis":
+        rows = [[image, Panel(vanilla, "saliency", "viridis", colorbar=True)]]
+        caption = "reference map for the notebook's image and its top-1 class"
+    elif kind == "colormaps":
+        rows = [[Panel(vanilla, cmap, cmap) for cmap in ("hot", "plasma", "gray")]]
+        caption = "reference map in the three colormaps"
+    elif kind == "second":
+        rows = [[Panel(vanilla, f"top-1: {maps['first_name']}", "hot"),
+                 Panel(maps["second"], f"top-2: {maps['second_name']}", "hot")]]
+        caption = "reference maps of the top-1 and top-2 classes"
+    else:
+        _, pil_image = student_image(ctx)
+        smoothed = smooth_grad(maps["model"], pil_image, student_top(ctx, 1)[0].class_index,
+                               generator=torch.Generator().manual_seed(0))
+        rows = [[Panel(vanilla, "vanilla", "hot"), Panel(smoothed, "SmoothGrad (20 samples, noise 0.1)", "hot")]]
+        caption = "reference vanilla and SmoothGrad maps (seeded; a student's noise differs)"
+    ctx.show_reference(kind, caption, rows, maps["first_name"])
+
+
 def printed(ctx) -> str:
     return ctx.outputs_text()
 
@@ -193,7 +240,9 @@ def model_loaded(ctx):
 def image_displayed_with_size(ctx):
     _, image = student_image(ctx)
     width, height = image.size
-    shown = any(image_axes(figure, ndim=3) for figure in ctx.figures)
+    shown_in = [figure for figure in ctx.figures if image_axes(figure, ndim=3)]
+    ctx.cite(*shown_in[:1])
+    shown = bool(shown_in)
     size_pattern = rf"\(?\s*{width}\s*[,x×*]\s*{height}\s*\)?|width\D{{0,12}}{width}\D{{0,30}}height\D{{0,12}}{height}"
     size_printed = re.search(size_pattern, printed(ctx), re.IGNORECASE) is not None
     if shown and size_printed:
@@ -203,7 +252,8 @@ def image_displayed_with_size(ctx):
                       found="not found", fraction=0.5 if shown or size_printed else 0.0)
 
 
-@suite.check("1.2", 2, "preprocess returns a (1, 3, 224, 224) float32 leaf tensor that requires grad")
+@suite.check("1.2", 2, "preprocess returns a (1, 3, 224, 224) float32 leaf tensor that requires grad",
+             inputs="hidden ImageNet image 1 of 3 (not shown) as a PIL image")
 def preprocess_shape(ctx):
     outcome = ctx.student.call("preprocess", DataImage(HIDDEN_IMAGES[0]))
     x, wire = outcome.result, outcome.wire_result
@@ -224,7 +274,8 @@ def preprocess_shape(ctx):
                           found=describe_tensor(x), cause="; ".join(causes) or None)
 
 
-@suite.check("1.2", 2, "preprocess values equal the reference on hidden images")
+@suite.check("1.2", 2, "preprocess values equal the reference on hidden images",
+             inputs="three hidden ImageNet images (not shown) as PIL images")
 def preprocess_values(ctx):
     for position in range(len(HIDDEN_IMAGES)):
         got = ctx.student.call("preprocess", DataImage(HIDDEN_IMAGES[position])).result
@@ -263,7 +314,8 @@ def top5_printed(ctx):
     return "all five class names printed" + (" (stand-in weights)" if ctx.stand_ins else "")
 
 
-@suite.check("1.4", 2, "generate_saliency_map returns a non-negative (224, 224) array and an int")
+@suite.check("1.4", 2, "generate_saliency_map returns a non-negative (224, 224) array and an int",
+             inputs="the grader's MobileNetV2 (eval mode), hidden image 1 preprocessed correctly, target_class=None")
 def saliency_types(ctx):
     saliency, used = unpack_saliency(saliency_call(ctx, 0, None).result)
     if not isinstance(saliency, np.ndarray) or saliency.shape != (224, 224):
@@ -276,7 +328,8 @@ def saliency_types(ctx):
                           cause="use int(logits.argmax(dim=1).item())")
 
 
-@suite.check("1.4", 2, "generate_saliency_map uses the argmax class when target_class is None")
+@suite.check("1.4", 2, "generate_saliency_map uses the argmax class when target_class is None",
+             inputs="the grader's MobileNetV2, hidden images 1 and 2 preprocessed correctly, target_class=None")
 def saliency_argmax(ctx):
     model, _, _ = mobilenet(ctx)
     for position in range(2):
@@ -288,7 +341,8 @@ def saliency_argmax(ctx):
                               expected=expected, found=used)
 
 
-@suite.check("1.4", 2, "generate_saliency_map honours a given target_class")
+@suite.check("1.4", 2, "generate_saliency_map honours a given target_class",
+             inputs="the grader's MobileNetV2, hidden image 2 preprocessed correctly, a hidden target_class")
 def saliency_target(ctx):
     model, _, _ = mobilenet(ctx)
     saliency, used = unpack_saliency(saliency_call(ctx, 1, HIDDEN_CLASSES[1]).result)
@@ -298,7 +352,8 @@ def saliency_target(ctx):
                           found=f"class {used}, relative difference {saliency_difference(saliency, expected):.3g}")
 
 
-@suite.check("1.4", 1, "x.grad is populated after the call")
+@suite.check("1.4", 1, "x.grad is populated after the call",
+             inputs="the grader's MobileNetV2, hidden image 1 as a leaf that requires grad, a hidden target_class")
 def saliency_grad_populated(ctx):
     outcome = saliency_call(ctx, 0, HIDDEN_CLASSES[0])
     if outcome.grad_of_arg(1) is None:
@@ -306,7 +361,8 @@ def saliency_grad_populated(ctx):
                           found="None", cause="the gradient must flow to the input tensor x itself")
 
 
-@suite.check("1.4", 3, "generate_saliency_map equals the reference on hidden images and classes")
+@suite.check("1.4", 3, "generate_saliency_map equals the reference on hidden images and classes",
+             inputs="the grader's MobileNetV2, three hidden images preprocessed correctly, hidden target classes")
 def saliency_values(ctx):
     model, _, _ = mobilenet(ctx)
     worst = 0.0
@@ -330,7 +386,11 @@ def viridis_layout(ctx):
         maps = [axes for axes in image_axes(figure, ndim=2)
                 if axes["images"][0]["cmap"] == "viridis" and axes.get("has_colorbar")]
         if rgb and maps:
+            ctx.cite(figure)
+            show_saliency_reference(ctx, "viridis")
             return f"figure in cell {figure['cell']}"
+    ctx.cite(*saliency_figures(ctx)[:1])
+    show_saliency_reference(ctx, "viridis")
     raise CheckFailed("no figure shows the image beside a viridis saliency map with a colorbar",
                       expected="plt.subplots(1, 2): imshow(image) | imshow(saliency, cmap='viridis') + colorbar",
                       found=f"{len(ctx.figures)} figures, none with that layout")
@@ -358,12 +418,16 @@ def viridis_title(ctx):
 def three_colormaps(ctx):
     wanted = {"hot", "plasma", "gray"}
     best: set[str] = set()
+    best_figure: dict = {}
     for figure in ctx.figures:
         cmaps = {axes["images"][0]["cmap"] for axes in image_axes(figure, ndim=2)}
         aliases = {"grey": "gray", "Greys_r": "gray", "binary_r": "gray"}
         cmaps = {aliases.get(c, c) for c in cmaps}
         if len(cmaps & wanted) > len(best):
-            best = cmaps & wanted
+            best, best_figure = cmaps & wanted, figure
+    if best:
+        ctx.cite(best_figure)
+    show_saliency_reference(ctx, "colormaps")
     if best != wanted:
         raise CheckFailed("no single figure shows the map in hot, plasma and gray", expected="hot, plasma, gray",
                           found=", ".join(sorted(best)) or "none of them", fraction=len(best) / 3)
@@ -376,6 +440,7 @@ def second_class_layout(ctx):
         arrays = [load_image(ctx.figure_dir, a) for a in axes]
         arrays = [a for a in arrays if a is not None]
         if len(arrays) >= 2 and any(not np.allclose(arrays[0], other) for other in arrays[1:]):
+            ctx.cite(figure)
             return f"figure in cell {figure['cell']}"
     raise CheckFailed("no figure shows two different saliency maps side by side", expected="two 224 x 224 maps",
                       found=f"{len(saliency_figures(ctx))} figures with saliency maps")
@@ -386,11 +451,13 @@ def second_class_map(ctx):
     model, categories, _ = mobilenet(ctx)
     _, image = student_image(ctx)
     second = student_top(ctx, 2)[1]
-    expected, _ = generate_saliency_map(model, preprocess(image), second.class_index)
+    expected = reference_maps(ctx)["second"]
+    show_saliency_reference(ctx, "second")
     for figure in saliency_figures(ctx):
         for axes in image_axes(figure, ndim=2, shape=(224, 224)):
             shown = load_image(ctx.figure_dir, axes)
             if shown is not None and saliency_difference(shown, expected) <= 1e-2:
+                ctx.cite(figure)
                 return f"cell {figure['cell']} shows class {second.class_index} ({second.class_name})"
     raise CheckFailed("no displayed map matches the saliency of the second-ranked class",
                       expected=f"class {second.class_index} ({second.class_name})", found="no matching map",
@@ -403,7 +470,8 @@ def smooth_call(ctx, **kwargs):
         ctx, lambda: ctx.student.call("smooth_grad", kernel_model, DataImage(HIDDEN_IMAGES[0]), **kwargs))
 
 
-@suite.check("1.8", 1, "smooth_grad runs with its defaults and returns a non-negative (224, 224) map")
+@suite.check("1.8", 1, "smooth_grad runs with its defaults and returns a non-negative (224, 224) map",
+             inputs="the grader's MobileNetV2, hidden image 1 (PIL), a hidden target_class, defaults otherwise")
 def smoothgrad_runs(ctx):
     result = smooth_call(ctx, target_class=HIDDEN_CLASSES[0]).result
     if not isinstance(result, np.ndarray) or result.shape != (224, 224) or (result < 0).any():
@@ -411,7 +479,8 @@ def smoothgrad_runs(ctx):
                           found=describe_tensor(result))
 
 
-@suite.check("1.8", 2, "smooth_grad with noise_level=0 equals vanilla saliency")
+@suite.check("1.8", 2, "smooth_grad with noise_level=0 equals vanilla saliency",
+             inputs="hidden image 1, a hidden target_class, n_samples=2, noise_level=0.0, with a correct preprocess")
 def smoothgrad_noise_free(ctx):
     model, _, _ = mobilenet(ctx)
     got = smooth_call(ctx, target_class=HIDDEN_CLASSES[0], n_samples=2, noise_level=0.0).result
@@ -421,7 +490,8 @@ def smoothgrad_noise_free(ctx):
                           found=f"relative difference {saliency_difference(got, expected):.3g}")
 
 
-@suite.check("1.8", 4, "Seeded smooth_grad equals the reference")
+@suite.check("1.8", 4, "Seeded smooth_grad equals the reference",
+             inputs="hidden image 1, a hidden target_class, n_samples=3, noise_level=0.1, torch.manual_seed(7) first")
 def smoothgrad_seeded(ctx):
     model, _, _ = mobilenet(ctx)
     seed, target = 7, HIDDEN_CLASSES[0]
@@ -434,7 +504,8 @@ def smoothgrad_seeded(ctx):
                           cause="noise must be drawn once per sample after preprocess, on a leaf input")
 
 
-@suite.check("1.8", 2, "n_samples is honoured with a fresh preprocess per sample")
+@suite.check("1.8", 2, "n_samples is honoured with a fresh preprocess per sample",
+             inputs="hidden image 1, a hidden target_class, n_samples=3, preprocess wrapped to count its calls")
 def smoothgrad_samples(ctx):
     _, _, kernel_model = mobilenet(ctx)
 
@@ -457,8 +528,10 @@ def smoothgrad_samples(ctx):
 
 @suite.check("1.8", 1, "Vanilla and SmoothGrad maps shown side by side", needs="full")
 def smoothgrad_figure(ctx):
+    show_saliency_reference(ctx, "smoothgrad")
     for figure in saliency_figures(ctx):
         if len(image_axes(figure, ndim=2, shape=(224, 224))) >= 2 and "smooth" in title_text(figure).lower():
+            ctx.cite(figure)
             return None
     raise CheckFailed("no figure shows vanilla and SmoothGrad maps side by side with a title naming SmoothGrad",
                       expected="two maps, one titled SmoothGrad", found="none")
@@ -479,6 +552,7 @@ def digits_shown(ctx):
         axes = image_axes(figure, ndim=2, shape=(28, 28)) or image_axes(figure, ndim=3, shape=(1, 28))
         digits = {match for a in axes for match in re.findall(r"\d", a.get("title", ""))}
         if len(axes) >= 10 and digits >= set("0123456789"):
+            ctx.cite(figure)
             return None
     raise CheckFailed("no figure shows ten digit images titled 0-9", expected="10 images, titles 0..9", found="none")
 
@@ -492,7 +566,8 @@ def counts_printed(ctx):
                           found=", ".join(found) or "neither", fraction=len(found) / 2)
 
 
-@suite.check("2.2", 2, "SmallCNN: the stated architecture (or another valid MNIST classifier)")
+@suite.check("2.2", 2, "SmallCNN: the stated architecture (or another valid MNIST classifier)",
+             inputs="SmallCNN() called on a (2, 1, 28, 28) batch of zeros")
 def small_cnn_architecture(ctx):
     ctx.student.run("__xaigrader_smallcnn = SmallCNN()", label="SmallCNN()")
     output = ctx.student.call("__xaigrader_smallcnn", torch.zeros(2, 1, 28, 28)).result
@@ -581,6 +656,7 @@ def loss_curve(ctx):
         for axes in plot_axes(figure):
             text = " ".join((axes.get("title", ""), axes.get("ylabel", ""), figure.get("suptitle", ""))).lower()
             if axes.get("lines") and "loss" in text and not any("→" in l["label"] or "->" in l["label"] for l in axes["lines"]):
+                ctx.cite(figure)
                 if axes.get("xlabel") and axes.get("ylabel") and (axes.get("title") or figure.get("suptitle")):
                     return None
                 raise CheckFailed("the loss curve lacks a title or axis labels", expected="title, x and y labels",
@@ -599,7 +675,8 @@ def hidden_counterfactual_inputs(ctx):
     return cases
 
 
-@suite.check("2.3", 4, "cf_loss equals the reference on hidden inputs")
+@suite.check("2.3", 4, "cf_loss equals the reference on hidden inputs",
+             inputs="a seeded SmallCNN; two MNIST test images plus seeded noise as x_prime, varied targets")
 def cf_loss_values(ctx):
     model, kernel_model = seeded_cnn(ctx)
     for x_prime, x, target, p_target, lam in hidden_counterfactual_inputs(ctx):
@@ -613,7 +690,8 @@ def cf_loss_values(ctx):
                               found=describe_tensor(got) if value is None else f"{value:.6g}")
 
 
-@suite.check("2.3", 2, "cf_loss returns a scalar tensor that carries the gradient")
+@suite.check("2.3", 2, "cf_loss returns a scalar tensor that carries the gradient",
+             inputs="a seeded SmallCNN; an MNIST test image with seeded noise as x_prime (requires grad)")
 def cf_loss_gradient(ctx):
     _, kernel_model = seeded_cnn(ctx)
     x_prime, x, target, p_target, lam = hidden_counterfactual_inputs(ctx)[0]
@@ -630,7 +708,7 @@ def counterfactual_call(ctx, n_iter: int):
         "find_counterfactual", kernel_model, x, target, p_target=p_target, lam=lam, lr=0.05, n_iter=n_iter))
 
 
-@suite.check("2.4", 3, "Every model parameter is bit-identical after find_counterfactual")
+@suite.check("2.4", 3, "Every model parameter is bit-identical after find_counterfactual", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_frozen(ctx):
     model, _ = seeded_cnn(ctx)
     counterfactual_call(ctx, 30)
@@ -649,7 +727,7 @@ def _reference_key(sequential_key: str) -> str:
     return f"{layer}.{rest}"
 
 
-@suite.check("2.4", 1, "find_counterfactual returns a detached (1, 1, 28, 28) tensor")
+@suite.check("2.4", 1, "find_counterfactual returns a detached (1, 1, 28, 28) tensor", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_result(ctx):
     outcome = counterfactual_call(ctx, 30)
     if not isinstance(outcome.result, tuple) or len(outcome.result) != 2:
@@ -661,7 +739,7 @@ def counterfactual_result(ctx):
                           found=describe_tensor(outcome.result[0]))
 
 
-@suite.check("2.4", 1, "The loss history holds n_iter floats")
+@suite.check("2.4", 1, "The loss history holds n_iter floats", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_history(ctx):
     outcome = counterfactual_call(ctx, 30)
     history = outcome.result[1] if isinstance(outcome.result, tuple) else None
@@ -670,7 +748,7 @@ def counterfactual_history(ctx):
                           found=describe_tensor(history), cause="append loss.item() once per iteration")
 
 
-@suite.check("2.4", 3, "The optimisation trajectory equals the reference")
+@suite.check("2.4", 3, "The optimisation trajectory equals the reference", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_trajectory(ctx):
     model, _ = seeded_cnn(ctx)
     outcome = counterfactual_call(ctx, 30)
@@ -700,6 +778,8 @@ def counterfactual_rows(ctx) -> list[tuple[dict, list[dict]]]:
 @suite.check("2.5", 3, "Three rows: original, difference, counterfactual", needs="full")
 def pair_rows(ctx):
     rows = counterfactual_rows(ctx)
+    ctx.cite(*[figure for figure, _ in rows])
+    show_counterfactual_reference(ctx)
     if len(rows) < 3:
         raise CheckFailed("fewer than three rows of (original, difference, counterfactual) images",
                           expected="3 rows of 3 images", found=f"{len(rows)} rows", fraction=len(rows) / 3)
@@ -708,12 +788,43 @@ def pair_rows(ctx):
 @suite.check("2.5", 3, "The difference uses a diverging colormap centred at zero", needs="full")
 def pair_difference_colormap(ctx):
     rows = counterfactual_rows(ctx)[:3]
+    ctx.cite(*[figure for figure, _ in rows])
     good = [row for _, row in rows if row[1]["images"][0]["cmap"] in DIVERGING_CMAPS and is_centred(row[1]["images"][0])]
     if len(good) < 3:
         found = [f"{row[1]['images'][0]['cmap']} [{row[1]['images'][0]['vmin']}, {row[1]['images'][0]['vmax']}]" for _, row in rows]
         raise CheckFailed("the pixel difference must use a diverging colormap with vmin = -vmax",
                           expected="cmap='bwr', vmin=-m, vmax=m", found="; ".join(found) or "no rows",
                           fraction=len(good) / 3)
+
+
+REFERENCE_CNN_LOCK = threading.Lock()
+
+
+def reference_pair_runs(ctx):
+    """The reference search on the reference SmallCNN: what a correct 2.5 figure looks like.
+
+    The trained model comes from the cache (trained once per machine, under a lock so
+    parallel gradings never train it twice).
+    """
+
+    def compute():
+        with REFERENCE_CNN_LOCK:
+            trained = reference_small_cnn(ctx.data, ModelCache(resolve_cache_dir(None), (ctx.data.root,)))
+        images, labels = mnist_test(ctx)
+        return run_digit_pairs(trained.model, images, labels)
+
+    return ctx.remember("reference_pairs", compute)
+
+
+def show_counterfactual_reference(ctx) -> None:
+    rows = []
+    for run in reference_pair_runs(ctx):
+        original, counterfactual = run.x_orig[0, 0].numpy(), run.x_cf[0, 0].numpy()
+        rows.append([Panel(original, f"original {run.source}", "gray"),
+                     Panel(counterfactual - original, "x_cf - x", "bwr", centred=True, colorbar=True),
+                     Panel(counterfactual, f"counterfactual (pred {run.counterfactual_prediction})", "gray")])
+    ctx.show_reference("counterfactual-rows", "the reference search on the reference SmallCNN (lambda 0.1, 500 steps)",
+                       rows, "3->8, 1->7, 4->9")
 
 
 def student_l1(ctx, source: int, target: int, lam: float) -> float:
@@ -765,6 +876,7 @@ def pair_loss_curves(ctx):
             legend = " ".join(axes.get("legend", []))
             named = sum(bool(re.search(rf"{s}\D{{0,6}}{t}", legend)) for s, t in DIGIT_PAIRS)
             if len(axes.get("lines", [])) >= 3 and named == 3:
+                ctx.cite(figure)
                 if axes.get("xlabel") and axes.get("ylabel") and (axes.get("title") or figure.get("suptitle")):
                     return None
                 raise CheckFailed("the loss curves lack a title or axis labels", expected="title, x and y labels",
@@ -781,6 +893,7 @@ def lambda_grid(ctx):
         panels = image_axes(figure, ndim=2, shape=(28, 28))
         if len(panels) >= 10:
             grids.append(panels[0].get("grid"))
+            ctx.cite(figure)
             if sorted(panels[0].get("grid") or []) == [2, 5]:
                 return None
     raise CheckFailed("no 2 x 5 grid of 28 x 28 panels (5 lambdas x counterfactual and difference)",
@@ -801,6 +914,7 @@ def lambda_line(ctx):
 @suite.check("2.7", 1, "L1 distance plotted against lambda on a log x-axis", needs="full")
 def lambda_plot(ctx):
     axes, _ = lambda_line(ctx)
+    ctx.cite(*[figure for figure in ctx.figures if axes is not None and axes in figure.get("axes", [])])
     if axes is None:
         raise CheckFailed("no line plotted over the five lambda values", expected="x = [0.001, 0.01, 0.1, 0.5, 2.0]",
                           found="none")

@@ -1,0 +1,126 @@
+"""Batch grading: stored results reused, a killed batch resumed, progress shown, jobs sized.
+
+Quick mode keeps each notebook to about 15 s, so a batch can be killed half way and rerun.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from checks.capacity import default_jobs, threads_per_job
+from checks.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+CORRECT_ZIP = REPO / "student_submissions" / "cs411-a2" / "Asha_Rao_CS2301.zip"
+STUDENTS = ("Ana_R1", "Ben_R2", "Cai_R3")
+
+
+@pytest.fixture
+def class_folder(tmp_path):
+    with zipfile.ZipFile(CORRECT_ZIP) as archive:
+        notebook = next(name for name in archive.namelist() if name.endswith(".ipynb"))
+        text = archive.read(notebook)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student in STUDENTS:
+        (folder / f"{student}.ipynb").write_bytes(text)
+    return folder
+
+
+def grade_command(folder: Path, out: Path, data_root: Path) -> list[str]:
+    return [sys.executable, "-m", "checks.cli", "grade", str(folder), "--assignment", "cs411-a2", "--mode", "quick",
+            "--jobs", "1", "--out", str(out), "--data-dir", str(data_root)]
+
+
+def finished(out: Path) -> list[str]:
+    return sorted(path.parent.name for path in out.glob("*/results.json"))
+
+
+@pytest.mark.slow
+def test_a_killed_batch_resumes_without_regrading_what_was_done(class_folder, tmp_path, data_root):
+    out = tmp_path / "out"
+    batch = subprocess.Popen(grade_command(class_folder, out, data_root), cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not finished(out) and time.monotonic() < deadline and batch.poll() is None:
+        time.sleep(0.5)
+    os.killpg(batch.pid, signal.SIGKILL)
+    batch.wait()
+    done_before = finished(out)
+    assert 1 <= len(done_before) < len(STUDENTS), "the batch should be killed half way"
+    kept = {student: (out / student / "results.json").read_bytes() for student in done_before}
+    assert not list(out.rglob("*.partial")), "a killed batch leaves no half-written file"
+
+    rerun = subprocess.run(grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True, text=True,
+                           timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(done_before)} unchanged submissions keep their stored results" in rerun.stdout
+    assert finished(out) == list(STUDENTS)
+    for student, content in kept.items():
+        assert (out / student / "results.json").read_bytes() == content
+    graded_now = [line for line in rerun.stdout.splitlines() if "done," in line]
+    assert len(graded_now) == len(STUDENTS) - len(done_before)
+    assert graded_now[-1].endswith(f"[{len(graded_now)}/{len(graded_now)} done, 0 failed, elapsed "
+                                   f"{graded_now[-1].split('elapsed ')[1].split(',')[0]}, left ~0:00]")
+    for student in STUDENTS:
+        assert (out / student / "report.html").is_file() and (out / student / "gradescope.json").is_file()
+
+    unchanged = subprocess.run(grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True,
+                               text=True, timeout=600)
+    assert "3 unchanged submissions keep their stored results; 0 to grade" in unchanged.stdout
+
+    (class_folder / "Ben_R2.ipynb").write_text((class_folder / "Ben_R2.ipynb").read_text().replace(
+        "Asha Rao", "Ben"))
+    changed = subprocess.run(grade_command(class_folder, out, data_root), cwd=REPO,
+                             capture_output=True, text=True, timeout=600)
+    assert "2 unchanged submissions keep their stored results; 1 to grade" in changed.stdout
+    assert "Ben_R2" in changed.stdout.split("to grade")[1]
+
+
+def test_jobs_default_to_what_cores_and_memory_allow():
+    cores = len(os.sched_getaffinity(0))
+    jobs = default_jobs(8 << 30)
+    assert 1 <= jobs <= cores
+    assert default_jobs(1 << 50) == 1, "a kernel limit above the machine's memory leaves one job"
+    assert threads_per_job(1) == cores and threads_per_job(cores) == 1
+
+
+def test_zero_jobs_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["grade", "x", "--assignment", "cs411-a2", "--out", "o", "--jobs", "0"])
+    assert "0 is not a positive number of jobs" in capsys.readouterr().err
+
+
+def test_a_grader_bug_on_one_submission_costs_only_that_result_and_is_retried(tmp_path, data_root, monkeypatch):
+    from checks import grading
+    from checks.assignment import load_assignment
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "Ana_R1.ipynb").write_text("")
+    (folder / "Ben_R2.ipynb").write_text("{not json")
+    real = grading.grade_submission
+
+    def flaky(submission, *args, **kwargs):
+        if submission.student_id == "Ben_R2":
+            raise MemoryError("the grader ran out of memory")
+        return real(submission, *args, **kwargs)
+
+    monkeypatch.setattr(grading, "grade_submission", flaky)
+    options = grading.GradeOptions(mode="quick", data_dir=data_root)
+    out = tmp_path / "out"
+    first = {p["student"]: p for p in grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
+    assert first["Ana_R1"]["problem"].startswith("invalid submission") and first["Ana_R1"]["grading_key"]
+    assert first["Ben_R2"]["problem"] == "the grader failed on this submission: MemoryError: the grader ran out of memory"
+    assert first["Ben_R2"]["grading_key"] is None and (out / "Ben_R2" / "report.html").is_file()
+
+    monkeypatch.setattr(grading, "grade_submission", real)
+    second = {p["student"]: p for p in grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
+    assert second["Ana_R1"] == first["Ana_R1"], "the settled invalid result is reused"
+    assert second["Ben_R2"]["problem"].startswith("invalid submission"), "the grader failure is retried"
