@@ -51,7 +51,7 @@ def rerender_copies(graded: Path, work: Path) -> float:
     return time.perf_counter() - started
 
 
-def bare_nbclient(notebook_path: Path, data_dir: Path, work: Path) -> float:
+def bare_nbclient(notebook_path: Path, data_dir: Path, work: Path) -> tuple[float, int]:
     """The notebook under plain nbclient, no sandbox and no checks; the offline shims are
     installed by a first cell because the notebook cannot run offline without them."""
     library = work / "lib"
@@ -67,7 +67,9 @@ def bare_nbclient(notebook_path: Path, data_dir: Path, work: Path) -> float:
                             resources={"metadata": {"path": str(work)}})
     started = time.perf_counter()
     client.execute()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    errors = sum(output.get("output_type") == "error" for cell in notebook.cells for output in cell.get("outputs", []))
+    return seconds, errors
 
 
 def main() -> None:
@@ -87,7 +89,7 @@ def main() -> None:
             name = next(n for n in archive.namelist() if n.endswith(".ipynb"))
             archive.extract(name, work / "bare-source")
         (work / "bare").mkdir()
-        bare = bare_nbclient(work / "bare-source" / name, data_dir, work / "bare")
+        bare, bare_errors = bare_nbclient(work / "bare-source" / name, data_dir, work / "bare")
     samples = len(list(SAMPLES.glob("*.zip")))
     if one_job is not None:
         print(f"sample class ({samples} notebooks, full mode) --jobs 1: {one_job:.1f} s")
@@ -95,7 +97,8 @@ def main() -> None:
           + (f"; throughput ratio jobs2/jobs1 = {one_job / two_jobs:.2f}" if one_job else ""))
     print(f"unchanged regrade (every result reused): {cached:.2f} s")
     print(f"re-render {RENDERED} stored results (reports, gradescope.json, grades.csv, index): {render:.2f} s")
-    print(f"one correct notebook: graded {single:.1f} s, bare nbclient {bare:.1f} s, ratio {single / bare:.2f}")
+    print(f"one correct notebook: graded {single:.1f} s, bare nbclient {bare:.1f} s ({bare_errors} cell errors), "
+          f"ratio {single / bare:.2f}")
 
 
 if __name__ == "__main__":

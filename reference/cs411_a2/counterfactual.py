@@ -6,14 +6,14 @@ the prediction does not flip; the reference records what happens, it assumes no 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 import torch.optim as optim
 from torch import nn
+
+from reference.torch_tools import frozen
 
 DIGIT_PAIRS = ((3, 8), (1, 7), (4, 9))
 LAMBDA_SWEEP = (0.001, 0.01, 0.10, 0.50, 2.00)
@@ -34,19 +34,6 @@ def cf_loss(
     fidelity = (probs[0, target_class] - p_target) ** 2
     l1 = (x_prime - x_orig).abs().sum()
     return fidelity + lam * l1
-
-
-@contextmanager
-def frozen(model: nn.Module) -> Iterator[None]:
-    """Stop gradients reaching the parameters, so no ``.grad`` accumulates on them."""
-    flags = [p.requires_grad for p in model.parameters()]
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for parameter, flag in zip(model.parameters(), flags):
-            parameter.requires_grad_(flag)
 
 
 def find_counterfactual(

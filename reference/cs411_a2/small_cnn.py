@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from checks.assets import DataDir
 from checks.model_cache import ModelCache
+from reference.torch_tools import accuracy, trainable_parameter_count
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -37,10 +38,6 @@ class SmallCNN(nn.Module):
         x = x.view(x.size(0), -1)
         x = F.relu(self.fc1(x))
         return self.fc2(x)
-
-
-def trainable_parameter_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
@@ -72,17 +69,6 @@ class TrainedSmallCNN:
     epoch_losses: list[float]
     train_seconds: float
     from_cache: bool
-
-
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
-    """Fraction of correct argmax predictions, computed from the model's logits."""
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(images[start : start + batch_size])
-            correct += int((logits.argmax(dim=1) == labels[start : start + batch_size]).sum())
-    return correct / len(images)
 
 
 def train_small_cnn(
