@@ -186,6 +186,9 @@ def grade_submission(submission: Submission, assignment: Assignment, options: Gr
         except InvalidNotebook as error:
             result.problem = f"invalid submission: {error}"
         else:
+            if submission.merged_from:
+                result.flags.append(f"{len(submission.merged_from)} notebooks graded as one, in name order: "
+                                    + " then ".join(submission.merged_from))
             result.written_answers = locate_answers(notebook, questions_of(assignment))
             try:
                 asyncio.run(_grade_notebook(submission, notebook, assignment, options, out, result))

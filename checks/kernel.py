@@ -142,13 +142,15 @@ class KernelSession:
         if self._owns_root:
             shutil.rmtree(self.job.root, ignore_errors=True)
 
-    def _write_probe_config(self) -> None:
+    def _write_probe_config(self, notebook=None) -> None:
         config = {
             "exchange": str(self.view.exchange),
             "data": str(self.view.data),
             "workdir": str(self.view.workdir),
             "submission": str(self.view.submission) if self.view.submission else None,
             "allow_network": self.config.allow_network,
+            "map_cuda": notebook is not None and any(
+                cell.cell_type == "code" and "cuda" in str(cell.source).lower() for cell in notebook.cells),
         }
         path = self.job.exchange / "probe.json"
         path.write_text(json.dumps(config), encoding="utf-8")
@@ -197,6 +199,7 @@ class KernelSession:
 
     async def start(self, notebook) -> None:
         """Start a fresh sandboxed kernel for ``notebook`` and install the probe."""
+        self._write_probe_config(notebook)
         self.km = self._make_kernel_manager()
         self.client = CappedNotebookClient(
             notebook,

@@ -38,6 +38,23 @@ def load_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.N
     return parse_notebook(text, path.name)
 
 
+def merge_notebooks(paths: list[Path], names: list[str]) -> nbformat.NotebookNode:
+    """One notebook from several, in the order given, each part headed by a cell naming its file.
+
+    Colab users split a long assignment (part 1, part 2); the later part relies on what the
+    earlier one defined, so they run as one kernel session. Cell ids are renumbered so they
+    stay unique.
+    """
+    parts = [load_notebook(path) for path in paths]
+    merged = nbformat.v4.new_notebook(metadata=parts[0].metadata)
+    for number, (name, part) in enumerate(zip(names, parts), start=1):
+        merged.cells.append(nbformat.v4.new_markdown_cell(f"*xaigrader: the cells below come from {name}.*"))
+        merged.cells.extend(part.cells)
+    for index, cell in enumerate(merged.cells):
+        cell["id"] = f"merged-{index}"
+    return merged
+
+
 def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
     try:
         raw = json.loads(text)

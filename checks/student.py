@@ -82,6 +82,16 @@ class StudentProxy:
         value, decoder = self._request({"op": "find", "type": type_name})
         return decoder.decode(value)
 
+    def describe(self, name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
+        """The layers a forward pass of the module ``name`` runs through (see ``checks.probe.structure``)."""
+        value, decoder = self._request({"op": "describe", "target": name, "input_shape": list(input_shape)})
+        return decoder.decode(value)
+
+    def datasets(self) -> list[dict[str, Any]]:
+        """Every dataset the notebook holds, with sizes and subset indices (see ``checks.probe.datasets``)."""
+        value, decoder = self._request({"op": "datasets"})
+        return decoder.decode(value)
+
     def has(self, name: str) -> bool:
         try:
             self.evaluate(name)

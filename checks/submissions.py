@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
+import nbformat
+
+from checks.notebook import InvalidNotebook, merge_notebooks
+
 DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
 IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
 CHUNK = 1 << 16
@@ -40,6 +44,7 @@ class Submission:
     problem: str | None = None
     found: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -130,7 +135,8 @@ def _listing(folder: Path) -> list[str]:
     )[:200]
 
 
-def _choose_notebook(submission: Submission) -> None:
+def _choose_notebook(submission: Submission, work_dir: Path) -> None:
+    """One notebook is graded as it is; several are merged in name order and graded as one."""
     assert submission.folder is not None
     submission.found = _listing(submission.folder)
     notebooks = _notebooks_in(submission.folder)
@@ -140,8 +146,16 @@ def _choose_notebook(submission: Submission) -> None:
         submission.problem = "no notebook (.ipynb) found" + (
             f"; the submission holds: {', '.join(submission.found[:20])}" if submission.found else "; it is empty")
     else:
-        names = ", ".join(n.relative_to(submission.folder).as_posix() for n in notebooks)
-        submission.problem = f"{len(notebooks)} notebooks found ({names}); exactly one is graded"
+        names = [n.relative_to(submission.folder).as_posix() for n in notebooks]
+        try:
+            merged = merge_notebooks(notebooks, names)
+        except InvalidNotebook as error:
+            submission.problem = f"{len(notebooks)} notebooks found ({', '.join(names)}) to merge, but {error}"
+            return
+        target = work_dir / f"{submission.student_id}.merged.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(merged, target)
+        submission.notebook, submission.merged_from = target, names
 
 
 def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
@@ -155,7 +169,7 @@ def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
         submission.problem = f"{path.name} is a link; submissions must be plain files or folders"
     elif path.is_dir():
         submission.folder = path
-        _choose_notebook(submission)
+        _choose_notebook(submission, work_dir)
     elif path.suffix.lower() == ".zip":
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -166,7 +180,7 @@ def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
             submission.problem = str(error)
             return submission
         submission.folder = folder
-        _choose_notebook(submission)
+        _choose_notebook(submission, work_dir)
     elif path.suffix.lower() == ".ipynb":
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, folder / path.name)

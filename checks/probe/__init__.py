@@ -35,6 +35,10 @@ def install(config_file: str) -> None:
     shims.install_colab_shim(log)
     shims.install_torchvision_shims(data_root, log)
     shims.install_hugging_face_shim(data_root, log)
+    if config.get("map_cuda"):
+        from .devices import install_cuda_mapping
+
+        install_cuda_mapping(log)
     if not config.get("allow_network"):
         shims.install_network_shims(shims.DataIndex(data_root), log)
 

@@ -54,6 +54,14 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
             for name, value in list(namespace.items())
             if not name.startswith("_") and isinstance(value, wanted)
         ]
+    if operation == "datasets":
+        from .datasets import survey
+
+        return survey(namespace)
+    if operation == "describe":
+        from .structure import describe
+
+        return describe(_lookup(namespace, request["target"]), tuple(request["input_shape"]))
     if operation == "call":
         function = _lookup(namespace, request["target"])
         if not callable(function):

@@ -53,12 +53,30 @@ def test_a_class_folder_mixes_zips_notebooks_and_folders(tmp_path):
     assert submissions["notes"].problem == "notes.pdf is neither a .zip nor an .ipynb file"
 
 
-def test_zero_or_two_notebooks_make_an_invalid_submission_that_lists_what_was_found(tmp_path):
+def test_no_notebook_makes_an_invalid_submission_that_lists_what_was_found(tmp_path):
     write_zip(tmp_path / "None_R1.zip", {"report.pdf": "x", "code.py": "print()"})
-    write_zip(tmp_path / "Two_R2.zip", {"a.ipynb": GOOD_NOTEBOOK, "b.ipynb": GOOD_NOTEBOOK})
-    none, two = discover([tmp_path / "None_R1.zip", tmp_path / "Two_R2.zip"], tmp_path / "work")
+    (none,) = discover([tmp_path / "None_R1.zip"], tmp_path / "work")
     assert not none.valid and "no notebook" in none.problem and "report.pdf" in none.problem
-    assert not two.valid and two.problem.startswith("2 notebooks found (a.ipynb, b.ipynb)")
+
+
+def test_two_notebooks_are_merged_in_name_order_and_say_so(tmp_path):
+    part_two = nbformat.writes(make_notebook("print(x + 1)"))
+    part_one = nbformat.writes(make_notebook("x = 41"))
+    write_zip(tmp_path / "Two_R2.zip", {"PA2_part2.ipynb": part_two, "PA2_part1.ipynb": part_one})
+    (two,) = discover([tmp_path / "Two_R2.zip"], tmp_path / "work")
+    assert two.valid and two.merged_from == ["PA2_part1.ipynb", "PA2_part2.ipynb"]
+    merged = load_notebook(two.notebook)
+    assert [cell.source for cell in merged.cells] == [
+        "*xaigrader: the cells below come from PA2_part1.ipynb.*", "x = 41",
+        "*xaigrader: the cells below come from PA2_part2.ipynb.*", "print(x + 1)"]
+    assert len({cell["id"] for cell in merged.cells}) == 4
+    assert not (tmp_path / "work" / "Two_R2" / "Two_R2.merged.ipynb").exists(), "kept outside the student's files"
+
+
+def test_a_broken_notebook_among_several_makes_the_submission_invalid(tmp_path):
+    write_zip(tmp_path / "Two_R3.zip", {"a.ipynb": GOOD_NOTEBOOK, "b.ipynb": "{truncated"})
+    (two,) = discover([tmp_path / "Two_R3.zip"], tmp_path / "work")
+    assert not two.valid and two.problem.startswith("2 notebooks found (a.ipynb, b.ipynb) to merge, but b.ipynb")
 
 
 def test_zip_slip_and_links_never_land_outside(tmp_path):

@@ -92,6 +92,30 @@ def test_mnist_download_true_works_offline(run_cells):
     assert result.shims[0]["shim"] == "dataset"
 
 
+def test_hard_coded_cuda_runs_on_the_cpu_and_is_recorded(run_cells):
+    result, executed, _ = run_cells(
+        "import torch\nfrom torch import nn\ndevice = torch.device('cuda')\n"
+        "model = nn.Sequential(nn.Linear(4, 3)).cuda()\nmodel = model.to(device)",
+        "x = torch.randn(2, 4, device='cuda')\ny = model(x.to('cuda:0', non_blocking=True)).cuda()\n"
+        "torch.cuda.synchronize()\nprint(y.device, next(model.parameters()).device, torch.zeros(1, device=device).device)",
+        "torch.save(model.state_dict(), 'model.pt')\nstate = torch.load('model.pt', map_location='cuda')\n"
+        "print(sorted(state), state['0.weight'].device)",
+    )
+    assert [cell.status for cell in result.cells] == ["ok", "ok", "ok"], executed
+    assert cell_text(executed, 1).strip() == "cpu cpu cpu"
+    assert cell_text(executed, 2).strip() == "['0.bias', '0.weight'] cpu"
+    calls = {shim["call"] for shim in result.shims if shim["shim"] == "cuda"}
+    assert {"Tensor.cuda()", "Tensor.to('cuda')", "randn(device='cuda')"} <= calls
+
+
+def test_notebooks_that_never_mention_the_gpu_run_without_the_device_mapping(run_cells):
+    result, executed, _ = run_cells(
+        "import torch\nfrom torch.overrides import _get_current_function_mode_stack\n"
+        "print(len(_get_current_function_mode_stack()))")
+    assert cell_text(executed, 0).strip() == "0"
+    assert not [shim for shim in result.shims if shim["shim"] == "cuda"]
+
+
 def test_missing_weights_become_the_same_stand_in_as_the_graders(live_session, data_root):
     notebook = make_notebook(
         "import torchvision.models as models\n"
@@ -189,3 +213,26 @@ def test_files_submitted_beside_the_notebook_are_in_its_working_folder(tmp_path,
     result, notebook = asyncio.run(main())
     assert cell_text(notebook, 0).startswith("1000 False")
     assert result.cells[0].error_name in ("OSError", "PermissionError")
+
+
+def test_a_model_is_described_inside_the_kernel_without_leaving_it(live_session):
+    notebook = make_notebook(
+        "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 8, 3, padding=1)\n        self.fc = nn.Linear(8 * 14 * 14, 10)\n"
+        "    def forward(self, x):\n"
+        "        x = F.max_pool2d(F.relu(self.conv(x)), 2)\n        logits = self.fc(x.flatten(1))\n"
+        "        return logits, F.softmax(logits, dim=1)\n"
+        "net = Net().train()")
+
+    async def probe(session, result):
+        response, decoder = await session.request({"op": "describe", "target": "net", "input_shape": [2, 1, 28, 28]})
+        training, _ = await session.request({"op": "evaluate", "target": "net.training"})
+        return decoder.decode(response["value"]), training["value"]
+
+    description, still_training = live_session(notebook, probe)
+    assert [(layer["name"], layer["type"], layer["input"]) for layer in description["layers"]] == [
+        ("conv", "Conv2d", [2, 1, 28, 28]), ("fc", "Linear", [2, 1568])]
+    assert description["outputs"] == [[2, 10], [2, 10]] and description["type"] == "Net"
+    assert still_training is True

@@ -124,3 +124,24 @@ def test_a_grader_bug_on_one_submission_costs_only_that_result_and_is_retried(tm
     second = {p["student"]: p for p in grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
     assert second["Ana_R1"] == first["Ana_R1"], "the settled invalid result is reused"
     assert second["Ben_R2"]["problem"].startswith("invalid submission"), "the grader failure is retried"
+
+
+@pytest.mark.slow
+def test_a_submission_split_across_two_notebooks_runs_as_one_and_says_so(tmp_path, data_root):
+    import nbformat
+
+    from checks.assignment import load_assignment
+    from checks.grading import GradeOptions, grade_submission
+    from checks.submissions import intake_one
+
+    folder = tmp_path / "Dan_R4"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 41")]), folder / "PA_part1.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(x + 1)")]), folder / "PA_part2.ipynb")
+    submission = intake_one(folder, tmp_path / "intake")
+    payload = grade_submission(submission, load_assignment("cs411-a2"),
+                               GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=60), tmp_path / "out")
+    assert "2 notebooks graded as one, in name order: PA_part1.ipynb then PA_part2.ipynb" in payload["flags"]
+    executed = nbformat.read(tmp_path / "out" / "executed.ipynb", as_version=4)
+    assert executed.cells[3].outputs[0]["text"] == "42\n"
+    assert [cell["status"] for cell in payload["run"]["cells"]] == ["ok", "ok"]
