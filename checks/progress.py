@@ -24,7 +24,7 @@ def clock(seconds: float) -> str:
 class BatchProgress:
     def __init__(self, total: int, reused: int, describe: Callable[[dict[str, Any]], str],
                  stream: TextIO = sys.stderr) -> None:
-        self.total, self.describe, self.stream = total, describe, stream
+        self.total, self.describe = total, describe
         if reused:
             print(f"{reused} unchanged submissions keep their stored results; {total} to grade", flush=True)
         self.done = self.failures = 0

@@ -236,3 +236,22 @@ def test_a_model_is_described_inside_the_kernel_without_leaving_it(live_session)
         ("conv", "Conv2d", [2, 1, 28, 28]), ("fc", "Linear", [2, 1568])]
     assert description["outputs"] == [[2, 10], [2, 10]] and description["type"] == "Net"
     assert still_training is True
+
+
+def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path):
+    from checks.figure_finders import filter_grids, occlusion_maps
+
+    result, _, out = run_cells(
+        "import numpy as np, matplotlib.pyplot as plt\nrng = np.random.default_rng(0)\n"
+        "fig, axes = plt.subplots(4, 8)\nfor ax in axes.flat:\n    ax.imshow(rng.normal(size=(3, 3)), cmap='gray')\n"
+        "fig.suptitle('conv1 filters'); plt.show()",
+        "plt.imshow(rng.uniform(size=(24, 24)), cmap='hot'); plt.title('P(class 7) vs occluder position')\n"
+        "plt.colorbar(); plt.show()",
+        "plt.imshow(rng.uniform(size=(28, 28)), cmap='gray'); plt.title('a test digit'); plt.show()",
+    )
+    figures = [json.loads(path.read_text()) for path in sorted((out / "figures").glob("figure-*.json"))]
+    assert [figure["cell"] for figure in filter_grids(figures, kernel=3, count=32)] == [0]
+    candidates = occlusion_maps(figures, out / "figures")
+    assert [(c.figure["cell"], c.size, c.named, c.in_unit_range) for c in candidates] == [
+        (1, 24, True, True), (2, 28, False, True)]
+    assert (5, 1) in candidates[0].fits and candidates[1].fits == ((1, 1),)

@@ -3,6 +3,7 @@
 Quick mode keeps each notebook to about 15 s, so a batch can be killed half way and rerun.
 """
 
+import io
 import os
 import signal
 import subprocess
@@ -145,3 +146,25 @@ def test_a_submission_split_across_two_notebooks_runs_as_one_and_says_so(tmp_pat
     executed = nbformat.read(tmp_path / "out" / "executed.ipynb", as_version=4)
     assert executed.cells[3].outputs[0]["text"] == "42\n"
     assert [cell["status"] for cell in payload["run"]["cells"]] == ["ok", "ok"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_live_bar_names_the_running_students(capsys):
+    from checks.progress import BatchProgress
+
+    terminal = Terminal()
+    progress = BatchProgress(2, 1, lambda payload: payload["student"], stream=terminal)
+    progress.began("Ana_R1")
+    progress.began("Ben_R2")
+    time.sleep(1.2)
+    assert "0/2" in terminal.getvalue() and "running Ana_R1, Ben_R2" in terminal.getvalue()
+    progress.finished({"student": "Ana_R1", "problem": "invalid submission: empty"})
+    progress.close()
+    assert "1/2" in terminal.getvalue() and "1 failed; running Ben_R2" in terminal.getvalue()
+    printed = capsys.readouterr().out
+    assert printed.startswith("1 unchanged submissions keep their stored results; 2 to grade")
+    assert "Ana_R1  [1/2 done, 1 failed, elapsed 0:01, left ~0:01]" in printed
