@@ -31,28 +31,34 @@ class OcclusionCandidate:
     figure: Figure
     axes: Axes
     size: int
-    fits: tuple[tuple[int, int], ...]  # (patch, stride) pairs giving this grid size
+    fits: tuple[tuple[int, int], ...]  # every (patch, stride) giving this grid size
+    allowed: tuple[tuple[int, int], ...]  # those with a patch the assignment allows
     in_unit_range: bool
-    named: bool
+    named: bool  # its own panel's title or labels say occlusion / probability
+    in_named_figure: bool
 
 
 def occlusion_maps(figures: list[Figure], figure_dir: Path, image_size: int = 28,
                    patches: range = range(1, 6)) -> list[OcclusionCandidate]:
-    """2-D maps whose size is the number of positions of a 1-5 pixel occluder; named ones first."""
+    """Square 2-D maps whose size is the number of positions of an occluder: of an allowed patch
+    size, or of any when the panel or its figure says occlusion or probability (so a map made
+    with too large a patch is still found, and judged). Named ones first, then allowed ones."""
     found = []
     for figure in figures:
+        figure_named = bool(OCCLUSION_WORDS.search(title_text(figure)))
         for axes in plot_axes(figure):
+            own = " ".join((axes.get("title", ""), axes.get("xlabel", ""), axes.get("ylabel", "")))
+            named = bool(OCCLUSION_WORDS.search(own))
             for position, image in enumerate(axes.get("images", [])):
                 shape = tuple(image.get("shape", ()))
-                if len(shape) != 2 or shape[0] != shape[1]:
+                if len(shape) != 2 or shape[0] != shape[1] or shape[0] > image_size:
                     continue
-                fits = tuple((patch, stride) for patch in patches for stride in range(1, patch + 1)
+                fits = tuple((patch, stride) for patch in range(1, image_size + 1) for stride in range(1, patch + 1)
                              if occlusion_grid_size(image_size, patch, stride) == shape[0])
-                if not fits:
+                allowed = tuple(fit for fit in fits if fit[0] in patches)
+                if not (allowed or named or figure_named):
                     continue
                 values = load_image(figure_dir, axes, position)
                 in_range = values is not None and float(values.min()) >= 0 and float(values.max()) <= 1
-                text = " ".join((title_text(figure), axes.get("xlabel", ""), axes.get("ylabel", "")))
-                found.append(OcclusionCandidate(figure, axes, shape[0], fits, in_range,
-                                                bool(OCCLUSION_WORDS.search(text))))
-    return sorted(found, key=lambda candidate: not candidate.named)
+                found.append(OcclusionCandidate(figure, axes, shape[0], fits, allowed, in_range, named, figure_named))
+    return sorted(found, key=lambda c: (not c.named, not c.in_named_figure, not c.allowed))

@@ -23,7 +23,7 @@ from checks.assignment import Assignment
 from checks.check_api import CheckSuite, Evidence, run_suite
 from checks.figure_placement import place_figures
 from checks.kernel import KernelSession, RunConfig, RunResult
-from checks.notebook import InvalidNotebook, extract_definitions, load_notebook
+from checks.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note
 from checks.progress import BatchProgress
 from checks.publish import publish
 from checks.reference_figures import Panel, draw_panels
@@ -189,6 +189,9 @@ def grade_submission(submission: Submission, assignment: Assignment, options: Gr
             if submission.merged_from:
                 result.flags.append(f"{len(submission.merged_from)} notebooks graded as one, in name order: "
                                     + " then ".join(submission.merged_from))
+            order = out_of_order_note(notebook)
+            if order:
+                result.flags.append(order)
             result.written_answers = locate_answers(notebook, questions_of(assignment))
             try:
                 asyncio.run(_grade_notebook(submission, notebook, assignment, options, out, result))

@@ -18,6 +18,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 MAX_NOTEBOOK_BYTES = 50 << 20
 SUPPORTED_MAJOR_VERSIONS = (3, 4)
 VALID_CELL_TYPES = {"code", "markdown", "raw"}
+PART_MARKER = "xaigrader_part"  # metadata of the cell that starts each part of a merged notebook
 
 
 class InvalidNotebook(ValueError):
@@ -48,11 +49,30 @@ def merge_notebooks(paths: list[Path], names: list[str]) -> nbformat.NotebookNod
     parts = [load_notebook(path) for path in paths]
     merged = nbformat.v4.new_notebook(metadata=parts[0].metadata)
     for number, (name, part) in enumerate(zip(names, parts), start=1):
-        merged.cells.append(nbformat.v4.new_markdown_cell(f"*xaigrader: the cells below come from {name}.*"))
+        merged.cells.append(nbformat.v4.new_markdown_cell(f"*xaigrader: the cells below come from {name}.*",
+                                                          metadata={PART_MARKER: name}))
         merged.cells.extend(part.cells)
     for index, cell in enumerate(merged.cells):
         cell["id"] = f"merged-{index}"
     return merged
+
+
+def out_of_order_note(notebook: nbformat.NotebookNode) -> str | None:
+    """A sentence when the saved execution counts show cells were last run out of document order.
+
+    The grader always runs top to bottom, so such a notebook may fail here while it worked
+    for its author; the note tells a TA (and the student) why.
+    """
+    before = 0
+    for index, cell in enumerate(notebook.cells):
+        if PART_MARKER in cell.get("metadata", {}):
+            before = 0
+        count = cell.get("execution_count") if cell.cell_type == "code" else None
+        if count and count < before:
+            return (f"the notebook was saved after running its cells out of order (cell {index}, [{count}], ran "
+                    f"before the cell above it, [{before}]); the grader runs cells top to bottom")
+        before = count or before
+    return None
 
 
 def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:

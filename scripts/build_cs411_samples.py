@@ -7,10 +7,10 @@ The zips are committed; this script is how they were made and how to change them
 from __future__ import annotations
 
 import ast
-import zipfile
 from pathlib import Path
 
 import nbformat
+from sample_notebooks import sample_notebook, write_submission
 
 HERE = Path(__file__).resolve().parent.parent / "student_submissions" / "cs411-a2"
 
@@ -302,13 +302,7 @@ counterfactual looks unrealistic."""
 
 
 def notebook(cells: list[tuple[str, str]], title: str) -> nbformat.NotebookNode:
-    book = nbformat.v4.new_notebook()
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    book.cells = [nbformat.v4.new_markdown_cell(f"# CS411 Assignment 2 - {title}")]
-    for kind, source in cells:
-        maker = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
-        book.cells.append(maker(source))
-    return book
+    return sample_notebook(f"# CS411 Assignment 2 - {title}", cells)
 
 
 def correct_cells(preprocess=PREPROCESS_CORRECT, second=SECOND_CLASS, smooth=SMOOTHGRAD_CORRECT) -> list[tuple[str, str]]:
@@ -369,10 +363,7 @@ print("Test accuracy: 99.50%")"""))
 
 def main() -> None:
     for name, book in samples().items():
-        with zipfile.ZipFile(HERE / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as bundle:
-            info = zipfile.ZipInfo(f"{name}/A2_{name}.ipynb", date_time=(2026, 3, 16, 12, 0, 0))
-            bundle.writestr(info, nbformat.writes(book))
-        print(f"wrote {name}.zip")
+        write_submission(HERE / f"{name}.zip", f"{name}/A2_{name}.ipynb", book, (2026, 3, 16, 12, 0, 0))
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
     if operation == "find":
         wanted = _type_from_name(request["type"])
         return [
-            {"name": name, "type": type(value).__name__}
+            {"name": name, "type": type(value).__name__, "identity": id(value)}
             for name, value in list(namespace.items())
             if not name.startswith("_") and isinstance(value, wanted)
         ]

@@ -5,6 +5,7 @@ from reference.ee5179_pa2.data import MnistSplit, load_split, split_indices, to_
 from reference.ee5179_pa2.network import (
     CONV_PARAMETERS,
     FC_PARAMETERS,
+    NEURON_DEFINITIONS,
     TOTAL_PARAMETERS,
     LayerShape,
     NeuronCounts,
@@ -21,6 +22,7 @@ from reference.ee5179_pa2.visualise import activations, conv_layers, filters
 __all__ = [
     "CONV_PARAMETERS",
     "FC_PARAMETERS",
+    "NEURON_DEFINITIONS",
     "TOTAL_PARAMETERS",
     "AttackResult",
     "History",

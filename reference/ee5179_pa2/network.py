@@ -16,6 +16,7 @@ CONV_PARAMETERS = 9_568
 FC_PARAMETERS = 789_510
 TOTAL_PARAMETERS = 799_078
 INPUT_SHAPE = (1, 28, 28)
+NEURON_DEFINITIONS = ("one neuron per conv and fc output value", "conv and pooling output values, fc outputs")
 
 
 class PrescribedCNN(nn.Module):
@@ -126,6 +127,6 @@ def neuron_counts(model: PrescribedCNN) -> list[NeuronCounts]:
     fc = sizes["fc1"] + sizes["fc2"]
     pooled = conv + sizes["pool1"] + sizes["pool2"]
     return [
-        NeuronCounts("one neuron per conv and fc output value", conv, fc),
-        NeuronCounts("conv and pooling output values, fc outputs", pooled, fc),
+        NeuronCounts(NEURON_DEFINITIONS[0], conv, fc),
+        NeuronCounts(NEURON_DEFINITIONS[1], pooled, fc),
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from checks.kernel import KernelSession, RunConfig, RunResult
+from checks.kernel import KernelSession, RunConfig
 from checks.run import run_notebook_file
 from checks.sandbox import GiB, SandboxLimits
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 
-from checks.probe.wire import KernelObject
 from tests.engine.conftest import cell_text, json_lines, make_notebook
 
 REPO = Path(__file__).resolve().parents[2]

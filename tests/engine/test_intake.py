@@ -1,6 +1,5 @@
 """Intake of a class folder: zips, notebooks and folders, including hostile archives."""
 
-import io
 import json
 import stat
 import zipfile
@@ -167,3 +166,31 @@ def test_a_version_3_notebook_is_converted(tmp_path):
     path.write_text(json.dumps(v3))
     notebook = load_notebook(path)
     assert notebook.nbformat == 4 and notebook.cells[0].source == "print(1 + 1)"
+
+
+def _with_counts(counts: list[int | None]) -> nbformat.NotebookNode:
+    book = make_notebook(*[f"x{i} = {i}" for i in range(len(counts))])
+    for cell, count in zip([c for c in book.cells if c.cell_type == "code"], counts):
+        cell.execution_count = count
+    return book
+
+
+def test_cells_last_run_out_of_order_are_noted_and_in_order_ones_are_not():
+    from checks.notebook import out_of_order_note
+
+    assert out_of_order_note(_with_counts([1, 2, 5, 9])) is None
+    assert out_of_order_note(_with_counts([None, None, None])) is None
+    note = out_of_order_note(_with_counts([1, 2, 7, 3, 8]))
+    assert note and "cell 3, [3], ran before the cell above it, [7]" in note
+
+
+def test_execution_counts_restart_in_each_part_of_a_merged_notebook(tmp_path):
+    from checks.notebook import merge_notebooks, out_of_order_note
+
+    paths = []
+    for name, counts in (("part1.ipynb", [1, 2]), ("part2.ipynb", [1, 2])):
+        (tmp_path / name).write_text(nbformat.writes(_with_counts(counts)))
+        paths.append(tmp_path / name)
+    assert out_of_order_note(merge_notebooks(paths, ["part1.ipynb", "part2.ipynb"])) is None
+    (tmp_path / "part2.ipynb").write_text(nbformat.writes(_with_counts([4, 3])))
+    assert out_of_order_note(merge_notebooks(paths, ["part1.ipynb", "part2.ipynb"])) is not None

@@ -178,7 +178,8 @@ def test_student_functions_are_called_with_files_not_pickles(live_session, data_
     assert x_after["grad"] is not None, "x.grad after the call is reported back"
     assert failure["ok"] is False and failure["error"]["type"] == "ValueError"
     assert "student bug" in failure["error"]["message"]
-    assert found == [{"name": "model", "type": "MobileNetV2"}]
+    assert [(item["name"], item["type"]) for item in found] == [("model", "MobileNetV2")]
+    assert isinstance(found[0]["identity"], int), "aliases of one object can be told apart from copies"
 
 
 def test_hugging_face_cats_vs_dogs_is_served_from_the_data_directory(run_cells):
@@ -248,10 +249,13 @@ def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path)
         "plt.imshow(rng.uniform(size=(24, 24)), cmap='hot'); plt.title('P(class 7) vs occluder position')\n"
         "plt.colorbar(); plt.show()",
         "plt.imshow(rng.uniform(size=(28, 28)), cmap='gray'); plt.title('a test digit'); plt.show()",
+        "plt.imshow(rng.normal(size=(20, 20))); plt.title('occlusion, 9 x 9 patch'); plt.show()\n"
+        "plt.imshow(rng.normal(size=(20, 20))); plt.title('unnamed'); plt.show()",
     )
     figures = [json.loads(path.read_text()) for path in sorted((out / "figures").glob("figure-*.json"))]
     assert [figure["cell"] for figure in filter_grids(figures, kernel=3, count=32)] == [0]
     candidates = occlusion_maps(figures, out / "figures")
     assert [(c.figure["cell"], c.size, c.named, c.in_unit_range) for c in candidates] == [
-        (1, 24, True, True), (2, 28, False, True)]
-    assert (5, 1) in candidates[0].fits and candidates[1].fits == ((1, 1),)
+        (1, 24, True, True), (3, 20, True, False), (2, 28, False, True)]
+    assert candidates[1].allowed == () and (9, 1) in candidates[1].fits, "too large a patch, still found when named"
+    assert (5, 1) in candidates[0].allowed and candidates[2].allowed == ((1, 1),)

@@ -20,10 +20,30 @@ def assignment():
     return load_assignment("cs411-a2")
 
 
+def grade_samples(folder: Path, assignment, data_root: Path, out: Path, **options):
+    """A sample class graded in full mode, two at a time: (output folder, results by student)."""
+    settings = GradeOptions(mode="full", data_dir=data_root, jobs=2, limits=SandboxLimits(threads=1), **options)
+    results = grade_class([folder], assignment, settings, out)
+    return out, {payload["student"]: payload for payload in results}
+
+
 @pytest.fixture(scope="session")
 def graded(assignment, data_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("graded")
-    options = GradeOptions(mode="full", data_dir=data_root, jobs=2,
-                           cell_timeout_s=240, limits=SandboxLimits(threads=1))
-    results = grade_class([SAMPLES], assignment, options, out)
-    return out, {payload["student"]: payload for payload in results}
+    return grade_samples(SAMPLES, assignment, data_root, tmp_path_factory.mktemp("graded"), cell_timeout_s=240)
+
+
+EE5179_SAMPLES = REPO / "student_submissions" / "ee5179-pa2"
+EE_CORRECT, EE_WRONG_NETWORK, EE_TEST_AS_VALIDATION, EE_NO_BATCH_NORM, EE_NO_ATTACKS, EE_COLAB = (
+    "Arun_Kumar_EE21B001", "Bhavna_Iyer_EE21B002", "Chitra_Menon_EE21B003", "Deepak_Rao_EE21B004",
+    "Esther_Paul_EE21B005", "Faisal_Ahmed_EE21B006")
+
+
+@pytest.fixture(scope="session")
+def ee5179():
+    return load_assignment("ee5179-pa2")
+
+
+@pytest.fixture(scope="session")
+def ee5179_graded(ee5179, data_root, tmp_path_factory):
+    """The EE5179 PA2 sample class (each notebook trains two CNNs for an epoch)."""
+    return grade_samples(EE5179_SAMPLES, ee5179, data_root, tmp_path_factory.mktemp("ee5179"))

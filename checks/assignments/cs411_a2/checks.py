@@ -30,6 +30,7 @@ from checks.figure_queries import (
 from checks.model_cache import ModelCache, resolve_cache_dir
 from checks.probe.wire import DataImage, KernelObject
 from checks.reference_figures import Panel
+from checks.stated_numbers import accuracy_claims
 from checks.student import StudentCallError
 from reference.cs411_a2 import (
     DIGIT_PAIRS,
@@ -631,16 +632,10 @@ def trained_accuracy(ctx):
     return f"{name}: {accuracy:.2%} measured by the grader"
 
 
-ACCURACY_CLAIM = re.compile(r"acc\w*[^0-9\n]{0,40}?(\d{1,3}(?:\.\d+)?)\s*(%?)", re.IGNORECASE)
-
-
 @suite.check("2.2", 1, "The printed test accuracy agrees with the measurement", needs="full")
 def printed_accuracy(ctx):
     _, measured = measured_accuracy(ctx)
-    claims = []
-    for match in ACCURACY_CLAIM.finditer(printed(ctx)):
-        value = float(match.group(1))
-        claims.append(value if match.group(2) or value > 1 else value * 100)
+    claims = accuracy_claims(printed(ctx))
     if not claims:
         raise CheckFailed("no test accuracy is printed", expected=f"about {measured:.2%}", found="nothing")
     claim = claims[-1]

@@ -1,0 +1,215 @@
+"""What an EE5179 PA2 notebook holds, found without names and computed once per submission:
+its classifiers and their measured accuracy, its split, the figures that show test digits,
+filters, activations, an occlusion map and adversarial images.
+
+Every finding keeps where it was found (a variable, a figure's cell) for the report.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from checks.architecture import ConvSpec, PrescribedArchitecture
+from checks.check_api import CheckFailed
+from checks.dataset_images import ImageIndex
+from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text
+from checks.figure_finders import square_panels
+from checks.kernel_models import FoundModel, InputScaling, KernelClassifier, find_classifiers, measure_accuracy
+from checks.model_cache import ModelCache, resolve_cache_dir
+from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
+
+PRESCRIBED = PrescribedArchitecture(convs=(ConvSpec(32, 3, 1, 1, 28), ConvSpec(32, 3, 1, 1, 14)), hidden=(500,),
+                                    classes=10)
+TARGET_IN_TITLE = re.compile(r"(?:target|class|goal)\D{0,12}?(\d)\b", re.IGNORECASE)
+DIGIT = re.compile(r"(?<!\d)(\d)(?!\d)")
+REFERENCE_LOCK = threading.Lock()
+RESEMBLANCE = 0.6  # mean correlation of panels with their average: one source digit, not noise
+
+
+@dataclass(frozen=True)
+class Measured:
+    model: FoundModel
+    scaling: InputScaling
+    accuracy: float
+
+    @property
+    def where(self) -> str:
+        return f"{self.model.where}, inputs {self.scaling.name}"
+
+
+def test_set(ctx) -> tuple[torch.Tensor, torch.Tensor]:
+    def load():
+        images, labels = ctx.data.mnist_arrays(train=False)
+        return to_tensor_scale(images), labels
+
+    return ctx.remember("test_set", load)
+
+
+def test_index(ctx) -> ImageIndex:
+    return ctx.remember("test_index", lambda: ImageIndex(test_set(ctx)[0]))
+
+
+def classifiers(ctx) -> list[FoundModel]:
+    return ctx.remember("classifiers", lambda: find_classifiers(ctx.student, PRESCRIBED))
+
+
+def measured(ctx) -> list[Measured]:
+    """Every classifier's accuracy on the real test set, best first."""
+
+    def measure():
+        images, labels = test_set(ctx)
+        results = [Measured(model, *measure_accuracy(ctx.student, model, images, labels)) for model in classifiers(ctx)]
+        return sorted(results, key=lambda item: -item.accuracy)
+
+    return ctx.remember("measured", measure)
+
+
+def no_classifier() -> CheckFailed:
+    return CheckFailed("no model in the notebook's namespace maps a (N, 1, 28, 28) batch to 10 class scores",
+                       expected="a trained nn.Module, e.g. `model = Net()` trained in the notebook",
+                       found="none", cause="the model may be defined inside a function and never kept in a variable")
+
+
+def plain_model(ctx) -> Measured:
+    """The question-1 model: the most accurate one without batch norm that matches the prescription,
+    else the most accurate without batch norm, else the most accurate."""
+    found = measured(ctx)
+    if not found:
+        raise no_classifier()
+    plain = [item for item in found if not item.model.comparison.batch_norm]
+    matching = [item for item in plain if item.model.comparison.matches]
+    return (matching or plain or found)[0]
+
+
+def batch_norm_models(ctx) -> list[Measured]:
+    return [item for item in measured(ctx) if item.model.comparison.batch_norm]
+
+
+def reference_trained(ctx) -> TrainedModel:
+    """The trained reference CNN, from the machine's cache (trained once, under a lock)."""
+
+    def load():
+        with REFERENCE_LOCK:
+            return reference_model(ctx.data, ModelCache(resolve_cache_dir(None), (ctx.data.root,)), TrainingRecipe())
+
+    return ctx.remember("reference_model", load)
+
+
+def panel_arrays(ctx, figure: Figure, size: int) -> list[tuple[Axes, np.ndarray]]:
+    found = []
+    for axes in square_panels(figure, size):
+        array = load_image(ctx.figure_dir, axes)
+        if array is not None and array.ndim == 2:
+            found.append((axes, array.astype(np.float32)))
+    return found
+
+
+@dataclass(frozen=True)
+class ShownDigits:
+    figure: Figure
+    panels: list[tuple[Axes, int]]  # the panel and the test image it shows
+
+
+def shown_test_digits(ctx) -> list[ShownDigits]:
+    """Figures whose 28 x 28 panels are MNIST test images (at least four of them)."""
+
+    def find():
+        found = []
+        for figure in ctx.figures:
+            panels = [(axes, index) for axes, array in panel_arrays(ctx, figure, 28)
+                      if (index := test_index(ctx).identify(array)) is not None]
+            if len(panels) >= 4:
+                found.append(ShownDigits(figure, panels))
+        return found
+
+    return ctx.remember("shown_digits", find)
+
+
+def resemblance(arrays: list[np.ndarray]) -> float:
+    """Mean correlation of each image with the images' average."""
+    flat = np.stack([array.ravel() for array in arrays]).astype(np.float64)
+    mean = flat.mean(axis=0)
+    scores = [np.corrcoef(row, mean)[0, 1] if row.std() > 0 and mean.std() > 0 else 0.0 for row in flat]
+    return float(np.mean(scores))
+
+
+@dataclass(frozen=True)
+class AttackFigure:
+    figure: Figure
+    panels: list[tuple[Axes, np.ndarray, int]]  # the panel, its image, its target class
+    resemblance: float
+
+    @property
+    def targeted(self) -> bool:
+        return self.resemblance >= RESEMBLANCE
+
+
+def _target_of(axes: Axes, position: int) -> int:
+    title = axes.get("title", "")
+    named = TARGET_IN_TITLE.search(title)
+    if named:
+        return int(named.group(1))
+    digits = DIGIT.findall(title)
+    return int(digits[0]) if digits else position % 10
+
+
+def attack_figures(ctx) -> list[AttackFigure]:
+    """Figures of ten to twelve 28 x 28 panels that are not dataset images: generated digits."""
+
+    def find():
+        shown = {id(item.figure) for item in shown_test_digits(ctx)}
+        found = []
+        for figure in ctx.figures:
+            panels = panel_arrays(ctx, figure, 28)
+            if id(figure) in shown or not 10 <= len(panels) <= 12:
+                continue
+            if sum(test_index(ctx).identify(array) is not None for _, array in panels) > len(panels) // 2:
+                continue
+            targeted = [(axes, array, _target_of(axes, position)) for position, (axes, array) in enumerate(panels)]
+            found.append(AttackFigure(figure, targeted, resemblance([array for _, array, _ in targeted])))
+        return found
+
+    return ctx.remember("attack_figures", find)
+
+
+AS_DRAWN = InputScaling("as drawn", 0.0, 1.0)
+
+
+def model_inputs(images: torch.Tensor, scaling: InputScaling) -> list[torch.Tensor]:
+    """Generated images as the model may have seen them: pixel units / 255 or [0, 1] values put
+    through the notebook's input scaling, or the drawn values themselves (an attack done in the
+    model's input space)."""
+    return [scaling.apply(images / 255), scaling.apply(images), images]
+
+
+def hits_on_target(ctx, attack: AttackFigure) -> tuple[int, list[str], str]:
+    """How many panels a model of the notebook classifies as their target (the model the attack
+    fooled best: the notebook's attacks aim at one of its models), the misses, and that model."""
+    if not measured(ctx):
+        raise no_classifier()
+    images = torch.stack([torch.from_numpy(array).reshape(1, 28, 28) for _, array, _ in attack.panels])
+    targets = torch.tensor([target for _, _, target in attack.panels])
+    outcomes = []
+    for model in measured(ctx):
+        classifier = KernelClassifier(ctx.student, model.model.name, AS_DRAWN)
+        with torch.no_grad():
+            for batch in model_inputs(images, model.scaling):
+                predicted = classifier(batch).argmax(dim=1)
+                outcomes.append((int((predicted == targets).sum()), predicted, model.model.where))
+    hits, predicted, where = max(outcomes, key=lambda outcome: outcome[0])
+    misses = [f"target {int(t)} classified as {int(p)}" for t, p in zip(targets, predicted) if t != p]
+    return hits, misses, where
+
+
+def figure_place(figure: Figure) -> str:
+    title = title_text(figure)
+    return f"the figure of cell {figure.get('cell')}" + (f" ({title[:60]})" if title else "")
+
+
+def line_axes(ctx) -> list[tuple[Figure, Axes]]:
+    return [(figure, axes) for figure in ctx.figures for axes in plot_axes(figure) if axes.get("lines")]

@@ -1,0 +1,123 @@
+"""Classifiers a notebook left in its kernel, found by what they compute rather than by name,
+and used from the grader as ordinary modules.
+
+A model is a classifier of ``input_shape`` images when a forward pass gives (N, classes)
+scores, alone or in a tuple such as ``(logits, softmax)``. ``KernelClassifier`` sends
+batches to the kernel (the student's weights never leave it), so reference code written
+for ``nn.Module`` (accuracy, occlusion maps) runs unchanged on a student's model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from checks.architecture import Comparison, PrescribedArchitecture, compare
+from checks.student import StudentCallError, StudentProxy
+
+
+@dataclass(frozen=True)
+class InputScaling:
+    """How a notebook feeds images to its model, from ToTensor's [0, 1] scale."""
+
+    name: str
+    mean: float
+    std: float
+
+    def apply(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+
+SCALINGS = (
+    InputScaling("ToTensor's [0, 1]", 0.0, 1.0),
+    InputScaling("normalised with mean 0.1307, std 0.3081", 0.1307, 0.3081),
+    InputScaling("normalised to [-1, 1]", 0.5, 0.5),
+    InputScaling("pixel values 0-255", 0.0, 1 / 255),
+)
+
+
+@dataclass(frozen=True)
+class FoundModel:
+    name: str
+    type: str
+    description: dict[str, Any]
+    comparison: Comparison
+
+    @property
+    def where(self) -> str:
+        """Where the grader found the model, for a TA to check its reading."""
+        return f"`{self.name}` ({self.type}, {self.description['parameters']:,} parameters)"
+
+
+def find_classifiers(student: StudentProxy, prescribed: PrescribedArchitecture,
+                     input_shape: tuple[int, ...] = (2, 1, 28, 28)) -> list[FoundModel]:
+    """Every module in the namespace that classifies such a batch; an object bound to several
+    names is reported once, under its first name."""
+    found, seen = [], set()
+    for item in student.find("torch.nn.Module"):
+        if item["identity"] in seen:
+            continue
+        try:
+            description = student.describe(item["name"], input_shape)
+        except StudentCallError:
+            continue
+        if any(shape == [input_shape[0], prescribed.classes] for shape in description["outputs"]):
+            seen.add(item["identity"])
+            found.append(FoundModel(item["name"], item["type"], description, compare(description, prescribed)))
+    return found
+
+
+def class_scores(output: Any, classes: int) -> torch.Tensor:
+    """The (N, classes) tensor among what a forward returned, as logits: probabilities
+    (a softmax at the end of the model) become their logarithms, which softmax maps back."""
+    candidates = [output] if isinstance(output, torch.Tensor) else list(
+        output.values() if isinstance(output, dict) else output)
+    scores = next(item for item in candidates if isinstance(item, torch.Tensor) and item.ndim == 2
+                  and item.shape[1] == classes)
+    scores = scores.detach().to(torch.float32)
+    if float(scores.min()) >= 0 and torch.allclose(scores.sum(dim=1), torch.ones(len(scores)), atol=1e-3):
+        return scores.clamp_min(1e-12).log()
+    return scores
+
+
+class KernelClassifier(nn.Module):
+    """A student's model seen from the grader: takes [0, 1] images, returns logits."""
+
+    def __init__(self, student: StudentProxy, name: str, scaling: InputScaling, classes: int = 10,
+                 batch_size: int = 2500) -> None:
+        super().__init__()
+        self.student, self.model_name, self.scaling = student, name, scaling
+        self.classes, self.batch_size = classes, batch_size
+        student.run(f"{name}.eval()", label=f"{name}.eval()")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        scores = [class_scores(self.student.call(self.model_name, self.scaling.apply(chunk)).result, self.classes)
+                  for chunk in images.split(self.batch_size)]
+        return torch.cat(scores)
+
+
+def correct_fraction(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((classifier(images).argmax(dim=1) == labels).float().mean())
+
+
+SCALING_MARGIN = 0.01  # a later scaling must beat an earlier one by this much on the probe
+
+
+def measure_accuracy(student: StudentProxy, model: FoundModel, images: torch.Tensor, labels: torch.Tensor,
+                     classes: int = 10, probe: int = 2000) -> tuple[InputScaling, float]:
+    """The model's accuracy on ``images`` ([0, 1] scale) under the input scaling it works with,
+    chosen on the first ``probe`` images (the plainest unless another is clearly better);
+    measured in eval mode."""
+    def accuracy_with(scaling: InputScaling, count: int) -> float:
+        return correct_fraction(KernelClassifier(student, model.name, scaling, classes), images[:count], labels[:count])
+
+    chosen, best = SCALINGS[0], accuracy_with(SCALINGS[0], probe)
+    for scaling in SCALINGS[1:]:
+        accuracy = accuracy_with(scaling, probe)
+        if accuracy > best + SCALING_MARGIN:
+            chosen, best = scaling, accuracy
+    return chosen, accuracy_with(chosen, len(labels))

@@ -1,0 +1,56 @@
+"""Numbers a notebook states in its outputs or markdown: counts, tensor shapes, accuracy claims.
+
+Students write 799,078 or 799078, (32, 28, 28) or 32x28x28 or torch.Size([1, 32, 28, 28]);
+these readers accept each spelling so a check compares values, not formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+THOUSANDS = re.compile(r"(?<=\d)[,_ ](?=\d{3}(?!\d))")
+INTEGER = re.compile(r"(?<![\w.])\d+(?![\w.]\d)")
+SHAPE = re.compile(r"\d+(?:\s*(?:,|x|×|\*)\s*\d+)+", re.IGNORECASE)
+ACCURACY_WORD = re.compile(r"acc", re.IGNORECASE)
+PERCENTAGE_OR_FRACTION = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?!\w|\.\d)\s*(%?)")
+
+
+def integers(text: str) -> set[int]:
+    """Every whole number in the text, thousands separators allowed."""
+    return {int(match) for match in INTEGER.findall(THOUSANDS.sub("", text))}
+
+
+def shapes(text: str) -> set[tuple[int, ...]]:
+    """Every stated shape of two or more sizes, as written (a leading batch size included)."""
+    return {tuple(int(part) for part in re.split(r"\s*(?:,|x|×|\*)\s*", match, flags=re.IGNORECASE))
+            for match in SHAPE.findall(text)}
+
+
+def states_shape(stated: set[tuple[int, ...]], shape: tuple[int, ...]) -> bool:
+    """Whether ``shape`` is among ``stated``, in any axis order, with or without a batch size of 1 or N."""
+    wanted = Counter(shape)
+    for candidate in stated:
+        for start in range(min(2, len(candidate) - len(shape) + 1)):
+            if Counter(candidate[start:start + len(shape)]) == wanted:
+                return True
+    return False
+
+
+def accuracy_claims(text: str) -> list[float]:
+    """Accuracies stated as 'accuracy ... 98.3%' or '... 0.983', in percent, in order of appearance.
+
+    Each mention of accuracy claims the first number after it (before the next mention) that
+    has a % sign or a decimal point, or its only number: "accuracy on the 10000 test images:
+    98.23%" claims 98.23, "accuracy after 5 epochs: 98.1%" claims 98.1.
+    """
+    claims = []
+    for line in text.splitlines():
+        starts = [match.start() for match in ACCURACY_WORD.finditer(line)]
+        for start, end in zip(starts, starts[1:] + [len(line)]):
+            numbers = list(PERCENTAGE_OR_FRACTION.finditer(line, start, end))
+            marked = [m for m in numbers if m.group(2) or "." in m.group(1)] or (numbers if len(numbers) == 1 else [])
+            if marked:
+                value = float(marked[0].group(1))
+                claims.append(value if marked[0].group(2) or value > 1 else value * 100)
+    return claims

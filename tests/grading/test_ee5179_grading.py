@@ -1,0 +1,116 @@
+"""EE5179 PA2 graded end to end: an assignment whose students name nothing, so the grader finds
+models, datasets and figures by structure. Long: the sample class trains twelve CNNs."""
+
+import json
+
+import nbformat
+import pytest
+
+from checks.grading import GradeOptions, grade_submission, load_suite
+from checks.sandbox import SandboxLimits
+from checks.submissions import intake_one
+from tests.grading.conftest import (
+    EE_COLAB,
+    EE_CORRECT,
+    EE_NO_ATTACKS,
+    EE_NO_BATCH_NORM,
+    EE_TEST_AS_VALIDATION,
+    EE_WRONG_NETWORK,
+)
+from tests.grading.ee5179_mutant import mutant_notebook
+from tests.grading.test_cs411_grading import checks_of, differing_tasks, task_scores
+
+AUTOMATIC_TOTAL = 81
+pytestmark = pytest.mark.slow
+
+
+def test_the_correct_submission_gets_every_automatic_mark_and_says_where_it_looked(ee5179_graded):
+    _, results = ee5179_graded
+    correct = results[EE_CORRECT]
+    assert correct["score"] == AUTOMATIC_TOTAL and correct["problem"] is None and correct["flags"] == []
+    checks = checks_of(correct)
+    assert [name for name, check in checks.items() if check["status"] != "passed"] == []
+    assert checks["architecture"]["message"].startswith("`model` (Net, 799,078 parameters) matches")
+    assert "train train_set: 50,000 images; validation val_set: 10,000 images" in checks["split"]["message"]
+    assert "measured by the grader" in checks["test_accuracy"]["message"]
+    assert checks["stated_parameters"]["message"].startswith("convolutional 9,568, fully connected 789,510, total 799,078")
+    assert "total 31,870" in checks["stated_neurons"]["message"]
+    assert checks["batch_norm_model"]["message"].startswith("`bn_model` (Net, 800,206 parameters)")
+    assert checks["conv1_filters"]["message"].startswith("conv1 of `model`")
+    assert checks["higher_filters"]["message"].startswith("conv2 of `model`")
+    assert "patch 4, stride 2" in checks["occlusion_recomputed"]["message"]
+    answers = {answer["task"]: answer for answer in correct["written_answers"]}
+    assert sorted(answers) == ["1.6", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2"]
+    assert answers["2.1"]["text"].startswith("**Do you observe interesting patterns?**")
+    assert answers["2.2"]["text"].startswith("**Compare with conv1.**")
+    assert answers["3.2"]["text"].startswith("**Does the generated image resemble a digit?**")
+
+
+def test_each_planted_difference_costs_its_sub_question_and_says_what_was_found(ee5179_graded):
+    _, results = ee5179_graded
+    correct = results[EE_CORRECT]
+    wrong = results[EE_WRONG_NETWORK]
+    assert differing_tasks(wrong, correct) == {"1"} and task_scores(wrong)["1"] == 0
+    network = checks_of(wrong)["architecture"]
+    assert "conv1 has 64 filters instead of 32" in network["message"]
+    assert "fc1 takes 6272 inputs instead of 1568: the 2x2 pooling after the last convolution is missing" in network["message"]
+    assert "differs from the prescribed one" in checks_of(wrong)["stated_parameters"]["message"]
+
+    validation = results[EE_TEST_AS_VALIDATION]
+    assert differing_tasks(validation, correct) == {"1.0"}
+    assert "is the test set" in checks_of(validation)["split"]["message"]
+
+    no_batch_norm = results[EE_NO_BATCH_NORM]
+    assert differing_tasks(no_batch_norm, correct) == {"1.6"} and task_scores(no_batch_norm)["1.6"] == 0
+    assert "no classifier with BatchNorm layers" in checks_of(no_batch_norm)["batch_norm_model"]["message"]
+
+    no_attacks = results[EE_NO_ATTACKS]
+    assert differing_tasks(no_attacks, correct) == {"3.1", "3.2"}
+    assert task_scores(no_attacks)["3.1"] == 0 and task_scores(no_attacks)["3.2"] == 0
+    assert "no figure of non-targeted generated images" in checks_of(no_attacks)["non_targeted_images"]["message"]
+    assert [result["score"] for result in results.values()] == [81, 71, 77, 75, 64, 81]
+
+
+def test_the_colab_notebook_runs_to_the_end_on_this_cpu(ee5179_graded):
+    out, results = ee5179_graded
+    colab = results[EE_COLAB]
+    assert colab["score"] == AUTOMATIC_TOTAL and colab["problem"] is None
+    run = json.loads((out / EE_COLAB / "results.json").read_text())["run"]
+    statuses = [cell["status"] for cell in run["cells"]]
+    assert statuses.count("error") == 1 and statuses[-1] == "ok"
+    failed = next(cell for cell in run["cells"] if cell["status"] == "error")
+    assert failed["error_name"] == "EOFError" and "input() is not available while grading" in failed["error_value"]
+    shims = {shim["shim"] for shim in run["shims"]}
+    assert {"pip", "drive.mount", "input", "cuda", "dataset"} <= shims
+    assert any("out of order" in flag for flag in colab["flags"])
+    assert any("EOFError" in flag for flag in colab["flags"])
+
+
+def test_reference_figures_sit_beside_the_students(ee5179_graded):
+    out, results = ee5179_graded
+    checks = checks_of(results[EE_CORRECT])
+    for name, reference in (("conv1_filters", "reference-conv1-filters.png"), ("occlusion_recomputed", "reference-occlusion.png"),
+                            ("non_targeted_images", "reference-non-targeted.png")):
+        assert checks[name]["figures"], name
+        assert [item["png"] for item in checks[name]["references"]] == [reference]
+        assert (out / EE_CORRECT / "figures" / reference).is_file()
+
+
+def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, ee5179, data_root, tmp_path):
+    _, results = ee5179_graded
+    path = tmp_path / "Mutant_R0.ipynb"
+    nbformat.write(mutant_notebook(), path)
+    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
+    mutant = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
+    assert mutant["architecture"]["status"] == "failed" and "64 filters" in mutant["architecture"]["message"]
+    assert "differs from the recomputation" in mutant["occlusion_recomputed"]["message"]
+    assert "not probabilities" in mutant["occlusion_range"]["message"]
+    assert "needs a patch larger than 5 pixels (e.g. 9 with stride 1)" in mutant["occlusion_grid"]["message"]
+    assert "does not increase" in mutant["cost_curve"]["message"]
+    assert "not the images' labels" in mutant["labelled_test_images"]["message"]
+    correct = checks_of(results[EE_CORRECT])
+    for spec in load_suite(ee5179).specs:
+        assert correct[spec.name]["status"] == "passed", spec.name
+        seen_failing = [p for p in [mutant, *map(checks_of, results.values())]
+                        if p[spec.name]["status"] in ("failed", "partial")]
+        assert seen_failing, f"{spec.name} never fails"
