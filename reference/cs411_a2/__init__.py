@@ -28,8 +28,8 @@ from reference.cs411_a2.small_cnn import (
     mnist_split,
     reference_small_cnn,
     train_small_cnn,
-    trainable_parameter_count,
 )
+from reference.torch_tools import trainable_parameter_count
 
 __all__ = [
     "DIGIT_PAIRS",

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from checks.assets import DataDir
 from checks.model_cache import ModelCache
-from reference.torch_tools import accuracy, trainable_parameter_count
+from reference.torch_tools import accuracy
 
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081

@@ -2,6 +2,7 @@
 models, datasets and figures by structure. Long: the sample class trains twelve CNNs."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -86,8 +87,12 @@ def test_the_colab_notebook_runs_to_the_end_on_this_cpu(ee5179_graded):
     assert any("EOFError" in flag for flag in colab["flags"])
 
 
-def test_reference_figures_sit_beside_the_students(ee5179_graded):
+def test_the_report_shows_where_each_passed_check_looked_and_the_reference_figures(ee5179_graded):
     out, results = ee5179_graded
+    page = (out / EE_CORRECT / "report.html").read_text()
+    assert "The network is the prescribed CNN (found by its structure): `model` (Net, 799,078 parameters) matches" in page
+    assert re.search(r"predicted labels are those of `(bn_)?model` \(Net, [\d,]+ parameters\) and `(bn_)?model`", page), \
+        "both models predict the titles' labels, so both are named"
     checks = checks_of(results[EE_CORRECT])
     for name, reference in (("conv1_filters", "reference-conv1-filters.png"), ("occlusion_recomputed", "reference-occlusion.png"),
                             ("non_targeted_images", "reference-non-targeted.png")):

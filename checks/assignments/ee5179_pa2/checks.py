@@ -29,6 +29,7 @@ from reference.ee5179_pa2.occlusion import GREY
 
 from .findings import (
     attack_figures,
+    best_models,
     batch_norm_models,
     classifiers,
     figure_place,
@@ -192,14 +193,16 @@ def labelled_test_images(ctx):
 
 
 def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tuple[int, str]:
-    """How many stated predictions a model of the notebook makes on those test images (the best model)."""
+    """How many of the stated predictions the notebook's best-agreeing model(s) make, and which they are."""
     images, _ = test_set(ctx)
-    outcomes = [(0, "no model")]
+    outcomes = []
     for model in measured(ctx):
         with torch.no_grad():
             predicted = KernelClassifier(ctx.student, model.model.name, model.scaling)(images[indices]).argmax(dim=1)
-        outcomes.append((int((predicted == stated).sum()), model.model.where))
-    return max(outcomes, key=lambda outcome: outcome[0])
+        outcomes.append((int((predicted == stated).sum()), predicted, model.model.where))
+    if not outcomes:
+        raise no_classifier()
+    return max(score for score, _, _ in outcomes), best_models(outcomes)
 
 
 # ---- 1.3-1.5: stated dimensions, parameters, neurons -----------------------------------

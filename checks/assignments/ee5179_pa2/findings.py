@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -201,9 +202,15 @@ def hits_on_target(ctx, attack: AttackFigure) -> tuple[int, list[str], str]:
             for batch in model_inputs(images, model.scaling):
                 predicted = classifier(batch).argmax(dim=1)
                 outcomes.append((int((predicted == targets).sum()), predicted, model.model.where))
-    hits, predicted, where = max(outcomes, key=lambda outcome: outcome[0])
+    hits, predicted, _ = max(outcomes, key=lambda outcome: outcome[0])
     misses = [f"target {int(t)} classified as {int(p)}" for t, p in zip(targets, predicted) if t != p]
-    return hits, misses, where
+    return hits, misses, best_models(outcomes)
+
+
+def best_models(outcomes: list[tuple[int, Any, str]]) -> str:
+    """Every model with the best score, named: when two models agree, crediting one would mislead."""
+    best = max(score for score, _, _ in outcomes)
+    return " and ".join(dict.fromkeys(where for score, _, where in outcomes if score == best))
 
 
 def figure_place(figure: Figure) -> str:
