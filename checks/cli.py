@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from collections.abc import Sequence
 
 from checks.assets import DATA_ENV_VAR, DataDir
@@ -76,18 +75,17 @@ def run_notebook(args: argparse.Namespace) -> int:
 def _grade_options(args: argparse.Namespace, mode: str):
     from pathlib import Path
 
-    from checks.capacity import default_jobs, threads_per_job
+    from checks.capacity import threads_per_job
     from checks.grading import GradeOptions
 
-    limits = SandboxLimits()
-    jobs = getattr(args, "jobs", 1) or default_jobs(limits.memory_bytes)
+    jobs = getattr(args, "jobs", 1)
     return GradeOptions(
         mode=mode,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         jobs=jobs,
         cell_timeout_s=getattr(args, "cell_timeout", None),
         notebook_timeout_s=getattr(args, "timeout", None),
-        limits=replace(limits, threads=threads_per_job(jobs)),
+        limits=SandboxLimits(threads=threads_per_job(jobs)) if jobs else SandboxLimits(),
     )
 
 
@@ -101,7 +99,6 @@ def grade(args: argparse.Namespace) -> int:
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
     options = _grade_options(args, args.mode)
-    print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel", flush=True)
     try:
         results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
     except OverrideError as error:

@@ -21,6 +21,20 @@ def plot_axes(figure: Figure) -> list[Axes]:
             and (axes.get("images") or axes.get("lines") or axes.get("collections"))]
 
 
+def with_cell_groups(figures: list[Figure]) -> list[Figure]:
+    """The figures, plus one per cell that drew several one-image figures (a loop of
+    ``plt.figure()`` calls) holding their panels in drawing order, so that ten figures of one
+    image each are read like one figure of ten subplots."""
+    one_image: dict[Any, list[Figure]] = {}
+    for figure in figures:
+        panels = plot_axes(figure)
+        if len(panels) == 1 and panels[0].get("images"):
+            one_image.setdefault(figure.get("cell"), []).append(figure)
+    groups = [{"cell": cell, "parts": parts, "axes": [plot_axes(part)[0] for part in parts]}
+              for cell, parts in one_image.items() if len(parts) > 1]
+    return [*figures, *groups]
+
+
 def image_axes(figure: Figure, ndim: int | None = None, shape: tuple[int, ...] | None = None) -> list[Axes]:
     found = []
     for axes in plot_axes(figure):

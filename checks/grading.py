@@ -11,7 +11,7 @@ import importlib
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +20,7 @@ import torch
 
 from checks.assets import DataDir
 from checks.assignment import Assignment
+from checks.capacity import default_jobs, threads_per_job
 from checks.check_api import CheckSuite, Evidence, run_suite
 from checks.figure_placement import place_figures
 from checks.kernel import KernelSession, RunConfig, RunResult
@@ -40,7 +41,7 @@ from checks.written import Question, locate_answers
 class GradeOptions:
     mode: str = "full"
     data_dir: Path | None = None
-    jobs: int = 1
+    jobs: int | None = None  # None: sized by grade_class to the machine and the notebooks waiting
     cell_timeout_s: float | None = None
     notebook_timeout_s: float | None = None
     limits: SandboxLimits = field(default_factory=SandboxLimits)
@@ -48,6 +49,14 @@ class GradeOptions:
     def settings(self) -> dict[str, Any]:
         """The options that can change a verdict (threads and memory are sized not to)."""
         return {"mode": self.mode, "cell_timeout_s": self.cell_timeout_s, "notebook_timeout_s": self.notebook_timeout_s}
+
+    def sized_for(self, waiting: int) -> GradeOptions:
+        """Unset jobs take what cores and memory allow but never outnumber the notebooks waiting,
+        so a lone notebook gets every core instead of one job's share."""
+        if self.jobs is not None:
+            return self
+        jobs = max(1, min(default_jobs(self.limits.memory_bytes), waiting))
+        return replace(self, jobs=jobs, limits=replace(self.limits, threads=threads_per_job(jobs)))
 
 
 @dataclass
@@ -74,7 +83,7 @@ class GradingContext:
 
     def cite(self, *figures: dict[str, Any]) -> None:
         """Mark the student's figures the running check judged, so the report shows them under its task."""
-        for figure in figures:
+        for figure in (part for figure in figures for part in figure.get("parts", [figure])):
             if figure.get("png") and figure["png"] not in self.evidence.figures:
                 self.evidence.figures.append(figure["png"])
 
@@ -232,6 +241,9 @@ def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions
             if stored is not None:
                 results[submission.student_id] = stored
     pending = [s for s in submissions if s.student_id not in results]
+    options = options.sized_for(len(pending))
+    if pending:
+        print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel", flush=True)
     progress = BatchProgress(len(pending), len(results), summary_line)
 
     def one(submission: Submission) -> dict[str, Any]:
@@ -245,7 +257,7 @@ def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions
         return payload
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
             for payload in pool.map(one, pending):
                 results[payload["student"]] = payload
     finally:

@@ -259,3 +259,22 @@ def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path)
         (1, 24, True, True), (3, 20, True, False), (2, 28, False, True)]
     assert candidates[1].allowed == () and (9, 1) in candidates[1].fits, "too large a patch, still found when named"
     assert (5, 1) in candidates[0].allowed and candidates[2].allowed == ((1, 1),)
+
+
+def test_one_image_figures_drawn_in_a_loop_are_also_read_as_one_figure(run_cells):
+    from checks.figure_queries import with_cell_groups
+
+    result, _, _ = run_cells(
+        "import numpy as np, matplotlib.pyplot as plt\n"
+        "for target in range(10):\n    plt.figure(); plt.imshow(np.full((28, 28), target)); plt.title(f'target {target}')\n"
+        "    plt.show()",
+        "fig, (a, b) = plt.subplots(1, 2)\na.imshow(np.zeros((28, 28))); b.imshow(np.ones((28, 28)))\n"
+        "plt.figure(); plt.imshow(np.zeros((28, 28)))",
+        "plt.imshow(np.zeros((5, 5))); plt.colorbar()",
+    )
+    drawn = with_cell_groups(result.figures)
+    assert drawn[:len(result.figures)] == result.figures, "every figure is still there on its own"
+    groups = drawn[len(result.figures):]
+    assert [group["cell"] for group in groups] == [0], "a subplot figure beside a one-image figure is no loop"
+    assert [axes["title"] for axes in groups[0]["axes"]] == [f"target {n}" for n in range(10)]
+    assert [part["png"] for part in groups[0]["parts"]] == [figure["png"] for figure in result.figures[:10]]

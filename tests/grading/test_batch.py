@@ -92,6 +92,35 @@ def test_jobs_default_to_what_cores_and_memory_allow():
     assert threads_per_job(1) == cores and threads_per_job(cores) == 1
 
 
+def test_unset_jobs_never_outnumber_the_notebooks_waiting(monkeypatch):
+    from checks import capacity
+    from checks.grading import GradeOptions
+    from checks.sandbox import SandboxLimits
+
+    monkeypatch.setattr(capacity, "available_cores", lambda: 4)
+    monkeypatch.setattr(capacity, "total_memory_bytes", lambda: 64 << 30)
+    unset = GradeOptions(limits=SandboxLimits(memory_bytes=4 << 30))
+    lone = unset.sized_for(1)
+    assert (lone.jobs, lone.limits.threads) == (1, 4), "one notebook gets every core"
+    assert (unset.sized_for(3).jobs, unset.sized_for(3).limits.threads) == (3, 1)
+    assert (unset.sized_for(40).jobs, unset.sized_for(40).limits.threads) == (4, 1)
+    assert unset.sized_for(0).jobs == 1
+    chosen = GradeOptions(jobs=2, limits=SandboxLimits(threads=1))
+    assert chosen.sized_for(1) == chosen, "jobs the instructor chose are kept"
+
+
+def test_the_command_line_leaves_jobs_to_the_batch_unless_given():
+    from checks.cli import _grade_options
+
+    def options(*extra: str):
+        args = build_parser().parse_args(["grade", "x", "--assignment", "cs411-a2", "--out", "o", *extra])
+        return _grade_options(args, args.mode)
+
+    assert options().jobs is None
+    given = options("--jobs", "2")
+    assert (given.jobs, given.limits.threads) == (2, threads_per_job(2))
+
+
 def test_zero_jobs_is_refused(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["grade", "x", "--assignment", "cs411-a2", "--out", "o", "--jobs", "0"])

@@ -119,3 +119,54 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, 
         seen_failing = [p for p in [mutant, *map(checks_of, results.values())]
                         if p[spec.name]["status"] in ("failed", "partial")]
         assert seen_failing, f"{spec.name} never fails"
+
+
+LOOP_FIGURES_NOTEBOOK = [
+    """import matplotlib.pyplot as plt, torch, torch.nn as nn, torchvision
+test_set = torchvision.datasets.MNIST(root="data", train=False, download=True, transform=torchvision.transforms.ToTensor())
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
+        self.fc1 = nn.Linear(32 * 7 * 7, 500)
+        self.fc2 = nn.Linear(500, 10)
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+
+torch.manual_seed(0)
+model = Net().eval()""",
+    """for i in range(8):
+    image, label = test_set[i]
+    with torch.no_grad():
+        predicted = int(model(image.unsqueeze(0)).argmax())
+    plt.figure(figsize=(2, 2))
+    plt.imshow(image[0], cmap="gray")
+    plt.title(f"true {label}, predicted {predicted}")
+    plt.show()""",
+    """for target in range(10):
+    x = (0.5 + 0.1 * torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(target))).requires_grad_(True)
+    for step in range(100):
+        grad, = torch.autograd.grad(model(x)[0, target], x)
+        x = (x + 20 * grad).detach().requires_grad_(True)
+    plt.figure(figsize=(2, 2))
+    plt.imshow(x.detach()[0, 0], cmap="gray")
+    plt.title(f"target {target}")
+    plt.show()""",
+]
+
+
+def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179, data_root, tmp_path):
+    path = tmp_path / "Looper_R9.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in LOOP_FIGURES_NOTEBOOK]),
+                   path)
+    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
+    checks = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
+    for name, drawn in (("labelled_test_images", "8 test images in the 8 one-image figures of cell 1"),
+                        ("non_targeted_images", "10 images in the 10 one-image figures of cell 2")):
+        assert checks[name]["status"] == "passed" and checks[name]["message"].startswith(drawn), checks[name]["message"]
+    assert len(checks["non_targeted_images"]["figures"]) == 10, "each of the ten figures is shown under the task"
+    assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]

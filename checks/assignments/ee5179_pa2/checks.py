@@ -19,7 +19,7 @@ from checks.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.data_split import judge_split
 from checks.figure_finders import filter_grids, occlusion_maps, square_panels
 from checks.figure_queries import load_image
-from checks.kernel_models import KernelClassifier
+from checks.kernel_models import SCALINGS, KernelClassifier
 from checks.reference_figures import Panel
 from checks.stated_numbers import accuracy_claims, integers, shapes, states_shape
 from reference.ee5179_pa2 import NEURON_DEFINITIONS, PrescribedCNN, filters, layer_shapes, non_targeted_attack, occlusion_map
@@ -32,6 +32,7 @@ from .findings import (
     best_models,
     batch_norm_models,
     classifiers,
+    drawn_figures,
     figure_place,
     hits_on_target,
     line_axes,
@@ -193,13 +194,17 @@ def labelled_test_images(ctx):
 
 
 def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tuple[int, str]:
-    """How many of the stated predictions the notebook's best-agreeing model(s) make, and which they are."""
+    """How many of the stated predictions the notebook's best-agreeing model(s) make, and which they are.
+
+    Every input scaling is tried: the one chosen by accuracy is a guess for a model that has
+    barely learnt, and eight labels all matching under another scaling is no coincidence."""
     images, _ = test_set(ctx)
     outcomes = []
     for model in measured(ctx):
-        with torch.no_grad():
-            predicted = KernelClassifier(ctx.student, model.model.name, model.scaling)(images[indices]).argmax(dim=1)
-        outcomes.append((int((predicted == stated).sum()), predicted, model.model.where))
+        for scaling in SCALINGS:
+            with torch.no_grad():
+                predicted = KernelClassifier(ctx.student, model.model.name, scaling)(images[indices]).argmax(dim=1)
+            outcomes.append((int((predicted == stated).sum()), predicted, model.model.where))
     if not outcomes:
         raise no_classifier()
     return max(score for score, _, _ in outcomes), best_models(outcomes)
@@ -428,7 +433,7 @@ def higher_filters(ctx):
 @suite.check("2.3", 3, "Activations of the convolution layers are plotted", needs="full")
 def activation_maps(ctx):
     excluded = {id(item.figure) for item in shown_test_digits(ctx)} | {id(item.figure) for item in attack_figures(ctx)}
-    candidates = [figure for figure in ctx.figures if id(figure) not in excluded]
+    candidates = [figure for figure in drawn_figures(ctx) if id(figure) not in excluded]
     first = [figure for figure in candidates if len(square_panels(figure, 28)) >= 8]
     deeper = [figure for figure in candidates if any(len(square_panels(figure, size)) >= 8 for size in (14, 7))]
     ctx.cite(*first[:1], *deeper[:1])

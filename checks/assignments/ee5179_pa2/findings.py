@@ -18,7 +18,7 @@ import torch
 from checks.architecture import ConvSpec, PrescribedArchitecture
 from checks.check_api import CheckFailed
 from checks.dataset_images import ImageIndex
-from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text
+from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text, with_cell_groups
 from checks.figure_finders import square_panels
 from checks.kernel_models import FoundModel, InputScaling, KernelClassifier, find_classifiers, measure_accuracy
 from checks.model_cache import ModelCache, resolve_cache_dir
@@ -116,12 +116,17 @@ class ShownDigits:
     panels: list[tuple[Axes, int]]  # the panel and the test image it shows
 
 
+def drawn_figures(ctx) -> list[Figure]:
+    """The notebook's figures with each cell's one-image figures also taken together."""
+    return ctx.remember("drawn_figures", lambda: with_cell_groups(ctx.figures))
+
+
 def shown_test_digits(ctx) -> list[ShownDigits]:
     """Figures whose 28 x 28 panels are MNIST test images (at least four of them)."""
 
     def find():
         found = []
-        for figure in ctx.figures:
+        for figure in drawn_figures(ctx):
             panels = [(axes, index) for axes, array in panel_arrays(ctx, figure, 28)
                       if (index := test_index(ctx).identify(array)) is not None]
             if len(panels) >= 4:
@@ -165,7 +170,7 @@ def attack_figures(ctx) -> list[AttackFigure]:
     def find():
         shown = {id(item.figure) for item in shown_test_digits(ctx)}
         found = []
-        for figure in ctx.figures:
+        for figure in drawn_figures(ctx):
             panels = panel_arrays(ctx, figure, 28)
             if id(figure) in shown or not 10 <= len(panels) <= 12:
                 continue
@@ -215,7 +220,8 @@ def best_models(outcomes: list[tuple[int, Any, str]]) -> str:
 
 def figure_place(figure: Figure) -> str:
     title = title_text(figure)
-    return f"the figure of cell {figure.get('cell')}" + (f" ({title[:60]})" if title else "")
+    drawn = f"the {len(figure['parts'])} one-image figures" if "parts" in figure else "the figure"
+    return f"{drawn} of cell {figure.get('cell')}" + (f" ({title[:60]})" if title else "")
 
 
 def line_axes(ctx) -> list[tuple[Figure, Axes]]:
