@@ -3,7 +3,7 @@ training), so that each check is seen failing on a notebook that attempts it."""
 
 import nbformat
 
-CELLS = [
+UNTRAINED_WIDE_MODEL = [
     """import numpy as np, matplotlib.pyplot as plt, torch, torch.nn as nn, torchvision
 test_set = torchvision.datasets.MNIST(root="data", train=False, download=True, transform=torchvision.transforms.ToTensor())
 val_set = test_set""",
@@ -23,6 +23,10 @@ torch.manual_seed(0)
 model = Wide().eval()
 print("Test accuracy: 99.10%")
 print("Parameters: 123")""",
+]
+
+CELLS = [
+    *UNTRAINED_WIDE_MODEL,
     """plt.plot([0, 1, 2], [2.0, 1.0, 0.5], label="loss")
 plt.title("loss")
 plt.show()""",
@@ -56,7 +60,9 @@ plt.show()""",
 ]
 
 
+def code_notebook(cells: list[str]) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+
+
 def mutant_notebook() -> nbformat.NotebookNode:
-    book = nbformat.v4.new_notebook()
-    book.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    return book
+    return code_notebook(CELLS)

@@ -18,7 +18,7 @@ from tests.grading.conftest import (
     EE_TEST_AS_VALIDATION,
     EE_WRONG_NETWORK,
 )
-from tests.grading.ee5179_mutant import mutant_notebook
+from tests.grading.ee5179_mutant import UNTRAINED_WIDE_MODEL, code_notebook, mutant_notebook
 from tests.grading.test_cs411_grading import checks_of, differing_tasks, task_scores
 
 AUTOMATIC_TOTAL = 81
@@ -121,24 +121,7 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, 
         assert seen_failing, f"{spec.name} never fails"
 
 
-LOOP_FIGURES_NOTEBOOK = [
-    """import matplotlib.pyplot as plt, torch, torch.nn as nn, torchvision
-test_set = torchvision.datasets.MNIST(root="data", train=False, download=True, transform=torchvision.transforms.ToTensor())
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
-        self.fc1 = nn.Linear(32 * 7 * 7, 500)
-        self.fc2 = nn.Linear(500, 10)
-    def forward(self, x):
-        x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
-        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
-        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
-
-torch.manual_seed(0)
-model = Net().eval()""",
+LOOP_FIGURES_CELLS = [
     """for i in range(8):
     image, label = test_set[i]
     with torch.no_grad():
@@ -161,12 +144,11 @@ model = Net().eval()""",
 
 def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179, data_root, tmp_path):
     path = tmp_path / "Looper_R9.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in LOOP_FIGURES_NOTEBOOK]),
-                   path)
+    nbformat.write(code_notebook([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS]), path)
     options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
     checks = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
-    for name, drawn in (("labelled_test_images", "8 test images in the 8 one-image figures of cell 1"),
-                        ("non_targeted_images", "10 images in the 10 one-image figures of cell 2")):
+    for name, drawn in (("labelled_test_images", "8 test images in the 8 one-image figures of cell 2"),
+                        ("non_targeted_images", "10 images in the 10 one-image figures of cell 3")):
         assert checks[name]["status"] == "passed" and checks[name]["message"].startswith(drawn), checks[name]["message"]
     assert len(checks["non_targeted_images"]["figures"]) == 10, "each of the ten figures is shown under the task"
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
