@@ -36,6 +36,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.xaigrader-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  # A pip configuration may list find-links folders that do not exist; a warning for each
+  # would bury a real install error.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   touch "$stamp"
 fi

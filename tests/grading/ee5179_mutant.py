@@ -57,6 +57,14 @@ plt.show()
 plt.plot(np.linspace(5, 1, 50))
 plt.title("cost")
 plt.show()""",
+    """source = test_set[1][0][0].numpy() * 255
+fig, axes = plt.subplots(2, 5)
+for t, ax in enumerate(axes.flat):
+    weight = 0.9 if t < 2 else 0.15
+    ax.imshow(weight * source + (1 - weight) * (128 + 64 * np.random.RandomState(100 + t).randn(28, 28)), cmap="gray")
+    ax.set_title(f"target {t}")
+fig.suptitle("Targeted attack: beta too small, eight images lose the 2")
+plt.show()""",
 ]
 
 

@@ -18,7 +18,8 @@ from tests.grading.conftest import (
     EE_TEST_AS_VALIDATION,
     EE_WRONG_NETWORK,
 )
-from tests.grading.ee5179_mutant import UNTRAINED_WIDE_MODEL, code_notebook, mutant_notebook
+from tests.grading.ee5179_mutant import CELLS as MUTANT_CELLS
+from tests.grading.ee5179_mutant import UNTRAINED_WIDE_MODEL, code_notebook
 from tests.grading.test_cs411_grading import checks_of, differing_tasks, task_scores
 
 AUTOMATIC_TOTAL = 81
@@ -40,6 +41,8 @@ def test_the_correct_submission_gets_every_automatic_mark_and_says_where_it_look
     assert checks["conv1_filters"]["message"].startswith("conv1 of `model`")
     assert checks["higher_filters"]["message"].startswith("conv2 of `model`")
     assert "patch 4, stride 2" in checks["occlusion_recomputed"]["message"]
+    assert "taken as the targeted attack: the images resemble one another" in checks["targeted_images"]["message"]
+    assert checks["targeted_closeness"]["message"].startswith("every image stays close to test image 1, a 2: correlation")
     answers = {answer["task"]: answer for answer in correct["written_answers"]}
     assert sorted(answers) == ["1.6", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2"]
     assert answers["2.1"]["text"].startswith("**Do you observe interesting patterns?**")
@@ -95,24 +98,35 @@ def test_the_report_shows_where_each_passed_check_looked_and_the_reference_figur
         "both models predict the titles' labels, so both are named"
     checks = checks_of(results[EE_CORRECT])
     for name, reference in (("conv1_filters", "reference-conv1-filters.png"), ("occlusion_recomputed", "reference-occlusion.png"),
-                            ("non_targeted_images", "reference-non-targeted.png")):
+                            ("non_targeted_images", "reference-non-targeted.png"),
+                            ("targeted_closeness", "reference-targeted-source.png")):
         assert checks[name]["figures"], name
         assert [item["png"] for item in checks[name]["references"]] == [reference]
         assert (out / EE_CORRECT / "figures" / reference).is_file()
 
 
+def grade_cells(cells: list[str], ee5179, data_root, tmp_path) -> dict:
+    """A notebook of these code cells graded in full mode: its checks by name."""
+    path = tmp_path / "Tried_R0.ipynb"
+    nbformat.write(code_notebook(cells), path)
+    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
+    return checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
+
+
 def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, ee5179, data_root, tmp_path):
     _, results = ee5179_graded
-    path = tmp_path / "Mutant_R0.ipynb"
-    nbformat.write(mutant_notebook(), path)
-    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
-    mutant = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
+    mutant = grade_cells(MUTANT_CELLS, ee5179, data_root, tmp_path)
     assert mutant["architecture"]["status"] == "failed" and "64 filters" in mutant["architecture"]["message"]
     assert "differs from the recomputation" in mutant["occlusion_recomputed"]["message"]
     assert "not probabilities" in mutant["occlusion_range"]["message"]
     assert "needs a patch larger than 5 pixels (e.g. 9 with stride 1)" in mutant["occlusion_grid"]["message"]
     assert "does not increase" in mutant["cost_curve"]["message"]
     assert "not the images' labels" in mutant["labelled_test_images"]["message"]
+    assert "the notebook's later figure of generated images" in mutant["targeted_images"]["message"], \
+        "two attacks whose images do not resemble one another: the later is 3.2's"
+    closeness = mutant["targeted_closeness"]
+    assert closeness["message"] == "8 of 10 targeted images drift away from the source digit (test image 1, a 2)"
+    assert closeness["status"] == "partial" and closeness["score"] == pytest.approx(0.2 * closeness["max_score"])
     correct = checks_of(results[EE_CORRECT])
     for spec in load_suite(ee5179).specs:
         assert correct[spec.name]["status"] == "passed", spec.name
@@ -143,12 +157,26 @@ LOOP_FIGURES_CELLS = [
 
 
 def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179, data_root, tmp_path):
-    path = tmp_path / "Looper_R9.ipynb"
-    nbformat.write(code_notebook([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS]), path)
-    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
-    checks = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
+    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS], ee5179, data_root, tmp_path)
     for name, drawn in (("labelled_test_images", "8 test images in the 8 one-image figures of cell 2"),
                         ("non_targeted_images", "10 images in the 10 one-image figures of cell 3")):
         assert checks[name]["status"] == "passed" and checks[name]["message"].startswith(drawn), checks[name]["message"]
     assert len(checks["non_targeted_images"]["figures"]) == 10, "each of the ten figures is shown under the task"
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
+
+
+NOISE_ATTACKS = [f"""fig, axes = plt.subplots(2, 5)
+for t, ax in enumerate(axes.flat):
+    ax.imshow(128 + 32 * np.random.RandomState({seed} + t).randn(28, 28), cmap="gray")
+    ax.set_title(f"target {{t}}")
+plt.show()""" for seed in (0, 50)]
+
+
+def test_a_targeted_attack_that_keeps_no_digit_is_told_so(ee5179, data_root, tmp_path):
+    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *NOISE_ATTACKS], ee5179, data_root, tmp_path)
+    assert "10 images in the figure of cell 2" in checks["non_targeted_images"]["message"]
+    assert "in the figure of cell 3 (target 0" in checks["targeted_images"]["message"]
+    assert "taken as the targeted attack: the notebook's later figure" in checks["targeted_images"]["message"]
+    closeness = checks["targeted_closeness"]
+    assert closeness["status"] == "failed" and closeness["message"] == "no digit shows through the targeted images"
+    assert re.fullmatch(r"the closest is (test|training) image \d+, a \d, correlation 0\.[0-2]\d", closeness["found"])

@@ -1,6 +1,7 @@
 """Finding what a notebook holds without names: scores from any forward, images by their pixels."""
 
 import numpy as np
+import pytest
 import torch
 
 from checks.dataset_images import ImageIndex
@@ -35,3 +36,17 @@ def test_a_plotted_test_digit_is_identified_whatever_its_scaling(data):
     assert index.identify(128 + 32 * rng.standard_normal((28, 28))) is None, "noise is no test image"
     assert index.identify(np.ones((28, 28))) is None and index.identify(np.zeros((14, 14))) is None
     assert index.identify(None) is None
+
+
+def test_an_image_made_from_a_test_digit_is_traced_to_it_and_noise_to_none(data):
+    images, _ = data.mnist_arrays(train=False)
+    index = ImageIndex(images[:2000].unsqueeze(1).float() / 255)
+    rng = np.random.default_rng(0)
+    digit = images[1234].numpy().astype(np.float32)
+    faint = 0.3 * digit + 0.7 * (128 + 64 * rng.standard_normal((28, 28)))
+    nearest = index.nearest(faint)
+    assert nearest.index == 1234 and 0.3 < nearest.correlation < 0.9, "a faint copy is no exact match, yet traceable"
+    assert index.identify(faint) is None
+    assert index.nearest(digit).correlation == pytest.approx(1.0, abs=1e-5)
+    assert index.nearest(128 + 32 * rng.standard_normal((28, 28))).correlation < 0.3, "noise resembles no digit"
+    assert index.nearest(np.full((28, 28), 7.0)) is None and index.nearest(np.zeros((14, 14))) is None
