@@ -50,3 +50,4 @@ def test_an_image_made_from_a_test_digit_is_traced_to_it_and_noise_to_none(data)
     assert index.nearest(digit).correlation == pytest.approx(1.0, abs=1e-5)
     assert index.nearest(128 + 32 * rng.standard_normal((28, 28))).correlation < 0.3, "noise resembles no digit"
     assert index.nearest(np.full((28, 28), 7.0)) is None and index.nearest(np.zeros((14, 14))) is None
+    assert index.nearest(np.where(digit > 0, np.nan, digit)) is None

@@ -621,6 +621,10 @@ def targeted_closeness(ctx):
     found = attack(ctx, targeted=True)
     ctx.cite(found.figure)
     source = source_digit(ctx, found)
+    if source is None:
+        raise CheckFailed("the targeted images cannot be compared with any digit",
+                          expected="finite images that keep the source digit's shape",
+                          found="their average is blank or holds NaN or infinite values")
     average = np.mean([array for _, array, _ in found.panels], axis=0)
     ctx.show_reference("targeted-source", "the MNIST image the grader traced the targeted images to, beside their "
                        "average", [[Panel(source.image, f"{source.name}: a {source.label}", "gray"),

@@ -188,13 +188,13 @@ def attack_figures(ctx) -> list[AttackFigure]:
         for figure, panels in _generated_panels(ctx):
             score = resemblance([array for _, array, _ in panels])
             targeted = score >= RESEMBLANCE
-            why = (f"the images resemble one another (correlation {score:.2f} with their average)" if targeted
-                   else f"the images do not resemble one another (correlation {score:.2f} with their average)")
+            why = f"the images {'' if targeted else 'do not '}resemble one another (correlation {score:.2f} with " \
+                  "their average)"
             found.append(AttackFigure(figure, panels, score, targeted, why))
         if len(found) >= 2 and not any(item.targeted for item in found):
-            last = found[-1]
-            found[-1] = replace(last, targeted=True, why=f"the notebook's later figure of generated images; "
-                                                          f"{last.why.replace('the images do', 'its images do')}")
+            found[-1] = replace(found[-1], targeted=True, why="the notebook's later figure of generated images, though "
+                                f"they do not resemble one another (correlation {found[-1].resemblance:.2f} with their "
+                                "average)")
         return found
 
     return ctx.remember("attack_figures", find)
@@ -208,17 +208,19 @@ class SourceDigit:
     correlation: float  # of the attack's average image with it
 
 
-def source_digit(ctx, attack: AttackFigure) -> SourceDigit:
+def source_digit(ctx, attack: AttackFigure) -> SourceDigit | None:
     """The MNIST image a targeted attack kept close to: the one its images' average correlates
-    with best, over the test and training sets."""
+    with best, over the test and training sets; None for a blank or non-finite average."""
 
     def find():
         average = np.mean([array for _, array, _ in attack.panels], axis=0)
         nearest = [(found.correlation, split, found.index) for split in ("test", "training")
                    if (found := mnist_index(ctx, split).nearest(average)) is not None]
-        correlation, split, index = max(nearest, default=(0.0, "test", 0))
+        if not nearest:
+            return None
+        score, split, index = max(nearest)
         images, labels = mnist(ctx, split)
-        return SourceDigit(f"{split} image {index}", int(labels[index]), images[index, 0].numpy(), correlation)
+        return SourceDigit(f"{split} image {index}", int(labels[index]), images[index, 0].numpy(), score)
 
     return ctx.remember(f"source_digit_{id(attack.figure)}", find)
 
