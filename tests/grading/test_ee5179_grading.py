@@ -135,6 +135,13 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, 
         assert seen_failing, f"{spec.name} never fails"
 
 
+ASCEND = """def ascend(target):
+    x = (0.5 + 0.1 * torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(target))).requires_grad_(True)
+    for step in range(100):
+        grad, = torch.autograd.grad(model(x)[0, target], x)
+        x = (x + 20 * grad).detach().requires_grad_(True)
+    return x.detach()[0, 0]"""
+
 LOOP_FIGURES_CELLS = [
     """for i in range(8):
     image, label = test_set[i]
@@ -144,14 +151,11 @@ LOOP_FIGURES_CELLS = [
     plt.imshow(image[0], cmap="gray")
     plt.title(f"true {label}, predicted {predicted}")
     plt.show()""",
-    """for target in range(10):
-    x = (0.5 + 0.1 * torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(target))).requires_grad_(True)
-    for step in range(100):
-        grad, = torch.autograd.grad(model(x)[0, target], x)
-        x = (x + 20 * grad).detach().requires_grad_(True)
+    f"""{ASCEND}
+for target in range(10):
     plt.figure(figsize=(2, 2))
-    plt.imshow(x.detach()[0, 0], cmap="gray")
-    plt.title(f"target {target}")
+    plt.imshow(ascend(target), cmap="gray")
+    plt.title(f"target {{target}}")
     plt.show()""",
 ]
 
@@ -163,6 +167,36 @@ def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179,
         assert checks[name]["status"] == "passed" and checks[name]["message"].startswith(drawn), checks[name]["message"]
     assert len(checks["non_targeted_images"]["figures"]) == 10, "each of the ten figures is shown under the task"
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
+
+
+GRID_CELLS = [
+    """shown = torch.stack([test_set[i][0] for i in range(8)])
+plt.imshow(torchvision.utils.make_grid(shown, nrow=4).permute(1, 2, 0))
+plt.title("eight test images")
+plt.show()""",
+    f"""{ASCEND}
+plt.imshow(torch.cat([ascend(target) for target in range(10)], dim=1), cmap="gray")
+plt.title("generated images for targets 0-9")
+plt.show()""",
+    """with torch.no_grad():
+    first = torch.relu(model.conv1(test_set[0][0].unsqueeze(0)))
+    second = torch.relu(model.conv2(torch.max_pool2d(first, 2)))
+fig, (left, right) = plt.subplots(1, 2)
+left.imshow(torchvision.utils.make_grid(first[0].unsqueeze(1), nrow=8, normalize=True).permute(1, 2, 0))
+right.imshow(torchvision.utils.make_grid(second[0].unsqueeze(1), nrow=8, normalize=True).permute(1, 2, 0))
+plt.show()""",
+]
+
+
+def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(ee5179, data_root, tmp_path):
+    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *GRID_CELLS], ee5179, data_root, tmp_path)
+    digits = checks["labelled_test_images"]
+    assert digits["message"] == ("8 of 8 test images in the figure of cell 2 (eight test images) lack a title with "
+                                 "the true and the predicted label"), "found, though a grid cannot title each digit"
+    assert checks["non_targeted_images"]["message"].startswith("10 images in the figure of cell 3")
+    assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
+    assert checks["activation_maps"]["message"] == ("conv1 maps in the figure of cell 4; deeper maps in the figure of "
+                                                    "cell 4"), checks["activation_maps"]
 
 
 def attack_figure(image: str) -> str:

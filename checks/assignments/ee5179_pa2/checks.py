@@ -17,7 +17,7 @@ import torch
 
 from checks.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.data_split import judge_split
-from checks.figure_finders import filter_grids, occlusion_maps, square_panels
+from checks.figure_finders import filter_grids, occlusion_maps
 from checks.figure_queries import load_image
 from checks.kernel_models import SCALINGS, KernelClassifier
 from checks.reference_figures import Panel
@@ -438,8 +438,8 @@ def higher_filters(ctx):
 def activation_maps(ctx):
     excluded = {id(item.figure) for item in shown_test_digits(ctx)} | {id(item.figure) for item in attack_figures(ctx)}
     candidates = [figure for figure in drawn_figures(ctx) if id(figure) not in excluded]
-    first = [figure for figure in candidates if len(square_panels(figure, 28)) >= 8]
-    deeper = [figure for figure in candidates if any(len(square_panels(figure, size)) >= 8 for size in (14, 7))]
+    first = [figure for figure in candidates if len(panel_arrays(ctx, figure, 28)) >= 8]
+    deeper = [figure for figure in candidates if any(len(panel_arrays(ctx, figure, size)) >= 8 for size in (14, 7))]
     ctx.cite(*first[:1], *deeper[:1])
     found = bool(first) + bool(deeper)
     if found < 2:

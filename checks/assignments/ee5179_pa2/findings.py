@@ -20,6 +20,7 @@ from checks.check_api import CheckFailed
 from checks.dataset_images import ImageIndex
 from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text, with_cell_groups
 from checks.figure_finders import square_panels
+from checks.image_grids import tiles
 from checks.kernel_models import FoundModel, InputScaling, KernelClassifier, find_classifiers, measure_accuracy
 from checks.model_cache import ModelCache, resolve_cache_dir
 from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
@@ -103,12 +104,25 @@ def reference_trained(ctx) -> TrainedModel:
     return ctx.remember("reference_model", load)
 
 
+def _room_for_tiles(axes: Axes, size: int) -> bool:
+    shape = tuple(axes["images"][0].get("shape", ())) if axes.get("images") else ()
+    return len(shape) >= 2 and shape[0] >= size and shape[1] >= size and shape[0] * shape[1] >= 2 * size * size
+
+
 def panel_arrays(ctx, figure: Figure, size: int) -> list[tuple[Axes, np.ndarray]]:
+    """The figure's size x size grey images: whole panels, and the tiles of a panel that shows
+    several side by side (each tile an untitled panel of its own)."""
+    square = {id(axes) for axes in square_panels(figure, size)}
     found = []
-    for axes in square_panels(figure, size):
-        array = load_image(ctx.figure_dir, axes)
-        if array is not None and array.ndim == 2:
-            found.append((axes, array.astype(np.float32)))
+    for axes in plot_axes(figure):
+        if id(axes) in square:
+            array = load_image(ctx.figure_dir, axes)
+            if array is not None and array.ndim == 2:
+                found.append((axes, array.astype(np.float32)))
+        elif _room_for_tiles(axes, size):
+            array = load_image(ctx.figure_dir, axes)
+            if array is not None:
+                found.extend(({"title": ""}, tile.astype(np.float32)) for tile in tiles(array, size))
     return found
 
 

@@ -1,0 +1,32 @@
+"""Digits shown side by side in one image are split back into the digits."""
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from checks.image_grids import tiles
+
+
+def digits(data, count: int) -> torch.Tensor:
+    images, _ = data.mnist_arrays(train=False)
+    return images[:count].unsqueeze(1).float() / 255
+
+
+def test_a_make_grid_image_splits_into_its_digits_row_by_row_without_the_filler(data):
+    shown = digits(data, 10)
+    grid = make_grid(shown, nrow=8).permute(1, 2, 0).numpy()
+    assert grid.shape == (62, 242, 3)
+    found = tiles(grid, 28)
+    assert len(found) == 10, "two rows of eight, the last six slots blank"
+    assert all(np.array_equal(tile, digit[0].numpy()) for tile, digit in zip(found, shown))
+    assert len(tiles(make_grid(shown, nrow=5, padding=1, pad_value=1.0)[0].numpy(), 28)) == 10
+
+
+def test_a_strip_of_digits_splits_but_a_photo_or_a_single_digit_does_not(data):
+    shown = digits(data, 4)[:, 0].numpy()
+    assert len(tiles(np.hstack(list(shown)), 28)) == 4 and len(tiles(np.vstack(list(shown)), 28)) == 4
+    rng = np.random.default_rng(0)
+    assert tiles(rng.random((224, 224)), 28) == [], "an unpadded square is a photo, not an 8 x 8 grid"
+    assert tiles(rng.random((62, 242)), 28) == [], "no blank gutters, no grid"
+    assert tiles(shown[0], 28) == []
+    assert tiles(rng.random((62, 242, 3)), 28) == [], "colour channels that differ are a colour image"
