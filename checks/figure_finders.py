@@ -1,6 +1,7 @@
 """Things a notebook shows without naming them, found among its captured figures by shape:
-a bank of convolution filters, an occlusion probability map. For assignments such as
-EE5179 PA2 whose students choose their own names and layouts.
+the small images it shows (as subplots or as tiles of one grid image), a bank of convolution
+filters, an occlusion probability map. For assignments such as EE5179 PA2 whose students
+choose their own names and layouts.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text
+from checks.image_grids import tiles
 from reference.ee5179_pa2.occlusion import occlusion_grid_size
 
 OCCLUSION_WORDS = re.compile(r"occlu|probab|heat ?map|sensitiv", re.IGNORECASE)
@@ -21,9 +25,36 @@ def square_panels(figure: Figure, size: int) -> list[Axes]:
             if axes.get("images") and tuple(axes["images"][0].get("shape", ()))[:2] == (size, size)]
 
 
-def filter_grids(figures: list[Figure], kernel: int, count: int) -> list[Figure]:
-    """Figures with at least ``count`` panels of kernel x kernel images: a plotted filter bank."""
-    return [figure for figure in figures if len(square_panels(figure, kernel)) >= count]
+def _room_for_tiles(axes: Axes, size: int) -> bool:
+    shape = tuple(axes["images"][0].get("shape", ())) if axes.get("images") else ()
+    return len(shape) >= 2 and shape[0] >= size and shape[1] >= size and shape[0] * shape[1] >= 2 * size * size
+
+
+def panel_arrays(figure: Figure, figure_dir: Path, size: int) -> list[tuple[Axes, np.ndarray]]:
+    """The figure's size x size grey images: whole panels, and the tiles of a panel that shows
+    several side by side. A tile is an untitled panel of its own that keeps its grid panel
+    (``grid``), its place there (``tile``) and the grid's number of tiles (``tiles``), so that
+    labels written once for the whole grid can be matched to it."""
+    square = {id(axes) for axes in square_panels(figure, size)}
+    found = []
+    for axes in plot_axes(figure):
+        if id(axes) in square:
+            array = load_image(figure_dir, axes)
+            if array is not None and array.ndim == 2:
+                found.append((axes, array.astype(np.float32)))
+        elif _room_for_tiles(axes, size):
+            array = load_image(figure_dir, axes)
+            if array is not None:
+                grid = tiles(array, size)
+                found.extend(({"title": "", "grid": axes, "tile": position, "tiles": len(grid)},
+                              tile.astype(np.float32)) for position, tile in enumerate(grid))
+    return found
+
+
+def filter_grids(figures: list[Figure], figure_dir: Path, kernel: int, count: int) -> list[Figure]:
+    """Figures that show at least ``count`` kernel x kernel images, as subplots or as tiles of a
+    ``make_grid``: a plotted filter bank."""
+    return [figure for figure in figures if len(panel_arrays(figure, figure_dir, kernel)) >= count]
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,8 @@ def _gutters_are_blank(grey: np.ndarray, size: int, padding: int) -> bool:
     return values.size > 0 and bool(np.all(values == values[0]))
 
 
-def tiles(array: np.ndarray, size: int) -> list[np.ndarray]:
-    """The ``size`` x ``size`` images of a grid, row by row, blank filler tiles left out; [] when
-    the array is no grid of at least two such images."""
-    grey = _grey(np.asarray(array))
-    if grey is None:
-        return []
+def _layout(grey: np.ndarray, size: int) -> tuple[int, int, int] | None:
+    """(padding, rows, columns) when ``grey`` is a grid of at least two size x size tiles."""
     height, width = grey.shape
     for padding in PADDINGS:
         step = size + padding
@@ -44,8 +40,22 @@ def tiles(array: np.ndarray, size: int) -> list[np.ndarray]:
             continue  # unpadded, only a strip: a large photo divides into 28-pixel squares too
         if padding and not _gutters_are_blank(grey, size, padding):
             continue
-        found = [grey[padding + row * step:padding + row * step + size,
-                      padding + column * step:padding + column * step + size]
-                 for row in range(rows) for column in range(columns)]
-        return [tile for tile in found if np.ptp(tile) > 0]
-    return []
+        return padding, rows, columns
+    return None
+
+
+def tiles(array: np.ndarray, size: int) -> list[np.ndarray]:
+    """The ``size`` x ``size`` images of a grid, row by row, blank filler tiles left out; [] when
+    the array is no grid of at least two such images, or when it is a grid of smaller tiles (a
+    make_grid of 3 x 3 filters with padding 1 also has blank lines every 8 pixels)."""
+    grey = _grey(np.asarray(array))
+    if grey is None:
+        return []
+    layout = _layout(grey, size)
+    if layout is None or any(_layout(grey, finer) is not None for finer in range(1, size)):
+        return []
+    padding, rows, columns = layout
+    step = size + padding
+    found = [grey[padding + row * step:padding + row * step + size, padding + column * step:padding + column * step + size]
+             for row in range(rows) for column in range(columns)]
+    return [tile for tile in found if np.ptp(tile) > 0]

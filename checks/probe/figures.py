@@ -18,7 +18,8 @@ from .events import EventLog
 
 MAX_FIGURES = 200
 MAX_ARRAY_ELEMENTS = 1_000_000
-MAX_ARRAYS_PER_FIGURE = 24
+MAX_ARRAYS_PER_FIGURE = 128  # an 8 x 8 bank of filters, each panel compared with a model's weights
+MAX_ELEMENTS_PER_FIGURE = 8_000_000  # what bounds the disk a figure takes, with MAX_FIGURES
 MAX_LINE_POINTS = 10_000
 PNG_DPI = 72
 
@@ -132,17 +133,18 @@ class FigureRecorder:
 
     def _write_arrays(self, figure, description: dict[str, Any], name: str) -> None:
         """Save the arrays shown with imshow, so a check can compare them with a reference."""
-        written = 0
+        written, elements = 0, 0
         for axes_index, axes in enumerate(figure.axes):
             for image_index, image in enumerate(axes.images):
                 entry = description["axes"][axes_index]["images"][image_index]
                 array = np.ma.getdata(image.get_array())
-                if array is None or array.size > MAX_ARRAY_ELEMENTS or written >= MAX_ARRAYS_PER_FIGURE:
+                if array is None or array.size > MAX_ARRAY_ELEMENTS or written >= MAX_ARRAYS_PER_FIGURE \
+                        or elements + array.size > MAX_ELEMENTS_PER_FIGURE:
                     continue
                 file_name = f"{name}-ax{axes_index}-im{image_index}.npy"
                 np.save(self.folder / file_name, np.asarray(array), allow_pickle=False)
                 entry["array"] = file_name
-                written += 1
+                written, elements = written + 1, elements + array.size
 
     def _write_index(self) -> None:
         records = [{k: v for k, v in r.items() if k != "fingerprint"} for r in self.records.values()]

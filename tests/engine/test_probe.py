@@ -253,7 +253,7 @@ def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path)
         "plt.imshow(rng.normal(size=(20, 20))); plt.title('unnamed'); plt.show()",
     )
     figures = [json.loads(path.read_text()) for path in sorted((out / "figures").glob("figure-*.json"))]
-    assert [figure["cell"] for figure in filter_grids(figures, kernel=3, count=32)] == [0]
+    assert [figure["cell"] for figure in filter_grids(figures, out / "figures", kernel=3, count=32)] == [0]
     candidates = occlusion_maps(figures, out / "figures")
     assert [(c.figure["cell"], c.size, c.named, c.in_unit_range) for c in candidates] == [
         (1, 24, True, True), (3, 20, True, False), (2, 28, False, True)]

@@ -169,34 +169,58 @@ def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179,
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
 
 
-GRID_CELLS = [
-    """shown = torch.stack([test_set[i][0] for i in range(8)])
+def grid_cells(labels: str) -> list[str]:
+    """Eight test digits, an attack, activations and both filter banks, each shown as one image."""
+    return [
+        f"""shown = torch.stack([test_set[i][0] for i in range(8)])
+truth = [test_set[i][1] for i in range(8)]
+with torch.no_grad():
+    predicted = model(shown).argmax(dim=1).tolist()
 plt.imshow(torchvision.utils.make_grid(shown, nrow=4).permute(1, 2, 0))
-plt.title("eight test images")
+{labels}
 plt.show()""",
-    f"""{ASCEND}
+        f"""{ASCEND}
 plt.imshow(torch.cat([ascend(target) for target in range(10)], dim=1), cmap="gray")
 plt.title("generated images for targets 0-9")
 plt.show()""",
-    """with torch.no_grad():
+        """with torch.no_grad():
     first = torch.relu(model.conv1(test_set[0][0].unsqueeze(0)))
     second = torch.relu(model.conv2(torch.max_pool2d(first, 2)))
 fig, (left, right) = plt.subplots(1, 2)
 left.imshow(torchvision.utils.make_grid(first[0].unsqueeze(1), nrow=8, normalize=True).permute(1, 2, 0))
 right.imshow(torchvision.utils.make_grid(second[0].unsqueeze(1), nrow=8, normalize=True).permute(1, 2, 0))
 plt.show()""",
-]
+        """plt.imshow(torchvision.utils.make_grid(model.conv1.weight.detach(), nrow=8, normalize=True, padding=1)[0])
+plt.title("conv1 filters")
+plt.show()""",
+        """plt.imshow(torchvision.utils.make_grid(model.conv2.weight.detach()[:, :1], nrow=8, normalize=True, padding=1)[0])
+plt.title("conv2 filters, first input channel")
+plt.show()""",
+    ]
 
 
-def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(ee5179, data_root, tmp_path):
-    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *GRID_CELLS], ee5179, data_root, tmp_path)
+@pytest.mark.parametrize(("labels", "status", "message"), [
+    ('print("GroundTruth:", *truth)\nprint("Predicted:  ", *predicted)', "passed",
+     "8 test images in the figure of cell 2 (labels read from the printed output of cell 2): true labels verified, "
+     "predicted labels are those of `model` (Wide, 3,160,614 parameters)"),
+    ('plt.title(f"predicted {predicted}\\nlabels {truth[1:] + truth[:1]}")', "partial",
+     "the true labels in the titles are not the images' labels (labels read from the grid's title and labels)"),
+    ('plt.title("eight test images")', "failed",
+     "8 of 8 test images in the figure of cell 2 (eight test images) lack a title with the true and the predicted "
+     "label"),
+], ids=["printed", "title-shifted", "unlabelled"])
+def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(labels, status, message, ee5179, data_root,
+                                                                     tmp_path):
+    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *grid_cells(labels)], ee5179, data_root, tmp_path)
     digits = checks["labelled_test_images"]
-    assert digits["message"] == ("8 of 8 test images in the figure of cell 2 (eight test images) lack a title with "
-                                 "the true and the predicted label"), "found, though a grid cannot title each digit"
+    assert (digits["status"], digits["message"]) == (status, message), digits
     assert checks["non_targeted_images"]["message"].startswith("10 images in the figure of cell 3")
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
     assert checks["activation_maps"]["message"] == ("conv1 maps in the figure of cell 4; deeper maps in the figure of "
                                                     "cell 4"), checks["activation_maps"]
+    assert checks["conv1_filters"]["message"] == "conv1 of `model` in the figure of cell 5 (conv1 filters)"
+    assert checks["higher_filters"]["message"] == ("conv2 of `model` in the figure of cell 6 (conv2 filters, first "
+                                                   "input channel)")
 
 
 def attack_figure(image: str) -> str:

@@ -30,3 +30,14 @@ def test_a_strip_of_digits_splits_but_a_photo_or_a_single_digit_does_not(data):
     assert tiles(rng.random((62, 242)), 28) == [], "no blank gutters, no grid"
     assert tiles(shown[0], 28) == []
     assert tiles(rng.random((62, 242, 3)), 28) == [], "colour channels that differ are a colour image"
+
+
+
+def test_a_grid_of_filters_splits_into_its_kernels_and_not_into_larger_squares():
+    kernels = torch.randn(64, 1, 3, 3, generator=torch.Generator().manual_seed(0))
+    grid = make_grid(kernels, nrow=8, normalize=True, padding=1).permute(1, 2, 0).numpy()
+    assert grid.shape == (33, 33, 3)
+    found = tiles(grid, 3)
+    assert len(found) == 64
+    assert np.corrcoef(found[9].ravel(), kernels[9, 0].numpy().ravel())[0, 1] > 0.9999, "make_grid rescales, row by row"
+    assert tiles(grid, 7) == [], "its blank lines every 8 pixels also frame 7 x 7 squares, each holding four filters"

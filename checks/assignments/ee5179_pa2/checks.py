@@ -17,7 +17,7 @@ import torch
 
 from checks.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.data_split import judge_split
-from checks.figure_finders import filter_grids, occlusion_maps
+from checks.figure_finders import filter_grids, occlusion_maps, panel_arrays
 from checks.figure_queries import load_image
 from checks.kernel_models import SCALINGS, KernelClassifier
 from checks.reference_figures import Panel
@@ -28,6 +28,7 @@ from reference.ee5179_pa2 import parameter_counts as reference_parameter_counts
 from reference.ee5179_pa2.occlusion import GREY
 
 from .findings import (
+    DIGIT,
     attack_figures,
     best_models,
     batch_norm_models,
@@ -41,7 +42,6 @@ from .findings import (
     mnist,
     mnist_index,
     no_classifier,
-    panel_arrays,
     plain_model,
     reference_trained,
     shown_test_digits,
@@ -56,7 +56,6 @@ OCCLUSION_TOLERANCE = 0.02
 SOURCE_MATCH = 0.5  # the targeted images' average against an MNIST image; averaged noise stays below 0.25
 CLOSE_TO_SOURCE = 0.5  # a targeted image's correlation with its source digit; beta 0.001 leaves 0.2-0.4 here
 OCCLUDER_FILLS = (GREY, 0.0, 1.0, 0.1307)
-SINGLE_DIGIT = re.compile(r"(?<!\d)\d(?!\d)")
 DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|min|minutes)\b", re.IGNORECASE)
 
 
@@ -163,7 +162,7 @@ def reported_accuracy(ctx):
 # ---- 1.2: random test images -----------------------------------------------------------
 
 def title_digits(axes) -> list[int]:
-    return [int(digit) for digit in SINGLE_DIGIT.findall(axes.get("title", ""))]
+    return [int(digit) for digit in DIGIT.findall(axes.get("title", ""))]
 
 
 @suite.check("1.2", 4, "Random test images shown with their true and predicted labels", needs="full",
@@ -182,19 +181,21 @@ def labelled_test_images(ctx):
                           f"{figure_place(best.figure)} lack a title with the true and the predicted label",
                           expected="e.g. 'true 7, predicted 7'", found=best.panels[0][0].get("title") or "no title",
                           fraction=0.5 * len(titled) / len(best.panels))
-    wrong = [f"test image {index} titled {axes.get('title')!r}, its label is {int(labels[index])}"
+    read_from = f" (labels read from {best.labels_from})" if best.labels_from else ""
+    wrong = [f"test image {index} labelled {axes.get('title')!r}, its label is {int(labels[index])}"
              for axes, index in titled if title_digits(axes)[0] != int(labels[index])]
     if wrong:
-        raise CheckFailed("the true labels in the titles are not the images' labels", expected="the dataset's labels",
-                          found="; ".join(wrong[:3]), fraction=0.5)
+        raise CheckFailed(f"the true labels in the titles are not the images' labels{read_from}",
+                          expected="the dataset's labels", found="; ".join(wrong[:3]), fraction=0.5)
     stated = torch.tensor([title_digits(axes)[-1] for axes, _ in titled])
     agreement, model = predictions_agreement(ctx, [index for _, index in titled], stated)
     if agreement < len(titled):
         raise CheckFailed(f"{len(titled) - agreement} predicted label(s) in {figure_place(best.figure)} are not what "
-                          f"the notebook's models predict (closest: {model})", expected="the model's own predictions",
-                          found=f"{agreement} of {len(titled)} agree", fraction=0.75)
-    return (f"{len(titled)} test images in {figure_place(best.figure)}: true labels verified, predicted labels are "
-            f"those of {model}")
+                          f"the notebook's models predict (closest: {model}){read_from}",
+                          expected="the model's own predictions", found=f"{agreement} of {len(titled)} agree",
+                          fraction=0.75)
+    return (f"{len(titled)} test images in {figure_place(best.figure)}{read_from}: true labels verified, predicted "
+            f"labels are those of {model}")
 
 
 def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tuple[int, str]:
@@ -383,7 +384,7 @@ def matches_slices(array: np.ndarray, weights: np.ndarray) -> bool:
 
 def filter_layer(ctx, figure) -> str | None:
     """Which layer's kernels a filter grid shows ('conv1', 'conv2', ...), when its panels are a model's."""
-    panels = [array for _, array in panel_arrays(ctx, figure, 3)]
+    panels = [array for _, array in panel_arrays(figure, ctx.figure_dir, 3)]
     for name, layers in conv_weights(ctx):
         for position, weights in enumerate(layers, start=1):
             if panels and sum(matches_slices(array, weights) for array in panels) >= 0.9 * len(panels):
@@ -400,7 +401,7 @@ def show_reference_filters(ctx) -> None:
 @suite.check("2.1", 3, "The 32 conv1 filters (3 x 3) are plotted", needs="full",
              inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights")
 def conv1_filters(ctx):
-    grids = filter_grids(ctx.figures, 3, 32)
+    grids = filter_grids(drawn_figures(ctx), ctx.figure_dir, 3, 32)
     show_reference_filters(ctx)
     layers = [(figure, filter_layer(ctx, figure)) for figure in grids]
     first = [(figure, layer) for figure, layer in layers if layer and layer.startswith("conv1 ")]
@@ -419,7 +420,7 @@ def conv1_filters(ctx):
 @suite.check("2.2", 3, "Filters of a higher convolution layer are plotted", needs="full",
              inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights")
 def higher_filters(ctx):
-    grids = filter_grids(ctx.figures, 3, 8)
+    grids = filter_grids(drawn_figures(ctx), ctx.figure_dir, 3, 8)
     layers = [(figure, filter_layer(ctx, figure)) for figure in grids]
     higher = [(figure, layer) for figure, layer in layers if layer and not layer.startswith("conv1 ")]
     if higher:
@@ -438,8 +439,9 @@ def higher_filters(ctx):
 def activation_maps(ctx):
     excluded = {id(item.figure) for item in shown_test_digits(ctx)} | {id(item.figure) for item in attack_figures(ctx)}
     candidates = [figure for figure in drawn_figures(ctx) if id(figure) not in excluded]
-    first = [figure for figure in candidates if len(panel_arrays(ctx, figure, 28)) >= 8]
-    deeper = [figure for figure in candidates if any(len(panel_arrays(ctx, figure, size)) >= 8 for size in (14, 7))]
+    first = [figure for figure in candidates if len(panel_arrays(figure, ctx.figure_dir, 28)) >= 8]
+    deeper = [figure for figure in candidates
+              if any(len(panel_arrays(figure, ctx.figure_dir, size)) >= 8 for size in (14, 7))]
     ctx.cite(*first[:1], *deeper[:1])
     found = bool(first) + bool(deeper)
     if found < 2:

@@ -18,9 +18,9 @@ import torch
 from checks.architecture import ConvSpec, PrescribedArchitecture
 from checks.check_api import CheckFailed
 from checks.dataset_images import ImageIndex
-from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text, with_cell_groups
-from checks.figure_finders import square_panels
-from checks.image_grids import tiles
+from checks.figure_queries import Axes, Figure, plot_axes, title_text, with_cell_groups
+from checks.figure_finders import panel_arrays
+from checks.grading import cell_output_text
 from checks.kernel_models import FoundModel, InputScaling, KernelClassifier, find_classifiers, measure_accuracy
 from checks.model_cache import ModelCache, resolve_cache_dir
 from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
@@ -29,6 +29,8 @@ PRESCRIBED = PrescribedArchitecture(convs=(ConvSpec(32, 3, 1, 1, 28), ConvSpec(3
                                     classes=10)
 TARGET_IN_TITLE = re.compile(r"(?:target|class|goal)\D{0,12}?(\d)\b", re.IGNORECASE)
 DIGIT = re.compile(r"(?<!\d)(\d)(?!\d)")
+LABEL_SEGMENT = re.compile(r"\n|(?=pred)", re.IGNORECASE)  # one list of labels per line, "... Predicted: ..." split
+PREDICTED = re.compile(r"pred", re.IGNORECASE)
 REFERENCE_LOCK = threading.Lock()
 RESEMBLANCE = 0.6  # mean correlation of panels with their average: one source digit, not noise
 
@@ -104,32 +106,52 @@ def reference_trained(ctx) -> TrainedModel:
     return ctx.remember("reference_model", load)
 
 
-def _room_for_tiles(axes: Axes, size: int) -> bool:
-    shape = tuple(axes["images"][0].get("shape", ())) if axes.get("images") else ()
-    return len(shape) >= 2 and shape[0] >= size and shape[1] >= size and shape[0] * shape[1] >= 2 * size * size
-
-
-def panel_arrays(ctx, figure: Figure, size: int) -> list[tuple[Axes, np.ndarray]]:
-    """The figure's size x size grey images: whole panels, and the tiles of a panel that shows
-    several side by side (each tile an untitled panel of its own)."""
-    square = {id(axes) for axes in square_panels(figure, size)}
-    found = []
-    for axes in plot_axes(figure):
-        if id(axes) in square:
-            array = load_image(ctx.figure_dir, axes)
-            if array is not None and array.ndim == 2:
-                found.append((axes, array.astype(np.float32)))
-        elif _room_for_tiles(axes, size):
-            array = load_image(ctx.figure_dir, axes)
-            if array is not None:
-                found.extend(({"title": ""}, tile.astype(np.float32)) for tile in tiles(array, size))
-    return found
-
-
 @dataclass(frozen=True)
 class ShownDigits:
     figure: Figure
     panels: list[tuple[Axes, int]]  # the panel and the test image it shows
+    labels_from: str = ""  # where labels written once for a whole grid were read, if they were
+
+
+@dataclass(frozen=True)
+class GridLabels:
+    true: list[int]
+    predicted: list[int]
+    where: str
+
+
+def grid_labels(ctx, figure: Figure, grid: Axes, count: int) -> GridLabels | None:
+    """The true and predicted labels a notebook wrote once for a grid of ``count`` digits (a
+    ``make_grid`` image has no title per digit): two lists of ``count`` digits in the grid's
+    title or axis labels, the figure's title, or what the figure's cell printed. The list that
+    mentions "pred" is the predictions; without that word the first is the truth."""
+    cell = figure.get("cell")
+    printed = cell_output_text(ctx.executed.cells[cell]) if isinstance(cell, int) and cell < len(ctx.executed.cells) \
+        else ""
+    sources = [("\n".join((grid.get("title", ""), grid.get("xlabel", ""))), "the grid's title and labels"),
+               (figure.get("suptitle", ""), "the figure's title"), (printed, f"the printed output of cell {cell}")]
+    for text, where in sources:
+        lists = [(segment, [int(digit) for digit in DIGIT.findall(segment)]) for segment in LABEL_SEGMENT.split(text)]
+        lists = [(segment, digits) for segment, digits in lists if len(digits) == count]
+        if len(lists) < 2:
+            continue
+        named = [position for position, (segment, _) in enumerate(lists) if PREDICTED.search(segment)]
+        predicted = named[0] if named else 1
+        true = next(position for position in range(len(lists)) if position != predicted)
+        return GridLabels(lists[true][1], lists[predicted][1], where)
+    return None
+
+
+def _with_grid_labels(ctx, shown: ShownDigits) -> ShownDigits:
+    """Tiles of a grid titled from the labels written for the whole grid, where there are some."""
+    panels, sources = [], []
+    for axes, index in shown.panels:
+        labels = grid_labels(ctx, shown.figure, axes["grid"], axes["tiles"]) if "grid" in axes else None
+        if labels is not None:
+            axes = {**axes, "title": f"true {labels.true[axes['tile']]}, predicted {labels.predicted[axes['tile']]}"}
+            sources.append(labels.where)
+        panels.append((axes, index))
+    return replace(shown, panels=panels, labels_from=" and ".join(dict.fromkeys(sources)))
 
 
 def drawn_figures(ctx) -> list[Figure]:
@@ -143,10 +165,10 @@ def shown_test_digits(ctx) -> list[ShownDigits]:
     def find():
         found = []
         for figure in drawn_figures(ctx):
-            panels = [(axes, index) for axes, array in panel_arrays(ctx, figure, 28)
+            panels = [(axes, index) for axes, array in panel_arrays(figure, ctx.figure_dir, 28)
                       if (index := mnist_index(ctx).identify(array)) is not None]
             if len(panels) >= 4:
-                found.append(ShownDigits(figure, panels))
+                found.append(_with_grid_labels(ctx, ShownDigits(figure, panels)))
         return found
 
     return ctx.remember("shown_digits", find)
@@ -181,7 +203,7 @@ def _generated_panels(ctx) -> list[tuple[Figure, list[tuple[Axes, np.ndarray, in
     shown = {id(item.figure) for item in shown_test_digits(ctx)}
     found = []
     for figure in drawn_figures(ctx):
-        panels = panel_arrays(ctx, figure, 28)
+        panels = panel_arrays(figure, ctx.figure_dir, 28)
         if id(figure) in shown or not 10 <= len(panels) <= 12:
             continue
         if sum(mnist_index(ctx).identify(array) is not None for _, array in panels) > len(panels) // 2:
