@@ -33,7 +33,7 @@ def _room_for_tiles(axes: Axes, size: int) -> bool:
 def panel_arrays(figure: Figure, figure_dir: Path, size: int) -> list[tuple[Axes, np.ndarray]]:
     """The figure's size x size grey images: whole panels, and the tiles of a panel that shows
     several side by side. A tile is an untitled panel of its own that keeps its grid panel
-    (``grid``), its place there (``tile``) and the grid's number of tiles (``tiles``), so that
+    (``tile_of``), its place there (``tile``) and the grid's number of tiles (``tiles``), so that
     labels written once for the whole grid can be matched to it."""
     square = {id(axes) for axes in square_panels(figure, size)}
     found = []
@@ -46,7 +46,7 @@ def panel_arrays(figure: Figure, figure_dir: Path, size: int) -> list[tuple[Axes
             array = load_image(figure_dir, axes)
             if array is not None:
                 grid = tiles(array, size)
-                found.extend(({"title": "", "grid": axes, "tile": position, "tiles": len(grid)},
+                found.extend(({"title": "", "tile_of": axes, "tile": position, "tiles": len(grid)},
                               tile.astype(np.float32)) for position, tile in enumerate(grid))
     return found
 

@@ -146,7 +146,7 @@ def _with_grid_labels(ctx, shown: ShownDigits) -> ShownDigits:
     """Tiles of a grid titled from the labels written for the whole grid, where there are some."""
     panels, sources = [], []
     for axes, index in shown.panels:
-        labels = grid_labels(ctx, shown.figure, axes["grid"], axes["tiles"]) if "grid" in axes else None
+        labels = grid_labels(ctx, shown.figure, axes["tile_of"], axes["tiles"]) if "tile_of" in axes else None
         if labels is not None:
             axes = {**axes, "title": f"true {labels.true[axes['tile']]}, predicted {labels.predicted[axes['tile']]}"}
             sources.append(labels.where)
