@@ -170,7 +170,8 @@ def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179,
 
 
 def grid_cells(labels: str) -> list[str]:
-    """Eight test digits, an attack, activations and both filter banks, each shown as one image."""
+    """Eight test digits, an attack, activations, each shown as one image, and both filter banks
+    side by side in one figure."""
     return [
         f"""shown = torch.stack([test_set[i][0] for i in range(8)])
 truth = [test_set[i][1] for i in range(8)]
@@ -190,11 +191,11 @@ fig, (left, right) = plt.subplots(1, 2)
 left.imshow(torchvision.utils.make_grid(first[0].unsqueeze(1), nrow=8, normalize=True).permute(1, 2, 0))
 right.imshow(torchvision.utils.make_grid(second[0].unsqueeze(1), nrow=8, normalize=True).permute(1, 2, 0))
 plt.show()""",
-        """plt.imshow(torchvision.utils.make_grid(model.conv1.weight.detach(), nrow=8, normalize=True, padding=1)[0])
-plt.title("conv1 filters")
-plt.show()""",
-        """plt.imshow(torchvision.utils.make_grid(model.conv2.weight.detach()[:, :1], nrow=8, normalize=True, padding=1)[0])
-plt.title("conv2 filters, first input channel")
+        """fig, (left, right) = plt.subplots(1, 2)
+left.imshow(torchvision.utils.make_grid(model.conv1.weight.detach(), nrow=8, normalize=True, padding=1)[0])
+left.set_title("conv1")
+right.imshow(torchvision.utils.make_grid(model.conv2.weight.detach()[:, :1], nrow=8, normalize=True, padding=1)[0])
+right.set_title("conv2, first input channel")
 plt.show()""",
     ]
 
@@ -218,9 +219,25 @@ def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(labels, st
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
     assert checks["activation_maps"]["message"] == ("conv1 maps in the figure of cell 4; deeper maps in the figure of "
                                                     "cell 4"), checks["activation_maps"]
-    assert checks["conv1_filters"]["message"] == "conv1 of `model` in the figure of cell 5 (conv1 filters)"
-    assert checks["higher_filters"]["message"] == ("conv2 of `model` in the figure of cell 6 (conv2 filters, first "
-                                                   "input channel)")
+    place = "in the figure of cell 5 (conv1 | conv2, first input channel)"
+    assert checks["conv1_filters"]["message"] == f"conv1 of `model` {place}, beside conv2 of `model`"
+    assert checks["higher_filters"]["message"] == f"conv2 of `model` {place}, beside conv1 of `model`"
+
+
+HALF_BANKS = """fig, axes = plt.subplots(4, 8)
+kernels = [*model.conv1.weight.detach()[:16, 0], *model.conv2.weight.detach()[:16, 0]]
+for ax, kernel in zip(axes.flat, kernels):
+    ax.imshow(kernel, cmap="gray")
+plt.show()"""
+
+
+def test_a_figure_of_two_half_banks_shows_conv2_but_too_few_conv1_filters(ee5179, data_root, tmp_path):
+    checks = grade_cells([*UNTRAINED_WIDE_MODEL, HALF_BANKS], ee5179, data_root, tmp_path)
+    conv1 = checks["conv1_filters"]
+    assert (conv1["status"], conv1["message"]) == ("partial", "the figure of cell 2 shows only 16 kernels of conv1 of "
+                                                              "`model`"), conv1
+    assert conv1["found"] == "conv1 of `model`: 16 panels, conv2 of `model`: 16 panels"
+    assert checks["higher_filters"]["message"] == "conv2 of `model` in the figure of cell 2, beside conv1 of `model`"
 
 
 def attack_figure(image: str) -> str:

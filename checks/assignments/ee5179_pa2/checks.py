@@ -9,6 +9,7 @@ when it differs from the prescribed one, so a wrong architecture costs question 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -372,24 +373,45 @@ def conv_weights(ctx) -> list[tuple[str, list[np.ndarray]]]:
     return ctx.remember("conv_weights", fetch)
 
 
-def matches_slices(array: np.ndarray, weights: np.ndarray) -> bool:
-    """Whether a plotted 3 x 3 panel is one of a layer's kernels (or their mean over input channels),
-    up to the affine rescaling a plot may apply."""
-    flat = array.ravel().astype(np.float64)
-    if flat.std() == 0:
-        return False
-    candidates = list(weights.reshape(-1, flat.size)) + list(weights.mean(axis=1).reshape(-1, flat.size))
-    return any(c.std() > 0 and np.corrcoef(flat, c)[0, 1] > 0.999 for c in candidates)
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Rows centred and scaled to unit length, so that their dot products are correlations; a
+    constant row becomes zeros and correlates with nothing."""
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=1, keepdims=True)
+    return np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 0)
 
 
-def filter_layer(ctx, figure) -> str | None:
-    """Which layer's kernels a filter grid shows ('conv1', 'conv2', ...), when its panels are a model's."""
-    panels = [array for _, array in panel_arrays(figure, ctx.figure_dir, 3)]
-    for name, layers in conv_weights(ctx):
-        for position, weights in enumerate(layers, start=1):
-            if panels and sum(matches_slices(array, weights) for array in panels) >= 0.9 * len(panels):
-                return f"conv{position} of `{name}`"
-    return None
+def kernel_matches(panels: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Which plotted 3 x 3 panels are one of a layer's kernels (or their mean over input channels),
+    up to the affine rescaling a plot may apply. Kernels of another size match nothing."""
+    if weights.shape[-2:] != panels[0].shape:
+        return np.zeros(len(panels), dtype=bool)
+    size = panels[0].size
+    kernels = np.concatenate([weights.reshape(-1, size), weights.mean(axis=1).reshape(-1, size)])
+    shown = np.stack([panel.ravel() for panel in panels]).astype(np.float64)
+    return (_unit_rows(shown) @ _unit_rows(kernels).T).max(axis=1) > 0.999
+
+
+def filter_layers(ctx, figure) -> dict[str, int]:
+    """The layers whose kernels a filter figure shows ('conv1 of `model`': panels of it), when
+    nearly all its panels are kernels: one bank, or several side by side in one figure. A layer
+    counts from 8 of its kernels (or all the figure's panels, when fewer)."""
+
+    def match() -> dict[str, int]:
+        panels = [array for _, array in panel_arrays(figure, ctx.figure_dir, 3)]
+        if not panels:
+            return {}
+        unmatched = np.ones(len(panels), dtype=bool)
+        shown = {}
+        for name, layers in conv_weights(ctx):
+            for position, weights in enumerate(layers, start=1):
+                hits = unmatched & kernel_matches(panels, weights)
+                if hits.sum() >= min(8, len(panels)):
+                    shown[f"conv{position} of `{name}`"] = int(hits.sum())
+                    unmatched &= ~hits
+        return shown if unmatched.sum() <= 0.1 * len(panels) else {}
+
+    return ctx.remember(f"filter_layers_{id(figure)}", match)
 
 
 def show_reference_filters(ctx) -> None:
@@ -398,21 +420,40 @@ def show_reference_filters(ctx) -> None:
     ctx.show_reference("conv1-filters", "conv1 of the reference CNN (3 epochs of Adam)", rows, "32 conv1 filters, 3 x 3")
 
 
+def shown_layer(ctx, figures: list, wanted, least: int) -> tuple | None:
+    """The first figure showing at least ``least`` kernels of a layer ``wanted`` accepts, with the
+    layer and the message naming it (and any other layer drawn beside it)."""
+    for figure in figures:
+        shown = filter_layers(ctx, figure)
+        for layer, count in shown.items():
+            if wanted(layer) and count >= least:
+                beside = [other for other in shown if other != layer]
+                return figure, f"{layer} in {figure_place(figure)}" + (f", beside {', '.join(beside)}" if beside else "")
+    return None
+
+
+def is_conv1(layer: str) -> bool:
+    return layer.startswith("conv1 ")
+
+
 @suite.check("2.1", 3, "The 32 conv1 filters (3 x 3) are plotted", needs="full",
              inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights")
 def conv1_filters(ctx):
     grids = filter_grids(drawn_figures(ctx), ctx.figure_dir, 3, 32)
     show_reference_filters(ctx)
-    layers = [(figure, filter_layer(ctx, figure)) for figure in grids]
-    first = [(figure, layer) for figure, layer in layers if layer and layer.startswith("conv1 ")]
-    if first:
-        ctx.cite(first[0][0])
-        return f"{first[0][1]} in {figure_place(first[0][0])}"
+    found = shown_layer(ctx, grids, is_conv1, math.ceil(0.9 * 32))
+    if found:
+        ctx.cite(found[0])
+        return found[1]
     if grids:
         ctx.cite(grids[0])
-        raise CheckFailed(f"{figure_place(grids[0])} shows 32 3 x 3 panels, but they are not conv1 kernels of any model "
-                          "in the notebook", expected="model.conv1.weight[i, 0] for i in 0..31",
-                          found=layers[0][1] or "unmatched kernels", fraction=2 / 3)
+        shown = filter_layers(ctx, grids[0])
+        conv1 = {layer: count for layer, count in shown.items() if is_conv1(layer)}
+        problem = (f"shows only {', '.join(f'{count} kernels of {layer}' for layer, count in conv1.items())}" if conv1
+                   else "shows 32 3 x 3 panels, but they are not conv1 kernels of any model in the notebook")
+        raise CheckFailed(f"{figure_place(grids[0])} {problem}", expected="model.conv1.weight[i, 0] for i in 0..31",
+                          found=", ".join(f"{layer}: {count} panels" for layer, count in shown.items())
+                          or "unmatched kernels", fraction=2 / 3)
     raise CheckFailed("no figure shows 32 panels of 3 x 3 filters", expected="a 4 x 8 grid of conv1 kernels",
                       found="none")
 
@@ -421,12 +462,11 @@ def conv1_filters(ctx):
              inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights")
 def higher_filters(ctx):
     grids = filter_grids(drawn_figures(ctx), ctx.figure_dir, 3, 8)
-    layers = [(figure, filter_layer(ctx, figure)) for figure in grids]
-    higher = [(figure, layer) for figure, layer in layers if layer and not layer.startswith("conv1 ")]
-    if higher:
-        ctx.cite(higher[0][0])
-        return f"{higher[0][1]} in {figure_place(higher[0][0])}"
-    unmatched = [figure for figure, layer in layers if layer is None]
+    found = shown_layer(ctx, grids, lambda layer: not is_conv1(layer), 8)
+    if found:
+        ctx.cite(found[0])
+        return found[1]
+    unmatched = [figure for figure in grids if not filter_layers(ctx, figure)]
     if unmatched:
         ctx.cite(unmatched[0])
         raise CheckFailed(f"{figure_place(unmatched[0])} shows 3 x 3 filters that are not a higher layer's kernels",
