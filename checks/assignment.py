@@ -41,9 +41,13 @@ class Task:
 
 @dataclass(frozen=True)
 class Limits:
+    """Seconds: per cell, per notebook, for a whole quick run, and for the checks' calls into the
+    kernel after a full run (so one stuck function cannot hold the batch)."""
+
     cell_timeout_s: float
     notebook_timeout_s: float
     quick_timeout_s: float = 120
+    checks_timeout_s: float = 900
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from checks.assets import DataDir
 from checks.assignment import Assignment
 from checks.capacity import default_jobs, threads_per_job
 from checks.check_api import CheckSuite, Evidence, run_suite
+from checks.displayed_figures import audit_figures
 from checks.figure_placement import place_figures
 from checks.kernel import KernelSession, RunConfig, RunResult
 from checks.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note
@@ -140,8 +141,10 @@ async def _grade_notebook(submission: Submission, notebook, assignment: Assignme
         result.flags += [f"quick mode: {note}" for note in extraction.unresolved]
     async with KernelSession(_run_config(assignment, options, data), submission_dir=submission.folder) as session:
         run = await session.run_notebook(program)
-        figures = copy_figures(session, run.figures, out / "figures")
-        run.figures = figures
+        session.deadline = time.monotonic() + checks_time(assignment, options)
+        audit = audit_figures(copy_figures(session, run.figures, out / "figures"), program, out / "figures")
+        figures = run.figures = audit.shown
+        result.flags += run.dropped + audit.flags()
         result.sandbox = run.sandbox
         result.run = {key: value for key, value in run.as_dict().items() if key not in ("figures", "sandbox")}
         if run.startup_error:
@@ -161,6 +164,11 @@ async def _grade_notebook(submission: Submission, notebook, assignment: Assignme
         result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
     nbformat.write(program, out / "executed.ipynb")
     _flag_run_problems(run, result)
+
+
+def checks_time(assignment: Assignment, options: GradeOptions) -> float:
+    """How long the checks may spend in the kernel (calls and set-up code) after the run."""
+    return assignment.limits.quick_timeout_s if options.mode == "quick" else assignment.limits.checks_timeout_s
 
 
 def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import json
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -28,12 +27,22 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from checks.probe.wire import Decoder
-from checks.sandbox import PROBE_PACKAGE, JobPaths, Sandbox, SandboxLimits, allocate_uid, kill_processes_of
+from safetensors.torch import load as load_tensors
+
+from checks.exchange import ExchangeFolder, ExchangeRefused
+from checks.exchange_records import events_from_lines, figures_from_index
+from checks.job_cgroup import JobCgroup
+from checks.job_files import Usage, remove_tree, usage
+from checks.probe.wire import MAX_JSON_BYTES, MAX_PAYLOAD_BYTES, Decoder, Encoder
+from checks.sandbox import (PROBE_PACKAGE, Generation, JobPaths, Sandbox, SandboxLimits, allocate_uid,
+                            kill_processes_of, readable)
 
 KERNEL_NAME = "xaigrader-sandbox"
 MAX_CELL_OUTPUT_BYTES = 1 << 20
 MAX_NOTEBOOK_OUTPUT_BYTES = 32 << 20
+MAX_EVENTS_BYTES = 8 << 20
+MAX_FIGURE_INDEX_BYTES = 16 << 20
+MAX_FIGURE_FILE_BYTES = 64 << 20
 TRUNCATION_NOTE = "[xaigrader: further output of this cell was dropped ({limit} bytes kept)]\n"
 
 
@@ -69,6 +78,7 @@ class RunResult:
     quota_exceeded: str | None = None
     startup_error: str | None = None
     total_s: float = 0.0
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def shims(self) -> list[dict[str, Any]]:
@@ -114,8 +124,16 @@ def _error_of(cell) -> tuple[str, str] | None:
     return None
 
 
+class GradingTimeUp(TimeoutError):
+    """The submission's time for grader calls ran out, or its kernel stopped answering."""
+
+
 class KernelSession:
-    """One sandboxed kernel and its job folder, alive until the context closes."""
+    """One sandboxed kernel and its job folder, alive until the context closes.
+
+    Each kernel start is a generation with its own fresh exchange and runtime folders; the
+    grader writes only to the inbox, which the kernel can read but not change.
+    """
 
     def __init__(self, config: RunConfig, job_root: Path | None = None, submission_dir: Path | None = None) -> None:
         self.config = config
@@ -124,39 +142,78 @@ class KernelSession:
         root = Path(tempfile.mkdtemp(prefix="xaigrader-job-")) if job_root is None else job_root
         self.job = JobPaths.create(root, submission_dir)
         self.uid = allocate_uid() if os.geteuid() == 0 else None
-        self.view = self.sandbox.inside_view(self.job, config.data_dir)
+        self.exchanges: list[ExchangeFolder] = []
+        self.generations: list[Generation] = []
         self.client: CappedNotebookClient | None = None
         self.km: AsyncKernelManager | None = None
         self._watchdog: asyncio.Task | None = None
         self.quota_exceeded: str | None = None
         self.unrecoverable = False
         self.restarts: list[dict[str, Any]] = []
+        self.deadline: float | None = None
+        self.unresponsive: str | None = None
+        self.job_cgroup: JobCgroup | None = None
+
+    @property
+    def exchange(self) -> ExchangeFolder:
+        return self.exchanges[-1]
+
+    @property
+    def view(self):
+        return self.sandbox.inside_view(self.job, self.generations[-1], self.config.data_dir)
 
     async def __aenter__(self) -> "KernelSession":
         self.sandbox.prepare(self.job, self.uid)
-        self._write_probe_config()
+        limits = self.config.limits
+        self.job_cgroup = JobCgroup.create(self.job.root.name, limits.memory_bytes, limits.processes)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stop_kernel()
+        if self.job_cgroup is not None:
+            self.job_cgroup.close()
+        for exchange in self.exchanges:
+            exchange.close()
         if self._owns_root:
-            shutil.rmtree(self.job.root, ignore_errors=True)
+            remove_tree(self.job.root)
 
-    def _write_probe_config(self, notebook=None) -> None:
+    def describe_limits(self) -> dict[str, Any]:
+        """How memory and processes were limited, for run.json: per job when cgroups allow it."""
+        if self.job_cgroup is None:
+            return {"mode": "per process (rlimits): the memory limit applies to each process, not the job"}
+        return {**self.job_cgroup.describe(), "peak_memory_bytes": self.job_cgroup.peak_memory_bytes(),
+                "oom_killed": self.job_cgroup.oom_killed()}
+
+    def _new_generation(self) -> Generation:
+        number = len(self.generations)
+        exchange = ExchangeFolder.create(self.job.root / f"exchange-{number}", number, self.uid)
+        runtime = self.job.root / f"runtime-{number}"
+        os.mkdir(runtime, 0o700)
+        generation = Generation(number, exchange.path, runtime)
+        self.exchanges.append(exchange)
+        self.generations.append(generation)
+        return generation
+
+    def _write_probe_config(self, notebook) -> Path:
+        view = self.view
         config = {
-            "exchange": str(self.view.exchange),
-            "data": str(self.view.data),
-            "workdir": str(self.view.workdir),
-            "submission": str(self.view.submission) if self.view.submission else None,
+            "exchange": str(view.exchange),
+            "inbox": str(view.inbox),
+            "data": str(view.data),
+            "workdir": str(view.workdir),
+            "submission": str(view.submission) if view.submission else None,
             "allow_network": self.config.allow_network,
-            "map_cuda": notebook is not None and any(
-                cell.cell_type == "code" and "cuda" in str(cell.source).lower() for cell in notebook.cells),
+            "map_cuda": any(cell.cell_type == "code" and "cuda" in str(cell.source).lower() for cell in notebook.cells),
         }
-        path = self.job.exchange / "probe.json"
-        path.write_text(json.dumps(config), encoding="utf-8")
-        for folder in ("figures", "calls"):
-            (self.job.exchange / folder).mkdir(exist_ok=True)
-            self.hand_over(self.job.exchange / folder)
+        self.give(self.job.inbox / "probe.json", json.dumps(config).encode())
+        return view.inbox / "probe.json"
+
+    def give(self, path: Path, data: bytes) -> None:
+        """Write a file into the inbox, readable by the kernel's uid only."""
+        temporary = path.with_name(path.name + ".partial")
+        temporary.write_bytes(data)
+        readable(temporary, self.uid)
+        temporary.replace(path)
 
     def _environment(self) -> dict[str, str]:
         threads = str(self.config.limits.threads)
@@ -179,28 +236,38 @@ class KernelSession:
             "HF_DATASETS_OFFLINE": "0" if self.config.allow_network else "1",
         }
 
-    def _make_kernel_manager(self) -> AsyncKernelManager:
-        runtime = self.job.runtime
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+    def _make_kernel_manager(self, generation: Generation) -> AsyncKernelManager:
+        """The kernel reads a copy of the connection file naming its sockets by their inside path;
+        the grader's copy lives outside every folder the kernel can write."""
+        inside = self.view.runtime
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(inside / "kernel.json"),
                 "--HistoryManager.enabled=False"]
-        wrapped = self.sandbox.wrap(argv, self.job, self.config.data_dir, self._environment(), self.uid)
+        wrapped = self.sandbox.wrap(argv, self.job, generation, self.config.data_dir, self._environment(), self.uid,
+                                    self.job_cgroup)
         km = AsyncKernelManager(
             kernel_name=KERNEL_NAME,
             transport="ipc",
-            ip=str(runtime / f"ipc-{uuid.uuid4().hex[:8]}"),
-            connection_file=str(runtime / f"kernel-{uuid.uuid4().hex[:8]}.json"),
+            ip=str(generation.runtime / "ipc"),
+            connection_file=str(self.job.root / f"connection-{generation.number}.json"),
         )
         km._kernel_spec = KernelSpec(
             argv=wrapped, display_name="xaigrader sandbox", language="python", interrupt_mode="message", env={}
         )
         km.write_connection_file()
-        self.hand_over(Path(km.connection_file))
+        connection = json.loads(Path(km.connection_file).read_text(encoding="utf-8"))
+        connection["ip"] = str(inside / "ipc")
+        inside_copy = generation.runtime / "kernel.json"
+        inside_copy.write_text(json.dumps(connection), encoding="utf-8")
+        if self.uid is not None:
+            os.chown(inside_copy, self.uid, self.uid)
+            os.chown(generation.runtime, self.uid, self.uid)
         return km
 
     async def start(self, notebook) -> None:
-        """Start a fresh sandboxed kernel for ``notebook`` and install the probe."""
-        self._write_probe_config(notebook)
-        self.km = self._make_kernel_manager()
+        """Start a fresh sandboxed kernel for ``notebook``, in a new generation, and install the probe."""
+        generation = self._new_generation()
+        config = self._write_probe_config(notebook)
+        self.km = self._make_kernel_manager(generation)
         self.client = CappedNotebookClient(
             notebook,
             km=self.km,
@@ -215,8 +282,7 @@ class KernelSession:
         with (self.job.root / "kernel.log").open("ab") as log:
             await self.client.async_start_new_kernel(stdout=log, stderr=log)
         await self.client.async_start_new_kernel_client()
-        config = self.view.exchange / "probe.json"
-        reply = await self.execute_hidden(
+        reply = await self._execute(
             f"import {PROBE_PACKAGE} as __xg; __xg.install({str(config)!r}); del __xg",
             timeout=self.config.startup_timeout_s,
         )
@@ -247,19 +313,57 @@ class KernelSession:
         await self.start(notebook)
 
     async def _watch_quota(self) -> None:
-        """The exchange and runtime folders are bind-mounted, so no tmpfs limits their size."""
-        limit = self.config.limits.exchange_bytes
+        """The exchange and runtime folders are bind-mounted, so no tmpfs limits their size or
+        their number of files; a walk that stops at the limit keeps the check itself cheap."""
+        limits = self.config.limits
         while True:
             await asyncio.sleep(0.5)
-            used = sum(_folder_bytes(folder) for folder in (self.job.exchange, self.job.runtime))
-            if used > limit:
-                self.quota_exceeded = f"the kernel wrote {used} bytes to the exchange folders (limit {limit})"
+            used = await asyncio.to_thread(self._exchange_usage, limits.exchange_inodes)
+            if used.bytes > limits.exchange_bytes or used.truncated:
+                what = f"{used.bytes} bytes (limit {limits.exchange_bytes})" if not used.truncated else \
+                    f"more than {limits.exchange_inodes} files and folders"
+                self.quota_exceeded = f"the kernel wrote {what} to the exchange folders"
                 if self.km is not None:
                     await self.km.shutdown_kernel(now=True)
                 return
 
+    def _exchange_usage(self, most: int) -> Usage:
+        total = Usage(0, 0, False)
+        for generation in list(self.generations):
+            for folder in (generation.exchange, generation.runtime):
+                used = usage(folder, max_entries=most - total.inodes)
+                total = Usage(total.bytes + used.bytes, total.inodes + used.inodes, total.truncated or used.truncated)
+        return total
+
+    def _time_left(self, wanted: float) -> float:
+        """A grader step's timeout, cut to what is left of the submission's grading time."""
+        if self.unresponsive:
+            raise GradingTimeUp(self.unresponsive)
+        if self.deadline is None:
+            return wanted
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise GradingTimeUp("the time for grading this submission ran out")
+        return min(wanted, left)
+
     async def execute_hidden(self, code: str, timeout: float) -> dict[str, Any] | None:
-        """Run grader code in the kernel without touching the notebook or its history."""
+        """Run grader code in the kernel without touching the notebook or its history; within
+        the submission's grading time, and never again once the kernel stopped answering."""
+        limit = self._time_left(timeout)
+        reply = await self._execute(code, limit)
+        if reply is None and await self.alive():
+            await self._give_up_if_deaf(f"grader code in the kernel did not finish within {limit:.0f} s")
+        return reply
+
+    async def _give_up_if_deaf(self, what: str) -> None:
+        """Interrupt a step that ran too long; a kernel that ignores the interrupt gets no more calls,
+        so one stuck student function cannot make every later call wait its own timeout."""
+        assert self.km is not None
+        await self.km.interrupt_kernel()
+        if await self._execute("pass", self.config.interrupt_grace_s) is None:
+            self.unresponsive = f"{what}, and the kernel ignored the interrupt: no further calls were made"
+
+    async def _execute(self, code: str, timeout: float) -> dict[str, Any] | None:
         assert self.client is not None and self.client.kc is not None
         kc = self.client.kc
         msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
@@ -282,7 +386,7 @@ class KernelSession:
         """Interrupt; if the kernel ignores it, replace the kernel so later cells still run."""
         assert self.km is not None
         await self.km.interrupt_kernel()
-        reply = await self.execute_hidden("pass", timeout=self.config.interrupt_grace_s)
+        reply = await self._execute("pass", timeout=self.config.interrupt_grace_s)
         if reply is None:
             await self._restart(notebook, "cell ignored the interrupt after its timeout", index)
 
@@ -317,8 +421,9 @@ class KernelSession:
         result.total_s = time.monotonic() - started
         result.kernel_restarts = list(self.restarts)
         result.quota_exceeded = self.quota_exceeded
-        result.events = self.read_events()
-        result.figures = self.read_figures()
+        result.events = self.read_events(result.dropped)
+        result.figures = self.read_figures(result.dropped)
+        result.sandbox["job_limits"] = self.describe_limits()
         return result
 
     async def _after_failed_recovery(self, notebook, index: int, error: Exception) -> CellRecord:
@@ -336,7 +441,7 @@ class KernelSession:
         assert self.client is not None
         if not await self.alive():
             await self._restart(notebook, "kernel died", index)
-        await self.execute_hidden(f"__import__({PROBE_PACKAGE!r}).begin_cell({index})", timeout=30)
+        await self._execute(f"__import__({PROBE_PACKAGE!r}).begin_cell({index})", timeout=30)
         self.client.timeout = max(1, math.ceil(limit))
         began = time.monotonic()
         try:
@@ -360,73 +465,84 @@ class KernelSession:
             return CellRecord(index, "error", duration, *error)
         return CellRecord(index, "ok", duration)
 
-    def read_events(self) -> list[dict[str, Any]]:
-        path = self.job.exchange / "events.jsonl"
-        if not path.is_file():
-            return []
-        events = []
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:2000]:
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return events
-
-    def read_figures(self) -> list[dict[str, Any]]:
-        index = self.job.exchange / "figures" / "index.json"
-        if not index.is_file() or index.stat().st_size > 16 << 20:
-            return []
+    def _read(self, exchange: ExchangeFolder, relative: str, limit: int, dropped: list[str]) -> bytes | None:
         try:
-            figures = json.loads(index.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            return []
-        return figures if isinstance(figures, list) else []
+            return exchange.read_optional(relative, limit)
+        except ExchangeRefused as error:
+            dropped.append(f"the kernel's {relative} was not read: {error}")
+            return None
 
-    def figure_file(self, name: str) -> Path | None:
-        folder = (self.job.exchange / "figures").resolve()
-        candidate = (folder / name).resolve()
-        if candidate.parent == folder and candidate.is_file() and not candidate.is_symlink():
-            return candidate
-        return None
+    def _records(self, relative: str, limit: int, validate, dropped: list[str]) -> list[dict[str, Any]]:
+        """Every generation's records of one kind, validated, each tagged with its generation."""
+        records = []
+        for exchange in self.exchanges:
+            data = self._read(exchange, relative, limit, dropped)
+            if data is not None:
+                validated = validate(data)
+                records += [{**record, "generation": exchange.generation} for record in validated.records]
+                dropped += validated.dropped
+        return records
 
-    def hand_over(self, path: Path) -> None:
-        """Give the kernel's uid a file or folder the grader made (safetensors writes 0600)."""
-        if self.uid is not None:
-            os.chown(path, self.uid, self.uid)
+    def read_events(self, dropped: list[str]) -> list[dict[str, Any]]:
+        return [{key: value for key, value in event.items() if key != "generation"}
+                for event in self._records("events.jsonl", MAX_EVENTS_BYTES, events_from_lines, dropped)]
+
+    def read_figures(self, dropped: list[str]) -> list[dict[str, Any]]:
+        return self._records("figures/index.json", MAX_FIGURE_INDEX_BYTES, figures_from_index, dropped)
+
+    def figure_bytes(self, generation: int, name: str) -> bytes | None:
+        """A figure's PNG or array as the kernel wrote it, or None if it is missing or unsafe."""
+        if not 0 <= generation < len(self.exchanges):
+            return None
+        try:
+            return self.exchanges[generation].read_optional(f"figures/{name}", MAX_FIGURE_FILE_BYTES)
+        except ExchangeRefused:
+            return None
 
     async def request(self, request: dict[str, Any], inputs: Any = None, timeout: float = 120) -> tuple[dict, Decoder]:
         """Ask the probe to answer ``request``; see ``checks.student`` for the friendly API."""
-        from checks.probe.wire import Encoder
-
-        calls = self.job.exchange / "calls"
+        limit = self._time_left(timeout)
         request_id = uuid.uuid4().hex[:12]
         encoder = Encoder()
         wire_request = dict(request)
         if inputs is not None:
             wire_request["args"] = encoder.encode(list(inputs.get("args", [])))
             wire_request["kwargs"] = {k: encoder.encode(v) for k, v in inputs.get("kwargs", {}).items()}
-        encoder.write(wire_request, calls / f"{request_id}.json", calls / f"{request_id}-in.safetensors")
-        for name in (f"{request_id}.json", f"{request_id}-in.safetensors"):
-            self.hand_over(calls / name)
-        reply = await self.execute_hidden(f"__import__({PROBE_PACKAGE!r}).serve({request_id!r})", timeout)
+        calls = self.job.inbox / "calls"
+        request_files = [calls / f"{request_id}.json", calls / f"{request_id}-in.safetensors"]
+        encoder.write(wire_request, *request_files)
+        for path in request_files:
+            readable(path, self.uid)
+        try:
+            reply = await self._execute(f"__import__({PROBE_PACKAGE!r}).serve({request_id!r})", limit)
+        finally:
+            for path in request_files:
+                path.unlink(missing_ok=True)
+        what = request.get("target", request["op"])
         if reply is None:
-            await self.km.interrupt_kernel()
-            raise TimeoutError(f"the kernel did not answer within {timeout} s")
-        out_json = calls / f"{request_id}-out.json"
-        if reply["content"]["status"] != "ok" or not out_json.is_file():
+            if await self.alive():
+                await self._give_up_if_deaf(f"{what} did not return within {limit:.0f} s")
+            raise TimeoutError(f"the kernel did not answer within {limit:.0f} s")
+        if reply["content"]["status"] != "ok":
             raise RuntimeError(f"the probe failed: {reply['content'].get('evalue', 'no response written')}")
-        if out_json.stat().st_size > 16 << 20:
-            raise RuntimeError("the probe's response is larger than 16 MiB")
-        response = json.loads(out_json.read_text(encoding="utf-8"))
-        return response, Decoder.read(calls / f"{request_id}-out.safetensors")
+        try:
+            text = self.exchange.read_bytes(f"calls/{request_id}-out.json", MAX_JSON_BYTES)
+            tensors = self.exchange.read_bytes(f"calls/{request_id}-out.safetensors", MAX_PAYLOAD_BYTES + (1 << 20))
+            response = json.loads(text)
+            decoder = Decoder(load_tensors(tensors))
+        except FileNotFoundError:
+            raise RuntimeError("the probe wrote no response") from None
+        except (ExchangeRefused, ValueError, RecursionError) as error:
+            raise RuntimeError(f"the probe's response was refused: {error}"[:500]) from None
+        if not _well_formed(response):
+            raise RuntimeError("the probe's response is malformed")
+        return response, decoder
 
 
-def _folder_bytes(folder: Path) -> int:
-    total = 0
-    for path, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(path, name)).st_size
-            except OSError:
-                continue
-    return total
+def _well_formed(response: Any) -> bool:
+    if not isinstance(response, dict) or not isinstance(response.get("ok"), bool):
+        return False
+    if response["ok"]:
+        return "value" in response
+    error = response.get("error")
+    return isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str)

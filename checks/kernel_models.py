@@ -2,13 +2,17 @@
 and used from the grader as ordinary modules.
 
 A model is a classifier of ``input_shape`` images when a forward pass gives (N, classes)
-scores, alone or in a tuple such as ``(logits, softmax)``. ``KernelClassifier`` sends
-batches to the kernel (the student's weights never leave it), so reference code written
-for ``nn.Module`` (accuracy, occlusion maps) runs unchanged on a student's model.
+scores, alone or in a tuple such as ``(logits, softmax)``. Each is exported from the kernel
+as data and rebuilt here (``checks.exported_model``), so its layers, its accuracy and its
+predictions are computed where the student cannot reach: a forward pass that looks the
+answer up cannot be exported. A model that cannot be exported is still used through the
+kernel (``KernelClassifier``), its accuracy measured on test images with fresh noise the
+kernel has never seen, and every reading says which way it was measured.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +20,11 @@ import torch
 from torch import nn
 
 from checks.architecture import Comparison, PrescribedArchitecture, compare
+from checks.exported_model import ExportRefused
+from checks.exported_model import describe as describe_rebuilt
 from checks.student import StudentCallError, StudentProxy
+
+UNSEEN_NOISE = 0.02  # std of the noise on [0, 1] images that a model which cannot be exported is measured on
 
 
 @dataclass(frozen=True)
@@ -45,28 +53,45 @@ class FoundModel:
     type: str
     description: dict[str, Any]
     comparison: Comparison
+    rebuilt: nn.Module | None = None
+    refused: str | None = None  # why the model could not be exported, when it could not
 
     @property
     def where(self) -> str:
         """Where the grader found the model, for a TA to check its reading."""
         return f"`{self.name}` ({self.type}, {self.description['parameters']:,} parameters)"
 
+    @property
+    def measured_how(self) -> str:
+        if self.rebuilt is not None:
+            return "measured by the grader on its own copy of the model"
+        return (f"measured in the notebook's kernel on test images with fresh noise it has never seen, since the "
+                f"model could not be exported ({self.refused})")
+
 
 def find_classifiers(student: StudentProxy, prescribed: PrescribedArchitecture,
                      input_shape: tuple[int, ...] = (2, 1, 28, 28)) -> list[FoundModel]:
     """Every module in the namespace that classifies such a batch; an object bound to several
-    names is reported once, under its first name."""
+    names is reported once, under its first name. Layers are read from the grader's copy of the
+    model, or from the kernel when it cannot be exported."""
     found, seen = [], set()
     for item in student.find("torch.nn.Module"):
         if item["identity"] in seen:
             continue
+        rebuilt, refused = None, None
         try:
-            description = student.describe(item["name"], input_shape)
-        except StudentCallError:
-            continue
+            rebuilt = student.export(item["name"], input_shape)
+            description = describe_rebuilt(rebuilt, input_shape)
+        except ExportRefused as error:
+            refused = str(error)
+            try:
+                description = student.describe(item["name"], input_shape)
+            except StudentCallError:
+                continue
         if any(shape == [input_shape[0], prescribed.classes] for shape in description["outputs"]):
             seen.add(item["identity"])
-            found.append(FoundModel(item["name"], item["type"], description, compare(description, prescribed)))
+            found.append(FoundModel(item["name"], item["type"], description, compare(description, prescribed),
+                                    rebuilt, refused))
     return found
 
 
@@ -99,9 +124,36 @@ class KernelClassifier(nn.Module):
         return torch.cat(scores)
 
 
+class RebuiltClassifier(nn.Module):
+    """The grader's copy of a student's model: takes [0, 1] images, returns logits."""
+
+    def __init__(self, model: nn.Module, scaling: InputScaling, classes: int = 10, batch_size: int = 2500) -> None:
+        super().__init__()
+        self.model, self.scaling, self.classes, self.batch_size = model.eval(), scaling, classes, batch_size
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([class_scores(self.model(self.scaling.apply(chunk)), self.classes)
+                              for chunk in images.split(self.batch_size)])
+
+
+def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling, classes: int = 10) -> nn.Module:
+    """The model as an nn.Module of [0, 1] images: the grader's copy when there is one."""
+    if model.rebuilt is not None:
+        return RebuiltClassifier(model.rebuilt, scaling, classes)
+    return KernelClassifier(student, model.name, scaling, classes)
+
+
 def correct_fraction(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     with torch.no_grad():
         return float((classifier(images).argmax(dim=1) == labels).float().mean())
+
+
+def unseen(images: torch.Tensor) -> torch.Tensor:
+    """The images with noise drawn afresh for this grading, so the kernel cannot have stored
+    answers for them; a trained classifier barely notices noise of this size."""
+    generator = torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little"))
+    return (images + UNSEEN_NOISE * torch.randn(images.shape, generator=generator)).clamp(0, 1)
 
 
 SCALING_MARGIN = 0.01  # a later scaling must beat an earlier one by this much on the probe
@@ -111,9 +163,12 @@ def measure_accuracy(student: StudentProxy, model: FoundModel, images: torch.Ten
                      classes: int = 10, probe: int = 2000) -> tuple[InputScaling, float]:
     """The model's accuracy on ``images`` ([0, 1] scale) under the input scaling it works with,
     chosen on the first ``probe`` images (the plainest unless another is clearly better);
-    measured in eval mode."""
+    measured in eval mode, on the grader's copy of the model or else on unseen images."""
+    if model.rebuilt is None:
+        images = unseen(images)
+
     def accuracy_with(scaling: InputScaling, count: int) -> float:
-        return correct_fraction(KernelClassifier(student, model.name, scaling, classes), images[:count], labels[:count])
+        return correct_fraction(classifier_of(student, model, scaling, classes), images[:count], labels[:count])
 
     chosen, best = SCALINGS[0], accuracy_with(SCALINGS[0], probe)
     for scaling in SCALINGS[1:]:

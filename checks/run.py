@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import numpy as np
 
 from checks.kernel import KernelSession, RunConfig, RunResult
 from checks.notebook import InvalidNotebook, load_notebook
@@ -26,25 +27,43 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
-    """One PNG and one JSON record per figure; image arrays travel with their record."""
+    """One PNG and one JSON record per figure; image arrays travel with their record when
+    they are plain numeric arrays of the shape the record declares."""
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
     for number, figure in enumerate(figures, start=1):
         stem = f"figure-{number:03d}"
         record = dict(figure)
-        png = session.figure_file(str(figure.get("png", "")))
+        generation = record.pop("generation")
+        png = session.figure_bytes(generation, record["png"])
         record["png"] = f"{stem}.png" if png else None
         if png:
-            shutil.copyfile(png, folder / f"{stem}.png")
-        for axes_number, axes in enumerate(record.get("axes", [])):
-            for image_number, image in enumerate(axes.get("images", [])):
-                source = session.figure_file(str(image.get("array", "")))
-                image["array"] = f"{stem}-ax{axes_number}-im{image_number}.npy" if source else None
-                if source:
-                    shutil.copyfile(source, folder / image["array"])
+            (folder / f"{stem}.png").write_bytes(png)
+        for axes_number, axes in enumerate(record["axes"]):
+            for image_number, image in enumerate(axes["images"]):
+                name = image.pop("array", None)
+                array = session.figure_bytes(generation, name) if name else None
+                if array is not None and npy_matches(array, image["shape"]):
+                    image["array"] = f"{stem}-ax{axes_number}-im{image_number}.npy"
+                    (folder / image["array"]).write_bytes(array)
+                else:
+                    image["array"] = None
         write_json(folder / f"{stem}.json", record)
         copied.append(record)
     return copied
+
+
+def npy_matches(data: bytes, shape: list[int]) -> bool:
+    """A .npy file holding a numeric array of ``shape``, read from its header without unpickling."""
+    stream = io.BytesIO(data)
+    try:
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(stream)]
+        declared, _, dtype = read_header(stream)
+    except (KeyError, ValueError, OSError, SyntaxError, TypeError):
+        return False
+    expected = stream.tell() + int(np.prod(declared, dtype=np.int64)) * dtype.itemsize
+    return dtype.kind in "biuf" and list(declared) == list(shape) and len(data) == expected
 
 
 async def run_in_session(notebook_path: Path, out: Path, config: RunConfig) -> RunResult:

@@ -20,12 +20,19 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from checks.job_cgroup import JobCgroup
+from checks.seccomp_filter import (SECCOMP_FD, UnsupportedArchitecture, bwrap_supports, open_on_fd_prefix,
+                                   seccomp_program, write_program)
+from checks.seccomp_filter import describe as describe_seccomp
+
 PROBE_SOURCE = Path(__file__).parent / "probe"
 PROBE_PACKAGE = "xaigrader_probe"
 INSIDE_JOB = Path("/job")
 INSIDE_CONTENT = Path("/content")
 INSIDE_DATA = Path("/data")
 INSIDE_EXCHANGE = Path("/exchange")
+INSIDE_INBOX = Path("/inbox")
+INSIDE_RUNTIME = Path("/kernel")
 INSIDE_SUBMISSION = Path("/submission")
 INSIDE_PROBE_ROOT = Path("/opt/xaigrader")
 FIRST_SANDBOX_UID = 60000
@@ -33,6 +40,7 @@ FALLBACK_WARNING = (
     "WARNING: bubblewrap is unavailable, so student code ran in the weaker fallback sandbox "
     "(rlimits and a separate uid only): it can read world-readable files and may reach the network"
 )
+OPTIONS_FD = 4
 GiB = 1 << 30
 MiB = 1 << 20
 
@@ -46,6 +54,7 @@ class SandboxLimits:
     threads: int = 1
     workdir_bytes: int = 1 * GiB
     exchange_bytes: int = 256 * MiB
+    exchange_inodes: int = 50_000
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -53,19 +62,47 @@ class SandboxLimits:
 
 @dataclass(frozen=True)
 class JobPaths:
-    """Host folders of one job; only these, the runtime and the data are visible inside."""
+    """Host folders of one job, under a root the kernel can neither see nor write.
+
+    ``inbox`` carries the grader's files to the kernel (probe configuration, requests) and
+    is read-only inside; ``submission`` is a copy of the files handed in, so no path of the
+    grader's output appears inside the sandbox.
+    """
 
     root: Path
-    exchange: Path
-    runtime: Path
+    inbox: Path
     submission: Path | None = None
 
     @classmethod
     def create(cls, root: Path, submission: Path | None = None) -> "JobPaths":
-        exchange, runtime = root / "exchange", root / "runtime"
-        for folder in (exchange, runtime):
-            folder.mkdir(parents=True, exist_ok=True)
-        return cls(root, exchange, runtime, submission)
+        inbox = root / "inbox"
+        (inbox / "calls").mkdir(parents=True, exist_ok=True)
+        copy = None
+        if submission is not None:
+            copy = root / "submission"
+            shutil.copytree(submission, copy, ignore=_links, dirs_exist_ok=True)
+        return cls(root, inbox, copy)
+
+
+def _links(folder: str, names: list[str]) -> list[str]:
+    return [name for name in names if os.path.islink(os.path.join(folder, name))]
+
+
+def readable(path: Path, uid: int | None) -> None:
+    """Let the job's uid read a file or folder the grader made, and nobody else."""
+    if uid is not None:
+        os.chown(path, 0, uid)
+        os.chmod(path, 0o750 if path.is_dir() else 0o640)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The folders one kernel start may write: fresh each time, so nothing a dead kernel
+    left behind (a link where a folder was) is used again."""
+
+    number: int
+    exchange: Path
+    runtime: Path
 
 
 @dataclass(frozen=True)
@@ -76,6 +113,8 @@ class InsideView:
     content: Path
     data: Path
     exchange: Path
+    inbox: Path
+    runtime: Path
     submission: Path | None
     probe_root: Path
 
@@ -103,6 +142,16 @@ def bubblewrap_works() -> bool:
         return False
 
 
+@lru_cache(maxsize=1)
+def seccomp_available() -> bool:
+    """The filter exists for this machine's architecture (x86_64 and aarch64)."""
+    try:
+        seccomp_program()
+    except UnsupportedArchitecture:
+        return False
+    return True
+
+
 def kill_processes_of(uid: int) -> int:
     """Without a PID namespace, a daemon the notebook started would outlive it: end them all."""
     killed = 0
@@ -127,8 +176,10 @@ def namespace_flags() -> list[str]:
     common = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
     if os.geteuid() == 0:
         # As root we switch to a dedicated uid ourselves; a user namespace would map only uid 0.
+        # The seccomp filter then refuses new user namespaces inside.
         return common
-    return ["--unshare-user", *common]
+    nested = ["--disable-userns"] if bwrap_supports("--disable-userns") else []
+    return ["--unshare-user", *nested, *common]
 
 
 def python_runtime_roots() -> list[Path]:
@@ -163,16 +214,19 @@ class Sandbox:
             "limits": self.limits.as_dict(),
             "network": "allowed (--allow-network)" if self.allow_network else "disabled",
             "uid_switch": os.geteuid() == 0,
+            "seccomp": describe_seccomp() if self.mode == "bubblewrap" and seccomp_available() else None,
             "warning": self.warning,
         }
 
-    def inside_view(self, job: JobPaths, data_dir: Path | None) -> InsideView:
+    def inside_view(self, job: JobPaths, generation: Generation, data_dir: Path | None) -> InsideView:
         if self.mode == "bubblewrap":
             return InsideView(
                 workdir=INSIDE_JOB,
                 content=INSIDE_CONTENT,
                 data=INSIDE_DATA if data_dir else Path("/nonexistent-data"),
                 exchange=INSIDE_EXCHANGE,
+                inbox=INSIDE_INBOX,
+                runtime=INSIDE_RUNTIME,
                 submission=INSIDE_SUBMISSION if job.submission else None,
                 probe_root=INSIDE_PROBE_ROOT,
             )
@@ -180,13 +234,16 @@ class Sandbox:
             workdir=job.root / "work",
             content=job.root / "content",
             data=data_dir or Path("/nonexistent-data"),
-            exchange=job.exchange,
+            exchange=generation.exchange,
+            inbox=job.inbox,
+            runtime=generation.runtime,
             submission=job.submission,
             probe_root=job.root / "probe",
         )
 
     def prepare(self, job: JobPaths, uid: int | None) -> None:
-        """Host-side folders and ownership the sandboxed uid needs."""
+        """Host-side folders and ownership the sandboxed uid needs: it may read the inbox and
+        the submission, and write only its own work folders (and each generation's)."""
         if self.mode == "fallback":
             for folder in (job.root / "work", job.root / "content"):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -196,21 +253,26 @@ class Sandbox:
                 probe_link.symlink_to(PROBE_SOURCE, target_is_directory=True)
         if uid is not None:
             os.chmod(job.root, 0o711)
-            for folder in [job.exchange, job.runtime] + (
-                [job.root / "work", job.root / "content"] if self.mode == "fallback" else []
-            ):
-                os.chown(folder, uid, uid)
-                os.chmod(folder, 0o700)
+            readable(job.inbox, uid)
+            readable(job.inbox / "calls", uid)
+            if self.mode == "fallback":
+                for folder in (job.root / "work", job.root / "content"):
+                    os.chown(folder, uid, uid)
+                    os.chmod(folder, 0o700)
 
     def wrap(
         self,
         argv: list[str],
         job: JobPaths,
+        generation: Generation,
         data_dir: Path | None,
         environment: dict[str, str],
         uid: int | None,
+        job_cgroup: JobCgroup | None = None,
     ) -> list[str]:
-        """The command line that runs ``argv`` confined, with exactly ``environment``."""
+        """The command line that runs ``argv`` confined, with exactly ``environment``; inside the
+        job's cgroup when there is one, so memory and processes are limited for the job as a whole."""
+        joined = job_cgroup.command_prefix() if job_cgroup is not None else []
         drop_privileges = []
         if uid is not None:
             drop_privileges = [
@@ -229,13 +291,28 @@ class Sandbox:
         ]
         inner = rlimits + drop_privileges + argv
         if self.mode == "fallback":
-            view = self.inside_view(job, data_dir)
+            view = self.inside_view(job, generation, data_dir)
             env_pairs = [f"{key}={value}" for key, value in environment.items()]
-            return ["/usr/bin/env", "-i", "-C", str(view.workdir), *env_pairs, *inner]
-        return self._bubblewrap_prefix(job, data_dir, environment) + inner
+            return joined + ["/usr/bin/env", "-i", "-C", str(view.workdir), *env_pairs, *inner]
+        # bwrap reads its options and its seccomp filter from descriptors the command line opens
+        # (jupyter_client closes inherited ones), so the sandbox's pid 1 shows no host path.
+        options = self._bubblewrap_options(job, generation, data_dir, environment)
+        options_file = job.root / f"bwrap-{generation.number}.args"
+        options_file.write_bytes(b"".join(option.encode() + b"\0" for option in options))
+        os.chmod(options_file, 0o600)
+        bwrap = [shutil.which("bwrap") or "bwrap", "--args", str(OPTIONS_FD)]
+        opened = open_on_fd_prefix(options_file, OPTIONS_FD)
+        filter_file = job.root / "seccomp.bpf"
+        if seccomp_available():
+            if not filter_file.exists():
+                write_program(filter_file)
+            opened += open_on_fd_prefix(filter_file, SECCOMP_FD)
+            bwrap += ["--seccomp", str(SECCOMP_FD)]
+        return joined + opened + bwrap + ["--", *inner]
 
-    def _bubblewrap_prefix(self, job: JobPaths, data_dir: Path | None, environment: dict[str, str]) -> list[str]:
-        args = [shutil.which("bwrap") or "bwrap", *namespace_flags()]
+    def _bubblewrap_options(self, job: JobPaths, generation: Generation, data_dir: Path | None,
+                              environment: dict[str, str]) -> list[str]:
+        args = [*namespace_flags()]
         if not self.allow_network:
             args.append("--unshare-net")
         args += ["--die-with-parent", "--new-session"]
@@ -272,9 +349,9 @@ class Sandbox:
         for root in python_runtime_roots():
             traversable_parents(root)
             args += ["--ro-bind", str(root), str(root)]
-        traversable_parents(job.runtime)
-        args += ["--bind", str(job.runtime), str(job.runtime)]
-        args += ["--bind", str(job.exchange), str(INSIDE_EXCHANGE)]
+        args += ["--bind", str(generation.runtime), str(INSIDE_RUNTIME)]
+        args += ["--bind", str(generation.exchange), str(INSIDE_EXCHANGE)]
+        args += ["--ro-bind", str(job.inbox), str(INSIDE_INBOX)]
         if data_dir is not None:
             args += ["--ro-bind", str(data_dir), str(INSIDE_DATA)]
         if job.submission is not None:
@@ -284,5 +361,5 @@ class Sandbox:
         args += ["--clearenv"]
         for key, value in environment.items():
             args += ["--setenv", key, value]
-        args += ["--chdir", str(INSIDE_JOB), "--remount-ro", "/", "--"]
+        args += ["--chdir", str(INSIDE_JOB), "--remount-ro", "/"]
         return args

@@ -9,22 +9,36 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+MAX_SCAN_CHARS = 256 << 10
+"""How much printed text each reader scans: beyond it, the start (model summaries) and the end
+(final results) are kept, as training logs fill the middle."""
+MAX_DIGITS = 30
+"""Longer runs of digits are no count or size (and ``int`` refuses runs past 4300 digits)."""
 THOUSANDS = re.compile(r"(?<=\d)[,_ ](?=\d{3}(?!\d))")
-INTEGER = re.compile(r"(?<![\w.])\d+(?![\w.]\d)")
-SHAPE = re.compile(r"\d+(?:\s*(?:,|x|×|\*)\s*\d+)+", re.IGNORECASE)
+INTEGER = re.compile(r"(?<![\w.])\d++(?![\w.]\d)")
+SEPARATOR = re.compile(r"\s*+(?:,|x|×|\*)\s*+", re.IGNORECASE)
+SHAPE = re.compile(rf"(?<!\d)\d++(?:{SEPARATOR.pattern}\d++)+", re.IGNORECASE)
 ACCURACY_WORD = re.compile(r"acc", re.IGNORECASE)
 PERCENTAGE_OR_FRACTION = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?!\w|\.\d)\s*(%?)")
 
 
+def _scanned(text: str) -> str:
+    """The text, or its start and end within ``MAX_SCAN_CHARS``, cut between words."""
+    if len(text) <= MAX_SCAN_CHARS:
+        return text
+    half = MAX_SCAN_CHARS // 2
+    return text[:half].rsplit(None, 1)[0] + "\n" + text[-half:].split(None, 1)[-1]
+
+
 def integers(text: str) -> set[int]:
     """Every whole number in the text, thousands separators allowed."""
-    return {int(match) for match in INTEGER.findall(THOUSANDS.sub("", text))}
+    return {int(match) for match in INTEGER.findall(THOUSANDS.sub("", _scanned(text))) if len(match) <= MAX_DIGITS}
 
 
 def shapes(text: str) -> set[tuple[int, ...]]:
     """Every stated shape of two or more sizes, as written (a leading batch size included)."""
-    return {tuple(int(part) for part in re.split(r"\s*(?:,|x|×|\*)\s*", match, flags=re.IGNORECASE))
-            for match in SHAPE.findall(text)}
+    stated = (SEPARATOR.split(match) for match in SHAPE.findall(_scanned(text)))
+    return {tuple(int(part) for part in parts) for parts in stated if all(len(part) <= MAX_DIGITS for part in parts)}
 
 
 def states_shape(stated: set[tuple[int, ...]], shape: tuple[int, ...]) -> bool:
@@ -45,7 +59,7 @@ def accuracy_claims(text: str) -> list[float]:
     98.23%" claims 98.23, "accuracy after 5 epochs: 98.1%" claims 98.1.
     """
     claims = []
-    for line in text.splitlines():
+    for line in _scanned(text).splitlines():
         starts = [match.start() for match in ACCURACY_WORD.finditer(line)]
         for start, end in zip(starts, starts[1:] + [len(line)]):
             numbers = list(PERCENTAGE_OR_FRACTION.finditer(line, start, end))

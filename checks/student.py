@@ -11,10 +11,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from safetensors.torch import save_file
+import torch
+from safetensors.torch import save
 
+from checks.exported_model import ExportRefused, rebuild
 from checks.kernel import KernelSession
-from checks.probe.wire import Decoder, KernelObject
+from checks.probe.wire import Decoder, KernelObject, WireError
 
 KNOWN_CAUSES = {
     ("AttributeError", "'NoneType' object has no attribute 'abs'"):
@@ -87,6 +89,22 @@ class StudentProxy:
         value, decoder = self._request({"op": "describe", "target": name, "input_shape": list(input_shape)})
         return decoder.decode(value)
 
+    def export(self, name: str, input_shape: tuple[int, ...]) -> torch.fx.GraphModule:
+        """The module ``name`` rebuilt by the grader from its exported graph and weights (see
+        ``checks.exported_model``), to run outside the kernel. Any failure, the probe's refusal
+        included, is an ``ExportRefused`` whose message is the reason."""
+        try:
+            value, decoder = self._request({"op": "export", "target": name, "input_shape": list(input_shape)})
+        except StudentCallError as error:
+            raise ExportRefused(f"{name} cannot be exported: {error.detail}") from error
+        try:
+            exported = decoder.decode(value)
+        except WireError as error:
+            raise ExportRefused(f"the export of {name} is malformed: {error}") from error
+        if not isinstance(exported, dict) or set(exported) != {"graph", "tensors"}:
+            raise ExportRefused(f"the export of {name} is malformed")
+        return rebuild(exported["graph"], exported["tensors"], input_shape)
+
     def datasets(self) -> list[dict[str, Any]]:
         """Every dataset the notebook holds, with sizes and subset indices (see ``checks.probe.datasets``)."""
         value, decoder = self._request({"op": "datasets"})
@@ -110,10 +128,9 @@ class StudentProxy:
         prefix = ""
         if tensors:
             name = f"setup-{uuid.uuid4().hex[:8]}.safetensors"
-            host = self.session.job.exchange / "calls" / name
-            save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(host))
-            self.session.hand_over(host)
-            inside = self.session.view.exchange / "calls" / name
+            host = self.session.job.inbox / "calls" / name
+            self.session.give(host, save({k: v.detach().contiguous() for k, v in tensors.items()}))
+            inside = self.session.view.inbox / "calls" / name
             prefix = f"from safetensors.torch import load_file as __xg_load\n__xaigrader_tensors = __xg_load({str(inside)!r})\n"
         reply = self._await(self.session.execute_hidden(prefix + code, timeout), timeout)
         if reply is None or reply["content"]["status"] != "ok":

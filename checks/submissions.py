@@ -4,7 +4,9 @@ A path is a ``.zip``, an ``.ipynb``, or a class folder whose entries (zips, note
 per-student folders) are each one submission. Archives are extracted defensively: no
 entry lands outside its folder, links are skipped, and size, ratio and entry count are
 capped while reading, not only as declared. Anything unusable becomes an invalid
-submission that says what was found; nothing raises.
+submission that says what was found; nothing raises, so one hostile submission cannot
+stop a class from being graded. Ids are folder names in the output, so they never repeat
+(case-blind) and never take the name of a class file such as ``grades.csv``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from typing import Sequence
 import nbformat
 
 from checks.notebook import InvalidNotebook, merge_notebooks
+from checks.publish import is_class_file
 
 DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
 IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
 CHUNK = 1 << 16
+NAME_MAX = 255
+MERGED_FOLDER = ".merged"
+REFUSED_SUFFIX = "-refused"
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,9 @@ def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits
                 continue
             if entry.is_dir() or _ignored(relative):
                 continue
+            if any(len(part.encode()) > NAME_MAX for part in relative.parts):
+                skipped.append(f"{entry.filename} (name too long)")
+                continue
             target = (root / relative).resolve()
             if relative.is_absolute() or ".." in relative.parts or not target.is_relative_to(root):
                 skipped.append(f"{entry.filename} (outside the archive folder)")
@@ -106,8 +115,8 @@ def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits
             if entry.compress_size and entry.file_size > (1 << 20) and entry.file_size / entry.compress_size > limits.max_ratio:
                 raise UnsafeArchive(f"{archive.name}: {entry.filename} expands {entry.file_size // entry.compress_size}x, "
                                     "which looks like a zip bomb")
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(entry) as source, target.open("wb") as sink:
                     while chunk := source.read(CHUNK):
                         written += len(chunk)
@@ -115,6 +124,9 @@ def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits
                             raise UnsafeArchive(f"{archive.name} unpacks to more than "
                                                 f"{limits.max_total_bytes >> 20} MiB")
                         sink.write(chunk)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                raise UnsafeArchive(f"{archive.name}: {entry.filename} could not be extracted, because the archive "
+                                    "holds a file and a folder of the same name") from None
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as error:
                 raise UnsafeArchive(f"{archive.name}: {entry.filename} could not be extracted ({error})") from None
             extracted.append(str(relative))
@@ -152,19 +164,40 @@ def _choose_notebook(submission: Submission, work_dir: Path) -> None:
         except InvalidNotebook as error:
             submission.problem = f"{len(notebooks)} notebooks found ({', '.join(names)}) to merge, but {error}"
             return
-        target = work_dir / f"{submission.student_id}.merged.ipynb"
+        target = work_dir / MERGED_FOLDER / f"{submission.student_id}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(merged, target)
         submission.notebook, submission.merged_from = target, names
 
 
+def _stem(path: Path) -> str:
+    """The name an id is read from; a path that cannot even be examined keeps its whole name."""
+    try:
+        return path.stem if path.is_file() else path.name
+    except OSError:
+        return path.name
+
+
 def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
                limits: ZipLimits = ZipLimits(), student_id: str | None = None) -> Submission:
-    """``student_id`` overrides the one read from the name (used to keep ids unique)."""
-    derived, name, roll = student_identity(path.stem if path.is_file() else path.name, id_pattern)
-    student_id = student_id or derived
-    submission = Submission(student_id, path, name, roll)
-    folder = work_dir / student_id
+    """``student_id`` overrides the one read from the name (used to keep ids unique).
+
+    Any error, however unexpected, becomes this submission's problem rather than the class's.
+    """
+    derived, name, roll = student_identity(_stem(path), id_pattern)
+    submission = Submission(student_id or derived, path, name, roll)
+    try:
+        _take_in(submission, work_dir, limits)
+    except Exception as error:
+        shutil.rmtree(work_dir / submission.student_id, ignore_errors=True)
+        submission.notebook, submission.folder = None, None
+        submission.problem = f"{path.name} could not be taken in: {error}"
+    return submission
+
+
+def _take_in(submission: Submission, work_dir: Path, limits: ZipLimits) -> None:
+    """Fill in the folder and notebook, or the problem, by what kind of thing was handed in."""
+    path, folder = submission.source, work_dir / submission.student_id
     if path.is_symlink():
         submission.problem = f"{path.name} is a link; submissions must be plain files or folders"
     elif path.is_dir():
@@ -178,7 +211,7 @@ def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
         except UnsafeArchive as error:
             shutil.rmtree(folder, ignore_errors=True)
             submission.problem = str(error)
-            return submission
+            return
         submission.folder = folder
         _choose_notebook(submission, work_dir)
     elif path.suffix.lower() == ".ipynb":
@@ -189,7 +222,23 @@ def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
         submission.notebook = folder / path.name
     else:
         submission.problem = f"{path.name} is neither a .zip nor an .ipynb file"
-    return submission
+
+
+def _unique(wanted: str, taken: set[str]) -> str:
+    """``wanted``, or it with the first free counter; compared case-blind, as some disks compare names."""
+    student_id, count = wanted, 1
+    while student_id.lower() in taken:
+        count += 1
+        student_id = f"{wanted}-{count}"
+    taken.add(student_id.lower())
+    return student_id
+
+
+def _refused(candidate: Path, wanted: str, taken: set[str]) -> Submission:
+    """A visible invalid result under an id that cannot overwrite the class file ``wanted`` names."""
+    return Submission(_unique(wanted + REFUSED_SUFFIX, taken), candidate,
+                      problem=f"the name {wanted} collides with the class file {wanted} in the output folder; "
+                              "rename the submission after the student")
 
 
 def discover(paths: Sequence[Path], work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
@@ -203,10 +252,11 @@ def discover(paths: Sequence[Path], work_dir: Path, id_pattern: str = DEFAULT_ID
         else:
             candidates.append(path)
     submissions: list[Submission] = []
-    seen: dict[str, int] = {}
+    taken: set[str] = set()
     for candidate in candidates:
-        derived = student_identity(candidate.stem if candidate.is_file() else candidate.name, id_pattern)[0]
-        seen[derived] = seen.get(derived, 0) + 1
-        unique = derived if seen[derived] == 1 else f"{derived}-{seen[derived]}"
-        submissions.append(intake_one(candidate, work_dir, id_pattern, limits, student_id=unique))
+        wanted = student_identity(_stem(candidate), id_pattern)[0]
+        if is_class_file(wanted):
+            submissions.append(_refused(candidate, wanted, taken))
+        else:
+            submissions.append(intake_one(candidate, work_dir, id_pattern, limits, _unique(wanted, taken)))
     return submissions

@@ -13,8 +13,12 @@ import nbformat
 
 from checks.rubric import WrittenAnswer
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
-MARKDOWN_NOISE = re.compile(r"(^|\n)\s*(#+|[-*>]|\d+\.)\s*")
+MAX_ANSWER_CHARS = 64 << 10
+"""The part of a markdown cell that is read: answers are a few sentences, and reading more of a
+hostile cell would only cost time. Text beyond it is still carried to the TA verbatim."""
+SENTENCE_END = re.compile(r"(?<=[.!?])\s++(?=[A-Z0-9(\"'])")
+MARKDOWN_NOISE = re.compile(r"(?:^|\n)[^\S\n]*+(?:#++|[-*>]|\d++\.)\s*+")
+MATH = re.compile(r"\$[^$]*+\$")
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ class Question:
 
 
 def count_sentences(text: str) -> int:
-    plain = MARKDOWN_NOISE.sub(" ", re.sub(r"\$[^$]*\$", "x", text)).strip()
+    """Sentences of at least three words, markdown markers and $math$ aside; linear in the text read."""
+    plain = MARKDOWN_NOISE.sub(" ", MATH.sub("x", text[:MAX_ANSWER_CHARS])).strip()
     return len([part for part in SENTENCE_END.split(plain) if len(part.split()) >= 3])
 
 
@@ -46,7 +51,7 @@ def locate_answers(notebook: nbformat.NotebookNode, questions: list[Question]) -
         for index, text in markdown:
             if index in used:
                 continue
-            lowered = text.lower()
+            lowered = text[:MAX_ANSWER_CHARS].lower()
             score = sum(lowered.count(keyword.lower()) for keyword in question.keywords)
             if score > best_score and count_sentences(text) >= 1:
                 best, best_score = (index, text), score

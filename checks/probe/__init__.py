@@ -22,8 +22,9 @@ def install(config_file: str) -> None:
     config = json.loads(Path(config_file).read_text(encoding="utf-8"))
     exchange = Path(config["exchange"])
     data_root = Path(config["data"])
+    (exchange / "calls").mkdir(exist_ok=True)
     log = EventLog(exchange / "events.jsonl")
-    _state.update(log=log, exchange=exchange, data_root=data_root)
+    _state.update(log=log, exchange=exchange, inbox=Path(config["inbox"]), data_root=data_root)
 
     from IPython import get_ipython
 
@@ -93,6 +94,7 @@ def serve(request_id: str) -> None:
         log.cell = previous_cell
 
     serve_request(
+        _state["inbox"] / "calls",
         _state["exchange"] / "calls",
         request_id,
         get_ipython().user_ns,

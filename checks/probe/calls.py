@@ -62,6 +62,10 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
         from .structure import describe
 
         return describe(_lookup(namespace, request["target"]), tuple(request["input_shape"]))
+    if operation == "export":
+        from .export import export_module
+
+        return export_module(_lookup(namespace, request["target"]), tuple(request["input_shape"]))
     if operation == "call":
         function = _lookup(namespace, request["target"])
         if not callable(function):
@@ -75,17 +79,22 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
     raise RequestError(f"unknown operation {operation!r}")
 
 
-def serve(folder: Path, request_id: str, namespace: dict[str, Any], data_root: Path, before, after) -> None:
-    """Answer one request; every failure, the student's included, becomes a response."""
-    request_file = folder / f"{request_id}.json"
+def serve(inbox: Path, outbox: Path, request_id: str, namespace: dict[str, Any], data_root: Path, before,
+          after) -> None:
+    """Answer one request read from the grader's ``inbox`` into ``outbox``; every failure, the
+    student's included, becomes a response. Earlier responses are removed first: the grader has
+    read them, and they would count against the exchange folder's quota."""
+    for stale in outbox.iterdir():
+        stale.unlink(missing_ok=True)
+    request_file = inbox / f"{request_id}.json"
     if request_file.stat().st_size > MAX_REQUEST_BYTES:
         raise WireError("request too large")
     request = json.loads(request_file.read_text(encoding="utf-8"))
-    tensors = folder / f"{request_id}-in.safetensors"
+    tensors = inbox / f"{request_id}-in.safetensors"
     decoder = Decoder.read(
         tensors,
         resolve_object=lambda name: _lookup(namespace, name),
-        open_image=lambda relative: _open_image(data_root, folder, relative),
+        open_image=lambda relative: _open_image(data_root, inbox, relative),
     ) if tensors.exists() else Decoder({}, lambda name: _lookup(namespace, name))
     encoder = Encoder()
     before(request)
@@ -103,7 +112,7 @@ def serve(folder: Path, request_id: str, namespace: dict[str, Any], data_root: P
         }
     finally:
         after(request)
-    encoder.write(response, folder / f"{request_id}-out.json", folder / f"{request_id}-out.safetensors")
+    encoder.write(response, outbox / f"{request_id}-out.json", outbox / f"{request_id}-out.safetensors")
 
 
 def _open_image(data_root: Path, folder: Path, relative: str):
@@ -115,4 +124,4 @@ def _open_image(data_root: Path, folder: Path, relative: str):
             with Image.open(candidate) as image:
                 image.load()
                 return image.copy()
-    raise RequestError(f"no image {relative!r} in the data or exchange folder")
+    raise RequestError(f"no image {relative!r} in the data or inbox folder")

@@ -7,6 +7,7 @@ is kept per figure and cell, updated to the figure's latest state in that cell.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from pathlib import Path
@@ -67,12 +68,12 @@ class FigureRecorder:
         def destroy(cls, num):
             manager = cls.figs.get(num) if not hasattr(num, "canvas") else num
             if manager is not None:
-                recorder.capture(manager.canvas.figure)
+                recorder.capture(manager.canvas.figure, shown=True)
             return original_destroy(cls, num)
 
         def destroy_all(cls):
             for manager in list(cls.figs.values()):
-                recorder.capture(manager.canvas.figure)
+                recorder.capture(manager.canvas.figure, shown=True)
             return original_destroy_all(cls)
 
         matplotlib.figure.Figure.savefig = savefig
@@ -85,18 +86,20 @@ class FigureRecorder:
         for manager in Gcf.get_all_fig_managers():
             self.capture(manager.canvas.figure)
 
-    def capture(self, figure, saved_to: str | None = None) -> None:
+    def capture(self, figure, saved_to: str | None = None, shown: bool = False) -> None:
         if self._capturing:
             return
         self._capturing = True
         try:
-            self._capture(figure, saved_to)
+            self._capture(figure, saved_to, shown)
         except Exception as error:  # a broken student figure must not break their cell
             self.log.record("figure_capture_failed", error=f"{type(error).__name__}: {error}")
         finally:
             self._capturing = False
 
-    def _capture(self, figure, saved_to: str | None) -> None:
+    def _capture(self, figure, saved_to: str | None, shown: bool) -> None:
+        """``shown``: the inline backend has just displayed the figure; a change the description
+        does not see (a tight layout) must still reach the PNG the grader matches with it."""
         serial = getattr(figure, "_xaigrader_serial", None)
         if serial is None:
             serial = next(self._serials)
@@ -111,12 +114,14 @@ class FigureRecorder:
             saved.append(saved_to)
         fingerprint = json.dumps(description, sort_keys=True, default=str)
         if previous and previous["fingerprint"] == fingerprint and saved == previous["saved_to"]:
+            if shown:
+                self._write_png(figure, self.folder / previous["png"])
             return
         if previous is None and self._unchanged_since_last_cell(serial, fingerprint) and not saved_to:
             return
         name = f"fig-{serial:03d}-cell-{self.log.cell}"
         self._write_arrays(figure, description, name)
-        self._original_savefig(figure, self.folder / f"{name}.png", format="png", dpi=PNG_DPI)
+        self._write_png(figure, self.folder / f"{name}.png")
         self.records[key] = {
             "figure": serial,
             "cell": self.log.cell,
@@ -126,6 +131,21 @@ class FigureRecorder:
             **description,
         }
         self._write_index()
+
+    def _write_png(self, figure, path: Path) -> None:
+        """The PNG the notebook displays for the figure (the shell's own formatter), so the grader
+        can match the record with an image in the notebook's output."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        formatter = shell.display_formatter.formatters.get("image/png") if shell is not None else None
+        png = formatter(figure) if formatter is not None else None
+        if isinstance(png, str):
+            png = base64.b64decode(png)
+        if isinstance(png, bytes) and png:
+            path.write_bytes(png)
+        else:
+            self._original_savefig(figure, path, format="png", dpi=PNG_DPI)
 
     def _unchanged_since_last_cell(self, serial: int, fingerprint: str) -> bool:
         earlier = [record for (s, _), record in self.records.items() if s == serial]

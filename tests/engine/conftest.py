@@ -70,19 +70,22 @@ def run_cells(tmp_path: Path, engine_config: RunConfig):
 def live_session(engine_config: RunConfig):
     """Run a notebook, then hand the still-running session to ``probe(session, result)``.
 
-    The job folder outlives the session (in ``run.job_root``) so a test can inspect it.
+    The job folder outlives the session (in ``run.job_root``) so a test can inspect it; a test
+    may set ``run.submission`` to a folder of submitted files.
     """
     job_root = Path(tempfile.mkdtemp(prefix="xaigrader-test-job-"))
 
     def run(notebook: nbformat.NotebookNode, probe, **overrides):
         async def main():
-            async with KernelSession(replace(engine_config, **overrides), job_root=job_root) as session:
+            async with KernelSession(replace(engine_config, **overrides), job_root=job_root,
+                                     submission_dir=run.submission) as session:
                 result = await session.run_notebook(notebook)
                 return await probe(session, result)
 
         return asyncio.run(main())
 
     run.job_root = job_root
+    run.submission = None
     yield run
     shutil.rmtree(job_root, ignore_errors=True)
 

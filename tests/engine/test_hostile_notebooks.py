@@ -177,7 +177,7 @@ print('daemon started')
     result = live_session(notebook, probe)
     assert result.cells[0].status == "ok"
     time.sleep(6)
-    assert not (live_session.job_root / "exchange" / "late.txt").exists()
+    assert not list(live_session.job_root.glob("exchange-*/late.txt"))
     survivors = [p for p in Path("/proc").iterdir()
                  if p.name.isdigit() and _cmdline_mentions(p, str(live_session.job_root))]
     assert survivors == []
@@ -290,3 +290,68 @@ def _owned_by(process: Path, uid: int) -> bool:
         return False
     fields = {line.split(":")[0]: line.split()[1] for line in lines if ":" in line and len(line.split()) > 1}
     return fields.get("Uid") == str(uid) and fields.get("State") != "Z"
+
+
+def test_memory_is_limited_for_the_job_across_processes_and_tmpfs(run_cells, engine_config):
+    from dataclasses import replace as with_changes
+
+    from checks.sandbox import GiB
+
+    result, executed, _ = run_cells("""
+import os, time
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(400 << 20)
+            time.sleep(20)
+        finally:
+            os._exit(0)
+    children.append(pid)
+for folder in ('/dev/shm', '/tmp'):
+    try:
+        with open(folder + '/fill', 'wb') as fill:
+            for _ in range(700):
+                fill.write(b'1' * (1 << 20))
+    except OSError as error:
+        print('refused', error.errno)
+print([os.waitpid(pid, 0)[1] for pid in children])""", limits=with_changes(engine_config.limits, memory_bytes=1 * GiB))
+    limits = result.sandbox["job_limits"]
+    assert limits["mode"] == "cgroup v1" and limits["memory_bytes"] == 1 * GiB
+    assert limits["oom_killed"] and limits["peak_memory_bytes"] <= 1 * GiB + (64 << 20)
+
+
+def test_a_deep_folder_chain_neither_hides_the_quota_nor_survives_cleanup(run_cells, engine_config, tmp_path):
+    from dataclasses import replace as with_changes
+
+    import checks.kernel
+
+    before = set(Path(checks.kernel.tempfile.gettempdir()).glob("xaigrader-job-*"))
+    result, _, _ = run_cells("""
+import os, time
+depth = os.open('/exchange', os.O_RDONLY)
+for _ in range(1100):
+    os.mkdir('d', dir_fd=depth)
+    deeper = os.open('d', os.O_RDONLY, dir_fd=depth)
+    os.close(depth)
+    depth = deeper
+for i in range(40):
+    with open(os.open(f'f{i}', os.O_WRONLY | os.O_CREAT, dir_fd=depth), 'wb') as fill:
+        fill.write(b'0' * (1 << 20))
+    time.sleep(0.05)
+time.sleep(3)""", limits=with_changes(engine_config.limits, exchange_bytes=8 << 20))
+    assert result.cells[0].status != "error", result.cells[0]
+    assert result.quota_exceeded and "limit 8388608" in result.quota_exceeded
+    assert set(Path(checks.kernel.tempfile.gettempdir()).glob("xaigrader-job-*")) == before
+
+
+def test_no_new_user_namespace_or_ptrace_inside(run_cells):
+    result, executed, _ = run_cells("""
+import ctypes, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+print('unshare', libc.unshare(0x10000000), ctypes.get_errno())
+print('ptrace', libc.ptrace(0, 0, None, None), ctypes.get_errno())
+print('shell', subprocess.run(['unshare', '-Ur', 'id', '-u'], capture_output=True).returncode != 0)""")
+    assert cell_text(executed, 0).split("\n")[:3] == ["unshare -1 1", "ptrace -1 1", "shell True"]
+    assert result.sandbox["seccomp"]["architecture"]

@@ -194,3 +194,81 @@ def test_execution_counts_restart_in_each_part_of_a_merged_notebook(tmp_path):
     assert out_of_order_note(merge_notebooks(paths, ["part1.ipynb", "part2.ipynb"])) is None
     (tmp_path / "part2.ipynb").write_text(nbformat.writes(_with_counts([4, 3])))
     assert out_of_order_note(merge_notebooks(paths, ["part1.ipynb", "part2.ipynb"])) is not None
+
+
+def test_a_file_and_a_folder_of_one_name_spoil_only_that_submission(tmp_path):
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    write_zip(class_dir / "Clash_R1.zip", {"work": "a file", "work/A2.ipynb": GOOD_NOTEBOOK})
+    write_zip(class_dir / "Good_R2.zip", {"work/A2.ipynb": GOOD_NOTEBOOK})
+    (class_dir / "Plain_R3.ipynb").write_text(GOOD_NOTEBOOK)
+    submissions = {s.student_id: s for s in discover([class_dir], tmp_path / "work")}
+    assert sorted(submissions) == ["Clash_R1", "Good_R2", "Plain_R3"]
+    clash = submissions["Clash_R1"]
+    assert not clash.valid and "work/A2.ipynb could not be extracted" in clash.problem and "same name" in clash.problem
+    assert submissions["Good_R2"].valid and submissions["Plain_R3"].valid
+
+
+def test_a_name_too_long_for_the_file_system_is_skipped(tmp_path):
+    long_folder = "a" * 300
+    mixed = write_zip(tmp_path / "Long_R1.zip", {f"{long_folder}/A2.ipynb": GOOD_NOTEBOOK, "nb.ipynb": GOOD_NOTEBOOK})
+    only = write_zip(tmp_path / "Only_R2.zip", {f"{long_folder}/A2.ipynb": GOOD_NOTEBOOK})
+    first, second = discover([mixed, only], tmp_path / "work")
+    assert first.valid and first.notebook.name == "nb.ipynb"
+    assert any("name too long" in skipped for skipped in first.skipped)
+    assert not second.valid and "no notebook" in second.problem
+
+
+def test_any_error_taking_in_one_submission_spoils_only_that_one(tmp_path, monkeypatch):
+    from checks import submissions as intake
+
+    extract = intake.safe_extract
+
+    def failing(archive, destination, limits):
+        if archive.name.startswith("Odd"):
+            raise PermissionError(13, "Permission denied", str(destination))
+        return extract(archive, destination, limits)
+
+    monkeypatch.setattr(intake, "safe_extract", failing)
+    odd = write_zip(tmp_path / "Odd_R1.zip", {"nb.ipynb": GOOD_NOTEBOOK})
+    good = write_zip(tmp_path / "Good_R2.zip", {"nb.ipynb": GOOD_NOTEBOOK})
+    first, second = discover([odd, good], tmp_path / "work")
+    assert not first.valid and first.problem.startswith("Odd_R1.zip could not be taken in")
+    assert "Permission denied" in first.problem
+    assert second.valid
+
+
+def test_names_of_class_files_are_refused_as_student_ids(tmp_path):
+    from checks.publish import CLASS_FILES
+
+    class_dir = tmp_path / "class"
+    class_dir.mkdir()
+    write_zip(class_dir / "grades.csv.zip", {"nb.ipynb": GOOD_NOTEBOOK})
+    (class_dir / "Index.HTML.ipynb").write_text(GOOD_NOTEBOOK)
+    (class_dir / "overrides.csv").mkdir()
+    (class_dir / "overrides.csv" / "nb.ipynb").write_text(GOOD_NOTEBOOK)
+    (class_dir / "gradescope.json.ipynb").write_text(GOOD_NOTEBOOK)
+    (class_dir / "index.html.partial.ipynb").write_text(GOOD_NOTEBOOK)
+    (class_dir / "Asha_R01.ipynb").write_text(GOOD_NOTEBOOK)
+    submissions = {s.student_id: s for s in discover([class_dir], tmp_path / "work")}
+    refused = {"grades.csv-refused", "Index.HTML-refused", "overrides.csv-refused", "gradescope.json-refused",
+               "index.html.partial-refused"}
+    assert set(submissions) == refused | {"Asha_R01"}
+    for student_id in refused:
+        assert not submissions[student_id].valid
+        assert "collides with the class file" in submissions[student_id].problem
+    assert submissions["Asha_R01"].valid
+    assert not {student_id.lower() for student_id in submissions} & CLASS_FILES
+    assert not (tmp_path / "work" / "grades.csv").exists() and not (tmp_path / "work" / "Index.HTML").exists()
+
+
+def test_ids_stay_unique_when_a_name_already_ends_with_a_counter_or_differs_in_case(tmp_path):
+    paths = []
+    for folder, name in (("a", "Asha-2.ipynb"), ("b", "Asha.ipynb"), ("c", "Asha.ipynb"), ("d", "asha.ipynb")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text(nbformat.writes(make_notebook(f"print('{folder}')")))
+        paths.append(tmp_path / folder / name)
+    submissions = discover(paths, tmp_path / "work")
+    ids = [s.student_id for s in submissions]
+    assert len({student_id.lower() for student_id in ids}) == 4, ids
+    assert all(f"print('{folder}')" in s.notebook.read_text() for folder, s in zip("abcd", submissions))

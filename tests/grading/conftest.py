@@ -1,6 +1,7 @@
 """The CS411 sample class graded once per test session (several minutes), shared by the
 end-to-end grading tests and the browser test of the pages it produces."""
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,16 @@ def ee5179():
 def ee5179_graded(ee5179, data_root, tmp_path_factory):
     """The EE5179 PA2 sample class (each notebook trains two CNNs for an epoch)."""
     return grade_samples(EE5179_SAMPLES, ee5179, data_root, tmp_path_factory.mktemp("ee5179"))
+
+
+@pytest.fixture
+def deadline():
+    """Today's backtracking takes minutes on these inputs: fail clearly instead of hanging."""
+    def expired(signum, frame):
+        pytest.fail("over 20 s: a regular expression is backtracking on hostile text")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

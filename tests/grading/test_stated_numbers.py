@@ -1,6 +1,9 @@
 """Numbers and shapes as students write them, read back as values."""
 
-from checks.stated_numbers import accuracy_claims, integers, shapes, states_shape
+
+import pytest
+
+from checks.stated_numbers import MAX_SCAN_CHARS, accuracy_claims, integers, shapes, states_shape
 
 
 def test_integers_accept_thousands_separators_and_ignore_decimals_and_identifiers():
@@ -26,3 +29,26 @@ def test_accuracy_claims_come_in_percent_whatever_their_form():
     assert accuracy_claims("Average prediction accuracy on the 10000 test images: 98.23%") == [98.23]
     assert accuracy_claims("accuracy after 5 epochs: 98.1% (train acc 0.995)") == [98.1, 99.5]
     assert accuracy_claims("accuracy for 3 of 5 classes") == []
+
+
+def test_a_long_run_of_digits_is_read_quickly_and_is_not_a_number(deadline):
+    digits = "7" * 20_000
+    plain = "Total params: 799,078\nconv1 -> (32, 28, 28)\nTest accuracy: 98.26%"
+    hostile = "\n".join([digits, "Total params: 799,078", f"{digits}x{digits}", "conv1 -> (32, 28, 28)", digits,
+                         "Test accuracy: 98.26%"])
+    assert integers(hostile) == integers(plain) == {799_078, 32, 28}
+    assert shapes(hostile) == shapes(plain) == {(799, 78), (32, 28, 28)}
+    assert accuracy_claims(hostile) == accuracy_claims(plain) == [98.26]
+    assert shapes(digits + " , " * 50_000) == set() and integers("1," * 100_000) == {1}
+
+
+def test_the_digits_of_a_decimal_or_an_identifier_are_not_an_integer():
+    assert integers("loss 1234.5, acc 98.26, run 12a3") == set()
+
+
+def test_output_over_the_cap_keeps_its_start_and_its_end(deadline):
+    padding = "epoch loss 0.5\n" * (MAX_SCAN_CHARS // 10)
+    text = f"Total params: 799,078\n{padding}Test accuracy: 98.26%\npool1: 32x14x14"
+    assert len(text) > MAX_SCAN_CHARS
+    assert 799_078 in integers(text) and accuracy_claims(text)[-1] == 98.26
+    assert states_shape(shapes(text), (32, 14, 14))

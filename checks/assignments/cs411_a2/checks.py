@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from PIL import Image
 
 from checks.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.exported_model import ExportRefused
 from checks.figure_queries import (
     DIVERGING_CMAPS,
     image_axes,
@@ -27,6 +29,7 @@ from checks.figure_queries import (
     title_text,
     unlabelled,
 )
+from checks.kernel_models import unseen
 from checks.model_cache import ModelCache, resolve_cache_dir
 from checks.probe.wire import DataImage, KernelObject
 from checks.reference_figures import Panel
@@ -582,39 +585,70 @@ def small_cnn_architecture(ctx):
     return f"a different architecture with {count:,} parameters (allowed by the assignment)"
 
 
-def student_classifiers(ctx) -> list[str]:
-    names = []
+@dataclass(frozen=True)
+class StudentClassifier:
+    """A notebook's MNIST classifier as the grader runs it: its own copy when the model could be
+    exported, else calls into the kernel on images the kernel has never seen."""
+
+    name: str
+    forward: Callable[[torch.Tensor], Any]
+    how: str
+
+    def inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` (normalised) as this classifier is measured on them."""
+        if self.how == MEASURED_HERE:
+            return images
+        return (unseen(images * MNIST_STD + MNIST_MEAN) - MNIST_MEAN) / MNIST_STD
+
+
+MEASURED_HERE = "measured by the grader on its own copy of the model"
+
+
+def student_classifiers(ctx) -> list[StudentClassifier]:
+    found = []
+    probe = mnist_test(ctx)[0][:4]
     for item in ctx.student.find("torch.nn.Module"):
         if item["name"].startswith("__xaigrader") or item["type"] == "MobileNetV2":
             continue
+        name = item["name"]
         try:
-            out = ctx.student.call(item["name"], mnist_test(ctx)[0][:4]).result
-        except StudentCallError:
+            rebuilt = ctx.student.export(name, tuple(probe.shape))
+            classifier = StudentClassifier(name, rebuilt, MEASURED_HERE)
+        except ExportRefused as refusal:
+            classifier = StudentClassifier(name, lambda x, name=name: ctx.student.call(name, x).result,
+                                           "measured in the notebook's kernel on test images with fresh noise it has "
+                                           f"never seen, since the model could not be exported ({refusal})")
+        try:
+            with torch.no_grad():
+                out = classifier.forward(probe)
+        except (StudentCallError, RuntimeError):
             continue
         if isinstance(out, torch.Tensor) and tuple(out.shape) == (4, 10):
-            names.append(item["name"])
-    return names
+            found.append(classifier)
+    return found
 
 
-def measured_accuracy(ctx) -> tuple[str, float]:
-    """The best accuracy over the notebook's MNIST classifiers, computed here from their logits."""
+def measured_accuracy(ctx) -> tuple[StudentClassifier, float]:
+    """The best accuracy over the notebook's MNIST classifiers (normalised or raw inputs),
+    computed here from their logits."""
 
     def measure():
         images, labels = mnist_test(ctx)
-        raw = images * MNIST_STD + MNIST_MEAN
-        best = ("", -1.0)
-        for name in student_classifiers(ctx):
-            for inputs in (images, raw):
+        best: tuple[StudentClassifier | None, float] = (None, -1.0)
+        for classifier in student_classifiers(ctx):
+            normalised = classifier.inputs(images)
+            for inputs in (normalised, normalised * MNIST_STD + MNIST_MEAN):
                 correct = 0
-                for start in range(0, len(labels), 2500):
-                    logits = ctx.student.call(name, inputs[start:start + 2500]).result
-                    correct += int((logits.argmax(dim=1) == labels[start:start + 2500]).sum())
+                with torch.no_grad():
+                    for start in range(0, len(labels), 2500):
+                        logits = classifier.forward(inputs[start:start + 2500])
+                        correct += int((logits.argmax(dim=1) == labels[start:start + 2500]).sum())
                 accuracy = correct / len(labels)
                 if accuracy > best[1]:
-                    best = (name, accuracy)
+                    best = (classifier, accuracy)
                 if accuracy >= 0.98:
                     break
-        if best[1] < 0:
+        if best[0] is None:
             raise CheckFailed("no trained MNIST classifier is left in the notebook's namespace",
                               expected="a model mapping (N, 1, 28, 28) to (N, 10)", found="none")
         return best
@@ -624,12 +658,12 @@ def measured_accuracy(ctx) -> tuple[str, float]:
 
 @suite.check("2.2", 4, "The trained model reaches 98% on the real MNIST test set (re-measured)", needs="full")
 def trained_accuracy(ctx):
-    name, accuracy = measured_accuracy(ctx)
+    classifier, accuracy = measured_accuracy(ctx)
     if accuracy < 0.98:
-        raise CheckFailed(f"{name} classifies {accuracy:.2%} of the 10,000 test images correctly",
-                          expected=">= 98.00%", found=f"{accuracy:.2%}",
+        raise CheckFailed(f"{classifier.name} classifies {accuracy:.2%} of the 10,000 test images correctly",
+                          expected=">= 98.00%", found=f"{accuracy:.2%}, {classifier.how}",
                           cause="train for 5 epochs with Adam(lr=1e-3) and batch_size=128")
-    return f"{name}: {accuracy:.2%} measured by the grader"
+    return f"{classifier.name}: {accuracy:.2%} {classifier.how}"
 
 
 @suite.check("2.2", 1, "The printed test accuracy agrees with the measurement", needs="full")
@@ -703,10 +737,30 @@ def counterfactual_call(ctx, n_iter: int):
         "find_counterfactual", kernel_model, x, target, p_target=p_target, lam=lam, lr=0.05, n_iter=n_iter))
 
 
+def moved_from_input(ctx):
+    """The call's outcome once the grader has seen that the returned image differs from the input:
+    what the kernel reports about its search is not taken on trust, so returning the input earns
+    nothing in 2.4."""
+    outcome = counterfactual_call(ctx, 30)
+    _, x, _, _, _ = hidden_counterfactual_inputs(ctx)[0]
+    x_cf = outcome.result[0] if isinstance(outcome.result, tuple) and outcome.result else None
+    if not isinstance(x_cf, torch.Tensor) or x_cf.numel() != x.numel():
+        raise CheckFailed("find_counterfactual must return (x_cf, loss_hist) with x_cf shaped like x",
+                          expected="a (1, 1, 28, 28) tensor first", found=describe_tensor(outcome.result))
+    x_cf = x_cf.detach().reshape(x.shape).to(torch.float32)
+    change = float((x_cf - x).abs().max()) if bool(torch.isfinite(x_cf).all()) else float("nan")
+    if not change > 0:
+        raise CheckFailed("find_counterfactual returned its input unchanged (or non-finite values), so its search "
+                          "cannot be judged", expected="x_cf != x after 30 Adam steps",
+                          found=f"largest pixel change {change:.3g}",
+                          cause="optimise a copy of x with requires_grad=True and return it")
+    return outcome
+
+
 @suite.check("2.4", 3, "Every model parameter is bit-identical after find_counterfactual", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_frozen(ctx):
     model, _ = seeded_cnn(ctx)
-    counterfactual_call(ctx, 30)
+    moved_from_input(ctx)
     ctx.student.run(f"__xaigrader_state = {KERNEL_CNN}.state_dict()")
     after = ctx.student.evaluate("__xaigrader_state")
     changed = [key for key, value in after.items()
@@ -724,7 +778,7 @@ def _reference_key(sequential_key: str) -> str:
 
 @suite.check("2.4", 1, "find_counterfactual returns a detached (1, 1, 28, 28) tensor", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_result(ctx):
-    outcome = counterfactual_call(ctx, 30)
+    outcome = moved_from_input(ctx)
     if not isinstance(outcome.result, tuple) or len(outcome.result) != 2:
         raise CheckFailed("find_counterfactual must return (x_cf, loss_hist)", expected="2-tuple",
                           found=describe_tensor(outcome.result))
@@ -736,7 +790,7 @@ def counterfactual_result(ctx):
 
 @suite.check("2.4", 1, "The loss history holds n_iter floats", inputs=COUNTERFACTUAL_INPUTS)
 def counterfactual_history(ctx):
-    outcome = counterfactual_call(ctx, 30)
+    outcome = moved_from_input(ctx)
     history = outcome.result[1] if isinstance(outcome.result, tuple) else None
     if not isinstance(history, list) or len(history) != 30 or not all(isinstance(v, float) for v in history):
         raise CheckFailed("loss_hist must be a list of n_iter Python floats", expected="30 floats",
@@ -823,12 +877,14 @@ def show_counterfactual_reference(ctx) -> None:
 
 
 def student_l1(ctx, source: int, target: int, lam: float) -> float:
-    name, _ = measured_accuracy(ctx)
+    classifier, _ = measured_accuracy(ctx)
+    name = classifier.name
     images, labels = mnist_test(ctx)
     key = f"l1-{source}-{target}-{lam}"
 
     def compute():
-        logits = ctx.student.call(name, images[:2000]).result
+        with torch.no_grad():
+            logits = classifier.forward(images[:2000])
         predictions = logits.argmax(dim=1)
         index = next((int(i) for i in torch.nonzero(labels[:2000] == source).flatten()
                       if predictions[int(i)] == source), None)

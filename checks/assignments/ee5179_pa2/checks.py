@@ -20,7 +20,7 @@ from checks.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.data_split import judge_split
 from checks.figure_finders import filter_grids, occlusion_maps, panel_arrays
 from checks.figure_queries import load_image
-from checks.kernel_models import SCALINGS, KernelClassifier
+from checks.kernel_models import SCALINGS, classifier_of
 from checks.reference_figures import Panel
 from checks.stated_numbers import accuracy_claims, integers, shapes, states_shape
 from reference.ee5179_pa2 import NEURON_DEFINITIONS, PrescribedCNN, filters, layer_shapes, non_targeted_attack, occlusion_map
@@ -76,6 +76,9 @@ def architecture(ctx):
         raise no_classifier()
     plain = [model for model in found if not model.comparison.batch_norm] or found
     best = min(plain, key=lambda model: len(model.comparison.differences))
+    if best.refused is not None:
+        raise NeedsTA(f"{best.where} could not be exported ({best.refused}), so its layers were read in the notebook's "
+                      "kernel and need a TA's confirmation: " + " -> ".join(best.comparison.layers))
     if best.comparison.matches:
         others = len(found) - 1
         return f"{best.where} matches the prescription" + (f"; {others} other classifier(s) found" if others else "")
@@ -139,10 +142,11 @@ def test_accuracy(ctx):
     model = plain_model(ctx)
     if model.accuracy < ACCURACY_TARGET:
         raise CheckFailed(f"{model.where} classifies {model.accuracy:.2%} of the test images correctly",
-                          expected=f">= {ACCURACY_TARGET:.0%}", found=f"{model.accuracy:.2%}",
+                          expected=f">= {ACCURACY_TARGET:.0%}",
+                          found=f"{model.accuracy:.2%}, {model.model.measured_how}",
                           cause="the model may be untrained, or trained on badly scaled inputs",
                           fraction=max(0.0, (model.accuracy - 0.5) / (ACCURACY_TARGET - 0.5)) / 2)
-    return f"{model.where}: {model.accuracy:.2%} measured by the grader"
+    return f"{model.where}: {model.accuracy:.2%} {model.model.measured_how}"
 
 
 @suite.check("1.1", 2, "The reported test accuracy agrees with the grader's measurement", needs="full")
@@ -209,7 +213,7 @@ def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tupl
     for model in measured(ctx):
         for scaling in SCALINGS:
             with torch.no_grad():
-                predicted = KernelClassifier(ctx.student, model.model.name, scaling)(images[indices]).argmax(dim=1)
+                predicted = classifier_of(ctx.student, model.model, scaling)(images[indices]).argmax(dim=1)
             outcomes.append((int((predicted == stated).sum()), predicted, model.model.where))
     if not outcomes:
         raise no_classifier()
@@ -345,8 +349,9 @@ def batch_norm_accuracy(ctx):
     best = found[0]
     if best.accuracy < ACCURACY_TARGET:
         raise CheckFailed(f"{best.where} classifies {best.accuracy:.2%} of the test images correctly",
-                          expected=f">= {ACCURACY_TARGET:.0%}", found=f"{best.accuracy:.2%}")
-    return f"{best.where}: {best.accuracy:.2%} measured by the grader (without batch norm: {plain_model(ctx).accuracy:.2%})"
+                          expected=f">= {ACCURACY_TARGET:.0%}", found=f"{best.accuracy:.2%}, {best.model.measured_how}")
+    return (f"{best.where}: {best.accuracy:.2%} {best.model.measured_how} "
+            f"(without batch norm: {plain_model(ctx).accuracy:.2%})")
 
 
 @suite.check("1.6", 1, "Training times are reported for the comparison", needs="full")
@@ -553,7 +558,7 @@ def occlusion_recomputed(ctx):
     drawn = load_image(ctx.figure_dir, candidate.axes)
     gaps = {}
     for model in measured(ctx):
-        classifier = KernelClassifier(ctx.student, model.model.name, model.scaling)
+        classifier = classifier_of(ctx.student, model.model, model.scaling)
         with torch.no_grad():
             predicted = int(classifier(images[index:index + 1]).argmax())
         for patch, stride in candidate.allowed or candidate.fits:

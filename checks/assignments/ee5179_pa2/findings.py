@@ -21,7 +21,7 @@ from checks.dataset_images import ImageIndex
 from checks.figure_queries import Axes, Figure, plot_axes, title_text, with_cell_groups
 from checks.figure_finders import panel_arrays
 from checks.grading import cell_output_text
-from checks.kernel_models import FoundModel, InputScaling, KernelClassifier, find_classifiers, measure_accuracy
+from checks.kernel_models import FoundModel, InputScaling, classifier_of, find_classifiers, measure_accuracy
 from checks.model_cache import ModelCache, resolve_cache_dir
 from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
 
@@ -287,7 +287,7 @@ def hits_on_target(ctx, attack: AttackFigure) -> tuple[int, list[str], str]:
     targets = torch.tensor([target for _, _, target in attack.panels])
     outcomes = []
     for model in measured(ctx):
-        classifier = KernelClassifier(ctx.student, model.model.name, AS_DRAWN)
+        classifier = classifier_of(ctx.student, model.model, AS_DRAWN)
         with torch.no_grad():
             for batch in model_inputs(images, model.scaling):
                 predicted = classifier(batch).argmax(dim=1)

@@ -1,0 +1,204 @@
+"""What the kernel reports (events, figure records), validated field by field on read.
+
+The probe writes these inside the student's kernel, so any of them may be forged or
+malformed. Each record is rebuilt here from the fields the grader knows, with their types
+and sizes checked; a record that does not fit is dropped and counted, so nothing
+malformed reaches a check or a template.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+MAX_TEXT = 500
+MAX_TITLE = 2000
+MAX_EVENTS = 2000
+MAX_FIGURES = 400
+MAX_AXES = 256
+MAX_IMAGES_PER_AXES = 128
+MAX_LINES_PER_AXES = 64
+MAX_LINE_POINTS = 10_000
+MAX_SHAPE_RANK = 6
+SHIM_NAMES = {"pip", "input", "drive.mount", "files.download", "files.upload", "download", "weights", "dataset",
+              "hf_dataset", "cuda"}
+SHIM_TEXT_FIELDS = ("command", "prompt", "mountpoint", "file", "url", "served", "weights", "dataset", "root", "call",
+                    "note")
+SHIM_FLAGS = ("stand_in", "refused")
+
+
+class Malformed(ValueError):
+    pass
+
+
+@dataclass
+class Validated:
+    """Records that passed, and a note per kind of record that did not."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def text(value: Any, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise Malformed(f"expected text, found {type(value).__name__}")
+    return value[:limit]
+
+
+def optional_text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    return None if value is None else text(value, limit)
+
+
+def flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Malformed(f"expected true or false, found {type(value).__name__}")
+    return value
+
+
+def number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Malformed("expected a finite number")
+    return float(value)
+
+
+def count(value: Any, limit: int = 1 << 31) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise Malformed("expected a count")
+    return value
+
+
+def items(value: Any, limit: int, convert: Callable[[Any], Any]) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise Malformed(f"expected a list of at most {limit} items")
+    return [convert(item) for item in value]
+
+
+def cell_of(value: Any) -> int | str | None:
+    """A notebook cell index, or ``call:<target>`` for what a grader call drew."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith("call:"):
+        return value[:MAX_TEXT]
+    return count(value, 100_000)
+
+
+def event(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Malformed("an event is not an object")
+    kind = raw.get("kind")
+    clean: dict[str, Any] = {"kind": kind, "cell": cell_of(raw.get("cell"))}
+    if kind == "shim":
+        if raw.get("shim") not in SHIM_NAMES:
+            raise Malformed("unknown shim")
+        clean["shim"] = raw["shim"]
+        clean.update({key: text(raw[key]) for key in SHIM_TEXT_FIELDS if key in raw})
+        clean.update({key: flag(raw[key]) for key in SHIM_FLAGS if key in raw})
+    elif kind == "figure_capture_failed":
+        clean["error"] = text(raw.get("error"))
+    elif kind == "submission_files":
+        clean["folder"] = text(raw.get("folder"))
+    else:
+        raise Malformed("unknown kind of event")
+    return clean
+
+
+def image(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Malformed("an image entry is not an object")
+    clean = {
+        "cmap": optional_text(raw.get("cmap")),
+        "shape": items(raw.get("shape"), MAX_SHAPE_RANK, count),
+        "vmin": number(raw.get("vmin")),
+        "vmax": number(raw.get("vmax")),
+        "norm": text(raw.get("norm", "")),
+    }
+    if raw.get("array") is not None:
+        clean["array"] = text(raw["array"])
+    return clean
+
+
+def collection(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Malformed("a collection entry is not an object")
+    return {"cmap": optional_text(raw.get("cmap")), "shape": items(raw.get("shape"), MAX_SHAPE_RANK, count),
+            "type": text(raw.get("type", ""))}
+
+
+def line(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Malformed("a line entry is not an object")
+    return {"label": text(raw.get("label", ""), MAX_TITLE), "x": items(raw.get("x"), MAX_LINE_POINTS, number),
+            "y": items(raw.get("y"), MAX_LINE_POINTS, number)}
+
+
+def axes(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Malformed("an axes entry is not an object")
+    grid = raw.get("grid")
+    return {
+        **{key: text(raw.get(key, ""), MAX_TITLE) for key in ("title", "title_left", "title_right", "xlabel", "ylabel")},
+        "xscale": text(raw.get("xscale", "linear")),
+        "yscale": text(raw.get("yscale", "linear")),
+        "legend": items(raw.get("legend", []), MAX_LINES_PER_AXES, lambda label: text(label, MAX_TITLE)),
+        "is_colorbar": flag(raw.get("is_colorbar", False)),
+        "has_colorbar": flag(raw.get("has_colorbar", False)),
+        "visible": flag(raw.get("visible", True)),
+        "grid": None if grid is None else items(grid, 2, lambda size: count(size, 1000)),
+        "images": items(raw.get("images", []), MAX_IMAGES_PER_AXES, image),
+        "collections": items(raw.get("collections", []), MAX_IMAGES_PER_AXES, collection),
+        "lines": items(raw.get("lines", []), MAX_LINES_PER_AXES, line),
+    }
+
+
+def figure(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise Malformed("a figure record is not an object")
+    return {
+        "figure": count(raw.get("figure"), 1 << 20),
+        "cell": cell_of(raw.get("cell")),
+        "png": text(raw.get("png")),
+        "saved_to": items(raw.get("saved_to", []), 16, text),
+        "suptitle": text(raw.get("suptitle", ""), MAX_TITLE),
+        "size_inches": items(raw.get("size_inches", []), 2, number),
+        "axes": items(raw.get("axes", []), MAX_AXES, axes),
+    }
+
+
+def validate(raws: list[Any], convert: Callable[[Any], dict[str, Any]], what: str, limit: int) -> Validated:
+    result = Validated()
+    rejected = 0
+    for raw in raws[:limit]:
+        try:
+            result.records.append(convert(raw))
+        except Malformed:
+            rejected += 1
+    if rejected:
+        result.dropped.append(f"{rejected} malformed {what} written by the kernel were ignored")
+    if len(raws) > limit:
+        result.dropped.append(f"{len(raws) - limit} {what} past the first {limit} were ignored")
+    return result
+
+
+def events_from_lines(data: bytes) -> Validated:
+    """Events from the kernel's JSON lines; a line that is not JSON counts as malformed."""
+    raws: list[Any] = []
+    for line_bytes in data.splitlines()[:MAX_EVENTS + 1]:
+        try:
+            raws.append(json.loads(line_bytes))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            raws.append(None)
+    return validate(raws, event, "events", MAX_EVENTS)
+
+
+def figures_from_index(data: bytes) -> Validated:
+    try:
+        raws = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return Validated(dropped=["the figure index written by the kernel is not JSON; its figures were ignored"])
+    if not isinstance(raws, list):
+        return Validated(dropped=["the figure index written by the kernel is not a list; its figures were ignored"])
+    return validate(raws, figure, "figure records", MAX_FIGURES)

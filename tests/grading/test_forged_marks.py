@@ -1,0 +1,60 @@
+"""A class holding a notebook that forges the grader's measurements from inside its kernel,
+a submission named like a class file and an archive that cannot be extracted: the forgery
+earns nothing, and the rest of the class is still graded and published."""
+
+import csv
+import io
+import zipfile
+
+import nbformat
+import pytest
+
+from checks.cli import main
+from checks.grading import GradeOptions, grade_class
+from checks.sandbox import SandboxLimits
+from tests.grading.forged_notebook import forged_notebook
+from tests.grading.mutant_notebook import mutant_notebook
+
+pytestmark = pytest.mark.slow
+FORGED_CHECKS = ("trained_accuracy", "printed_accuracy", "digits_shown", "loss_curve", "counterfactual_frozen",
+                 "counterfactual_result", "counterfactual_history")
+
+
+@pytest.fixture(scope="module")
+def forged_class(assignment, data_root, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("forged-class")
+    nbformat.write(forged_notebook(), folder / "Forger_R1.ipynb")
+    nbformat.write(mutant_notebook(), folder / "Mutant_R2.ipynb")
+    nbformat.write(mutant_notebook(), folder / "grades.csv.ipynb")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("work", "a file")
+        bundle.writestr("work/A2.ipynb", nbformat.writes(mutant_notebook()))
+    (folder / "Broken_R3.zip").write_bytes(archive.getvalue())
+    out = tmp_path_factory.mktemp("forged-out")
+    options = GradeOptions(mode="full", data_dir=data_root, jobs=2, cell_timeout_s=120, limits=SandboxLimits(threads=1))
+    results = grade_class([folder], assignment, options, out)
+    return out, {payload["student"]: payload for payload in results}
+
+
+def test_forged_measurements_earn_nothing(forged_class):
+    _, results = forged_class
+    forger = results["Forger_R1"]
+    checks = {check["name"]: check for check in forger["checks"]}
+    assert {name: checks[name]["score"] for name in FORGED_CHECKS} == dict.fromkeys(FORGED_CHECKS, 0)
+    assert "could not be exported" in checks["trained_accuracy"]["found"]
+    assert "returned its input unchanged" in checks["counterfactual_result"]["message"]
+    assert sum(1 for flag in forger["flags"] if "matches no image the notebook displayed" in flag) == 2
+    assert "1 malformed events written by the kernel were ignored" in forger["flags"]
+
+
+def test_the_rest_of_the_class_is_graded_and_published(forged_class):
+    out, results = forged_class
+    assert set(results) == {"Forger_R1", "Mutant_R2", "grades.csv-refused", "Broken_R3"}
+    assert results["Mutant_R2"]["problem"] is None and results["Mutant_R2"]["score"] > 0
+    assert "collides" in results["grades.csv-refused"]["problem"]
+    assert "file and a folder" in results["Broken_R3"]["problem"]
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert {row["student"] for row in rows} == set(results)
+    assert (out / "index.html").is_file() and (out / "Forger_R1" / "report.html").is_file()
+    assert main(["report", str(out)]) == 0
