@@ -34,6 +34,9 @@ MAX_PADDING = 64
 MAX_OUTPUT_SIZE = 256
 MAX_COUNT = 1 << 20
 MAX_VALUES_PER_SAMPLE = 1 << 25  # per node output, checked on the declared input shape
+MAX_BATCH = 64  # images per forward pass of a rebuilt model in the grader
+MAX_VALUES_PER_BATCH = 1 << 26  # per node output in one such pass (256 MiB of float32)
+MAX_WORK_PER_BATCH = 10_000_000_000  # multiply-adds in one such pass: seconds, not hours
 OPS = ("placeholder", "get_attr", "call_module", "call_function", "call_method", "output")
 NODE_KEYS = {"name", "op", "target", "args", "kwargs"}
 GRAPH_KEYS = {"type", "nodes", "modules", "attributes"}
@@ -229,6 +232,7 @@ def _build_graph(nodes: list[Any], modules: dict[str, nn.Module], attributes: se
                        f"node {name!r} has malformed arguments")
         args = tuple(_constant(list(node["args"]), built))
         kwargs = _constant(node["kwargs"], built)
+        _refuse_unless("out" not in kwargs, f"node {name!r} writes its result into another value (out=)")
         _refuse_unless((op == "placeholder") == (position == 0),
                        "the graph must start with its one input, and only then")
         _refuse_unless((op == "output") == (position == len(nodes) - 1), "the graph must end with its one output")
@@ -309,35 +313,76 @@ def _check_paths(modules: dict[str, Any], attributes: dict[str, Any]) -> None:
         _refuse_unless(not inside, f"{path!r} sits inside {inside[:1]}")
 
 
+def _contraction(node: fx.Node, args: tuple[Any, ...], owner: nn.Module | None) -> int:
+    """Multiply-adds per output value of a node: the length of what it sums over (1 for the rest)."""
+    if isinstance(owner, (nn.Conv1d, nn.Conv2d)):
+        return math.prod(owner.weight.shape[1:])
+    if isinstance(owner, nn.Linear):
+        return owner.in_features
+    name = getattr(node.target, "__name__", node.target)
+    tensors = [arg for arg in args if isinstance(arg, torch.Tensor)]
+    if name in ("conv1d", "conv2d") and len(tensors) > 1:
+        return math.prod(tensors[1].shape[1:])
+    if name == "linear" and len(tensors) > 1:
+        return tensors[1].shape[-1]
+    if name == "matmul" and tensors and tensors[0].ndim:
+        return tensors[0].shape[-1]
+    return 1
+
+
 class _SizeCheck(fx.Interpreter):
-    """Runs the graph on meta tensors: every output size is known without allocating it."""
+    """Runs the graph on meta tensors: every output size, and the work it takes, are known
+    without allocating anything."""
 
     def __init__(self, module: fx.GraphModule, limit: int) -> None:
         super().__init__(module)
         self.limit = limit
+        self.largest = 0
+        self.work = 0
         self.extra_traceback = False
 
     def run_node(self, node: fx.Node) -> Any:
         result = super().run_node(node)
+        args, _ = self.fetch_args_kwargs_from_env(node)
+        owner = self.fetch_attr(node.target) if node.op == "call_module" else None
         for tensor in structure.output_tensors(result):
             if tensor.numel() > self.limit:
                 raise ExportRefused(f"{node.name} produces {tensor.numel():,} values for this input; at most "
                                     f"{self.limit:,} are allowed")
+            self.largest = max(self.largest, tensor.numel())
+            self.work += tensor.numel() * _contraction(node, args, owner)
         return result
 
 
-def _check_runs(module: fx.GraphModule, input_shape: tuple[int, ...]) -> None:
-    _refuse_unless(bool(input_shape) and all(_is_int(size) and size > 0 for size in input_shape)
-                   and math.prod(input_shape[1:]) <= MAX_VALUES_PER_SAMPLE, f"bad input shape {input_shape!r}")
+def _measure_run(module: fx.GraphModule, input_shape: tuple[int, ...], limit: int) -> _SizeCheck:
+    check = _SizeCheck(module, limit)
     try:
-        output = _SizeCheck(module, MAX_VALUES_PER_SAMPLE * input_shape[0]).run(
-            torch.empty(input_shape, device="meta"))
+        output = check.run(torch.empty(input_shape, device="meta"))
     except ExportRefused:
         raise
     except Exception as error:
         raise ExportRefused(f"the rebuilt model fails on a {tuple(input_shape)} input: "
                             f"{type(error).__name__}: {error}") from error
     _refuse_unless(bool(structure.output_tensors(output)), "the model returns no tensor")
+    return check
+
+
+def _check_runs(module: fx.GraphModule, input_shape: tuple[int, ...]) -> int:
+    """Refuse a model that will not run on ``input_shape``; returns the batch size the grader runs
+    it at, always padded to exactly that size, so the sizes and work checked here are those of
+    every later run: no node over ``MAX_VALUES_PER_BATCH`` values, no batch over ``MAX_WORK_PER_BATCH``
+    multiply-adds (a graph whose sizes grow faster than its batch is caught at that size)."""
+    _refuse_unless(bool(input_shape) and all(_is_int(size) and size > 0 for size in input_shape)
+                   and math.prod(input_shape[1:]) <= MAX_VALUES_PER_SAMPLE, f"bad input shape {input_shape!r}")
+    _measure_run(module, input_shape, MAX_VALUES_PER_SAMPLE * input_shape[0])
+    one = _measure_run(module, (1, *input_shape[1:]), MAX_VALUES_PER_BATCH)
+    batch = max(1, min(MAX_BATCH, MAX_VALUES_PER_BATCH // max(1, one.largest), MAX_WORK_PER_BATCH // max(1, one.work)))
+    _refuse_unless(one.work <= MAX_WORK_PER_BATCH, f"one image takes {one.work:,} multiply-adds; at most "
+                   f"{MAX_WORK_PER_BATCH:,} are allowed")
+    full = _measure_run(module, (batch, *input_shape[1:]), MAX_VALUES_PER_BATCH)
+    _refuse_unless(full.work <= MAX_WORK_PER_BATCH, f"a batch of {batch} images takes {full.work:,} multiply-adds; "
+                   f"at most {MAX_WORK_PER_BATCH:,} are allowed")
+    return batch
 
 
 def rebuild(graph: dict[str, Any], tensors: dict[str, torch.Tensor],
@@ -345,8 +390,9 @@ def rebuild(graph: dict[str, Any], tensors: dict[str, torch.Tensor],
     """The exported model as a GraphModule in eval mode, weights loaded, gradients off.
 
     With ``input_shape`` the graph is also run on meta tensors of that shape first, so a
-    model that would not run, or whose activations are absurdly large, is refused before
-    any weights are allocated.
+    model that would not run, or whose activations or work are absurdly large, is refused
+    before any weights are allocated; ``grader_batch`` on the result is then the batch size
+    ``run_batched`` runs it at.
     """
     _check_graph_keys(graph)
     _check_paths(graph["modules"], graph["attributes"])
@@ -367,13 +413,29 @@ def rebuild(graph: dict[str, Any], tensors: dict[str, torch.Tensor],
         raise ExportRefused(f"the graph cannot be assembled: {error}") from error
     module.eval()
     if input_shape is not None:
-        _check_runs(module, tuple(input_shape))
+        module.grader_batch = _check_runs(module, tuple(input_shape))
     module.to_empty(device="cpu")
     try:
         module.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
         raise ExportRefused(f"the weights do not fit the layers: {error}") from error
     return module.requires_grad_(False)
+
+
+def run_batched(module: fx.GraphModule, images: torch.Tensor, reduce: Callable[[Any], torch.Tensor],
+                before_batch: Callable[[], None]) -> torch.Tensor:
+    """``reduce`` of the module's output on ``images``, one batch of exactly ``grader_batch`` at a
+    time (the last one padded with zeros), so every pass is one the rebuild measured;
+    ``before_batch`` may stop the run (the submission's time is up)."""
+    batch = module.grader_batch
+    results = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch):
+            before_batch()
+            chunk = images[start:start + batch]
+            padding = chunk.new_zeros((batch - len(chunk), *chunk.shape[1:]))
+            results.append(reduce(module(torch.cat([chunk, padding])))[:len(chunk)])
+    return torch.cat(results)
 
 
 def describe(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:

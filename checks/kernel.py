@@ -335,16 +335,18 @@ class KernelSession:
                 total = Usage(total.bytes + used.bytes, total.inodes + used.inodes, total.truncated or used.truncated)
         return total
 
+    def ensure_time(self) -> None:
+        """Stop grading work, in the kernel or on the grader's copy of a model, once the
+        submission's grading time is spent."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise GradingTimeUp("the time for grading this submission ran out")
+
     def _time_left(self, wanted: float) -> float:
         """A grader step's timeout, cut to what is left of the submission's grading time."""
         if self.unresponsive:
             raise GradingTimeUp(self.unresponsive)
-        if self.deadline is None:
-            return wanted
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise GradingTimeUp("the time for grading this submission ran out")
-        return min(wanted, left)
+        self.ensure_time()
+        return wanted if self.deadline is None else min(wanted, self.deadline - time.monotonic())
 
     async def execute_hidden(self, code: str, timeout: float) -> dict[str, Any] | None:
         """Run grader code in the kernel without touching the notebook or its history; within

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from checks.architecture import Comparison, PrescribedArchitecture, compare
-from checks.exported_model import ExportRefused
+from checks.exported_model import ExportRefused, run_batched
 from checks.exported_model import describe as describe_rebuilt
 from checks.student import StudentCallError, StudentProxy
 
@@ -125,22 +125,22 @@ class KernelClassifier(nn.Module):
 
 
 class RebuiltClassifier(nn.Module):
-    """The grader's copy of a student's model: takes [0, 1] images, returns logits."""
+    """The grader's copy of a student's model: takes [0, 1] images, returns logits; run in the
+    batches its rebuild measured, within the submission's grading time."""
 
-    def __init__(self, model: nn.Module, scaling: InputScaling, classes: int = 10, batch_size: int = 2500) -> None:
+    def __init__(self, student: StudentProxy, model: nn.Module, scaling: InputScaling, classes: int = 10) -> None:
         super().__init__()
-        self.model, self.scaling, self.classes, self.batch_size = model.eval(), scaling, classes, batch_size
+        self.student, self.model, self.scaling, self.classes = student, model.eval(), scaling, classes
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.cat([class_scores(self.model(self.scaling.apply(chunk)), self.classes)
-                              for chunk in images.split(self.batch_size)])
+        return run_batched(self.model, self.scaling.apply(images), lambda output: class_scores(output, self.classes),
+                           self.student.session.ensure_time)
 
 
 def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling, classes: int = 10) -> nn.Module:
     """The model as an nn.Module of [0, 1] images: the grader's copy when there is one."""
     if model.rebuilt is not None:
-        return RebuiltClassifier(model.rebuilt, scaling, classes)
+        return RebuiltClassifier(student, model.rebuilt, scaling, classes)
     return KernelClassifier(student, model.name, scaling, classes)
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checks.exported_model import ExportRefused, describe, rebuild
+from checks.exported_model import ExportRefused, describe, rebuild, run_batched
 from checks.probe import structure
 from checks.probe.allowed import LAYERS
 from checks.probe.export import ExportError, export_module
@@ -330,3 +330,71 @@ def test_every_allowed_layer_survives_the_round_trip(kind, tmp_path):
     export = exported(model, tmp_path, shape)
     images = torch.randn(shape)
     assert torch.allclose(rebuild(export["graph"], export["tensors"], shape)(images), model(images), atol=1e-6)
+
+
+def hand_made(calls: list[tuple[str, str, list, dict]], modules: dict, tensors: dict) -> tuple[dict, dict]:
+    """A graph written by hand, as a hostile kernel could send it: (name, op, target, args) after the input."""
+    nodes = [{"name": "x", "op": "placeholder", "target": "x", "args": [], "kwargs": {}}]
+    nodes += [{"name": name, "op": op, "target": target, "args": args, "kwargs": kwargs}
+              for name, op, target, args, kwargs in calls]
+    nodes.append({"name": "output", "op": "output", "target": "output", "args": [{"$node": nodes[-1]["name"]}],
+                  "kwargs": {}})
+    return {"type": "Forged", "nodes": nodes, "modules": modules, "attributes": {}}, tensors
+
+
+def conv_spec(channels_in: int, channels_out: int) -> dict:
+    return {"type": "Conv2d", "kwargs": {"in_channels": channels_in, "out_channels": channels_out,
+                                         "kernel_size": [3, 3], "stride": [1, 1], "padding": [1, 1],
+                                         "dilation": [1, 1], "groups": 1, "bias": True, "padding_mode": "zeros"}}
+
+
+def conv_chain(channels: int, repeats: int) -> tuple[dict, dict]:
+    calls = [("widen", "call_module", "widen", [{"$node": "x"}], {})]
+    calls += [(f"conv_{i}", "call_module", "conv", [{"$node": calls[-1][0] if i == 0 else f"conv_{i - 1}"}], {})
+              for i in range(repeats)]
+    tensors = {"widen.weight": torch.zeros(channels, 1, 3, 3), "widen.bias": torch.zeros(channels),
+               "conv.weight": torch.zeros(channels, channels, 3, 3), "conv.bias": torch.zeros(channels)}
+    return hand_made(calls, {"widen": conv_spec(1, channels), "conv": conv_spec(channels, channels)}, tensors)
+
+
+def test_a_graph_that_would_keep_the_grader_busy_for_hours_is_refused():
+    with pytest.raises(ExportRefused, match="multiply-adds"):
+        rebuild(*conv_chain(256, 25), MNIST)
+    assert rebuild(*conv_chain(8, 2), MNIST).grader_batch == 64
+
+
+def test_a_graph_whose_sizes_grow_faster_than_its_batch_is_refused_at_the_grader_batch():
+    graph, tensors = hand_made([("row", "call_method", "reshape", [{"$node": "x"}, 1, -1], {}),
+                                ("column", "call_method", "t", [{"$node": "row"}], {}),
+                                ("outer", "call_function", "operator.matmul", [{"$node": "column"}, {"$node": "row"}],
+                                 {})], {}, {})
+    with pytest.raises(ExportRefused, match="produces .* values for this input"):
+        rebuild(graph, tensors, MNIST)
+
+
+def test_a_graph_writing_into_its_input_is_refused():
+    graph, tensors = hand_made([("stamp", "call_function", "torch.add", [{"$node": "x"}, 1], {"out": {"$node": "x"}})],
+                               {}, {})
+    with pytest.raises(ExportRefused, match=r"out="):
+        rebuild(graph, tensors, MNIST)
+
+
+def test_the_grader_runs_a_rebuilt_model_in_padded_batches_and_can_stop_it():
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    export = export_module(model, MNIST)
+    rebuilt = rebuild(export["graph"], export["tensors"], MNIST)
+    images = torch.rand(150, 1, 28, 28)
+    with torch.no_grad():
+        expected = model(images)
+    got = run_batched(rebuilt, images, lambda output: output, lambda: None)
+    assert got.shape == (150, 10) and torch.allclose(got, expected, atol=1e-5)
+    calls = []
+
+    def stop_after_two():
+        calls.append(1)
+        if len(calls) > 2:
+            raise TimeoutError("time is up")
+
+    with pytest.raises(TimeoutError):
+        run_batched(rebuilt, images, lambda output: output, stop_after_two)

@@ -29,7 +29,7 @@ from checks.figure_queries import (
     title_text,
     unlabelled,
 )
-from checks.kernel_models import unseen
+from checks.kernel_models import InputScaling, RebuiltClassifier, unseen
 from checks.model_cache import ModelCache, resolve_cache_dir
 from checks.probe.wire import DataImage, KernelObject
 from checks.reference_figures import Panel
@@ -602,6 +602,7 @@ class StudentClassifier:
 
 
 MEASURED_HERE = "measured by the grader on its own copy of the model"
+AS_GIVEN = InputScaling("as given", 0.0, 1.0)
 
 
 def student_classifiers(ctx) -> list[StudentClassifier]:
@@ -613,7 +614,7 @@ def student_classifiers(ctx) -> list[StudentClassifier]:
         name = item["name"]
         try:
             rebuilt = ctx.student.export(name, tuple(probe.shape))
-            classifier = StudentClassifier(name, rebuilt, MEASURED_HERE)
+            classifier = StudentClassifier(name, RebuiltClassifier(ctx.student, rebuilt, AS_GIVEN), MEASURED_HERE)
         except ExportRefused as refusal:
             classifier = StudentClassifier(name, lambda x, name=name: ctx.student.call(name, x).result,
                                            "measured in the notebook's kernel on test images with fresh noise it has "
@@ -621,7 +622,7 @@ def student_classifiers(ctx) -> list[StudentClassifier]:
         try:
             with torch.no_grad():
                 out = classifier.forward(probe)
-        except (StudentCallError, RuntimeError):
+        except (StudentCallError, RuntimeError, StopIteration):
             continue
         if isinstance(out, torch.Tensor) and tuple(out.shape) == (4, 10):
             found.append(classifier)
