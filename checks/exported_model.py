@@ -37,6 +37,7 @@ MAX_VALUES_PER_SAMPLE = 1 << 25  # per node output, checked on the declared inpu
 MAX_BATCH = 64  # images per forward pass of a rebuilt model in the grader
 MAX_VALUES_PER_BATCH = 1 << 26  # per node output in one such pass (256 MiB of float32)
 MAX_WORK_PER_BATCH = 10_000_000_000  # multiply-adds in one such pass: seconds, not hours
+MAX_LIVE_VALUES_PER_BATCH = 1 << 28  # values alive at once in one such pass (1 GiB of float32)
 OPS = ("placeholder", "get_attr", "call_module", "call_function", "call_method", "output")
 NODE_KEYS = {"name", "op", "target", "args", "kwargs"}
 GRAPH_KEYS = {"type", "nodes", "modules", "attributes"}
@@ -339,18 +340,30 @@ class _SizeCheck(fx.Interpreter):
         self.limit = limit
         self.largest = 0
         self.work = 0
+        self.peak = 0  # values held at once by results a later node still needs
+        self._live: dict[fx.Node, int] = {}
+        self._waiting = {node: len(node.users) for node in module.graph.nodes}
         self.extra_traceback = False
 
     def run_node(self, node: fx.Node) -> Any:
         result = super().run_node(node)
         args, _ = self.fetch_args_kwargs_from_env(node)
         owner = self.fetch_attr(node.target) if node.op == "call_module" else None
+        produced = 0
         for tensor in structure.output_tensors(result):
             if tensor.numel() > self.limit:
                 raise ExportRefused(f"{node.name} produces {tensor.numel():,} values for this input; at most "
                                     f"{self.limit:,} are allowed")
             self.largest = max(self.largest, tensor.numel())
             self.work += tensor.numel() * _contraction(node, args, owner)
+            produced += tensor.numel()
+        if node.op != "get_attr":
+            self._live[node] = produced
+        self.peak = max(self.peak, sum(self._live.values()))
+        for used in node.all_input_nodes:
+            self._waiting[used] -= 1
+            if self._waiting[used] == 0:
+                self._live.pop(used, None)
         return result
 
 
@@ -371,17 +384,19 @@ def _check_runs(module: fx.GraphModule, input_shape: tuple[int, ...]) -> int:
     """Refuse a model that will not run on ``input_shape``; returns the batch size the grader runs
     it at, always padded to exactly that size, so the sizes and work checked here are those of
     every later run: no node over ``MAX_VALUES_PER_BATCH`` values, no batch over ``MAX_WORK_PER_BATCH``
-    multiply-adds (a graph whose sizes grow faster than its batch is caught at that size)."""
+    multiply-adds or ``MAX_LIVE_VALUES_PER_BATCH`` values alive at once (a graph whose sizes grow
+    faster than its batch is caught at that size)."""
     _refuse_unless(bool(input_shape) and all(_is_int(size) and size > 0 for size in input_shape)
                    and math.prod(input_shape[1:]) <= MAX_VALUES_PER_SAMPLE, f"bad input shape {input_shape!r}")
     _measure_run(module, input_shape, MAX_VALUES_PER_SAMPLE * input_shape[0])
     one = _measure_run(module, (1, *input_shape[1:]), MAX_VALUES_PER_BATCH)
-    batch = max(1, min(MAX_BATCH, MAX_VALUES_PER_BATCH // max(1, one.largest), MAX_WORK_PER_BATCH // max(1, one.work)))
-    _refuse_unless(one.work <= MAX_WORK_PER_BATCH, f"one image takes {one.work:,} multiply-adds; at most "
-                   f"{MAX_WORK_PER_BATCH:,} are allowed")
-    full = _measure_run(module, (batch, *input_shape[1:]), MAX_VALUES_PER_BATCH)
-    _refuse_unless(full.work <= MAX_WORK_PER_BATCH, f"a batch of {batch} images takes {full.work:,} multiply-adds; "
-                   f"at most {MAX_WORK_PER_BATCH:,} are allowed")
+    batch = max(1, min(MAX_BATCH, MAX_VALUES_PER_BATCH // max(1, one.largest), MAX_WORK_PER_BATCH // max(1, one.work),
+                       MAX_LIVE_VALUES_PER_BATCH // max(1, one.peak)))
+    for size, run in ((1, one), (batch, _measure_run(module, (batch, *input_shape[1:]), MAX_VALUES_PER_BATCH))):
+        _refuse_unless(run.work <= MAX_WORK_PER_BATCH, f"running {size} image(s) takes {run.work:,} multiply-adds; "
+                       f"at most {MAX_WORK_PER_BATCH:,} are allowed")
+        _refuse_unless(run.peak <= MAX_LIVE_VALUES_PER_BATCH, f"running {size} image(s) needs {run.peak:,} values "
+                       f"held at once; at most {MAX_LIVE_VALUES_PER_BATCH:,} are allowed")
     return batch
 
 

@@ -17,6 +17,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 GROUP = "xaigrader"
@@ -143,6 +144,28 @@ class JobCgroup:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def remove_abandoned(alive: Callable[[str], bool], root: Path = CGROUP_ROOT, older_than_s: float = 600) -> list[str]:
+    """Empty job cgroups that a killed grader left behind, removed: those whose job ``alive`` says
+    is gone and that have been empty long enough not to be a job about to start its kernel."""
+    if os.geteuid() != 0:
+        return []
+    if (root / "cgroup.controllers").exists():
+        groups = [_own_folder(root, "") / GROUP]
+    else:
+        groups = [_own_folder(root / controller, controller) / GROUP for controller in CONTROLLERS]
+    removed = []
+    for group in (group for group in groups if group.is_dir()):
+        for folder in group.iterdir():
+            try:
+                if not folder.is_dir() or alive(folder.name) or time.time() - folder.stat().st_mtime < older_than_s:
+                    continue
+                folder.rmdir()
+            except OSError:
+                continue
+            removed.append(folder.name)
+    return removed
 
 
 def _own_folder(hierarchy: Path, controller: str) -> Path:

@@ -31,10 +31,10 @@ from safetensors.torch import load as load_tensors
 
 from checks.exchange import ExchangeFolder, ExchangeRefused
 from checks.exchange_records import events_from_lines, figures_from_index
-from checks.job_cgroup import JobCgroup
+from checks.job_cgroup import JobCgroup, remove_abandoned
 from checks.job_files import Usage, remove_tree, usage
 from checks.probe.wire import MAX_JSON_BYTES, MAX_PAYLOAD_BYTES, Decoder, Encoder
-from checks.sandbox import (PROBE_PACKAGE, Generation, JobPaths, Sandbox, SandboxLimits, allocate_uid,
+from checks.sandbox import (PROBE_PACKAGE, Generation, InsideView, JobPaths, Sandbox, SandboxLimits, allocate_uid,
                             kill_processes_of, readable)
 
 KERNEL_NAME = "xaigrader-sandbox"
@@ -159,12 +159,14 @@ class KernelSession:
         return self.exchanges[-1]
 
     @property
-    def view(self):
+    def view(self) -> InsideView:
+        """Where the current kernel generation finds things."""
         return self.sandbox.inside_view(self.job, self.generations[-1], self.config.data_dir)
 
     async def __aenter__(self) -> "KernelSession":
         self.sandbox.prepare(self.job, self.uid)
         limits = self.config.limits
+        remove_abandoned(lambda name: (self.job.root.parent / name).exists())
         self.job_cgroup = JobCgroup.create(self.job.root.name, limits.memory_bytes, limits.processes)
         return self
 
@@ -289,8 +291,21 @@ class KernelSession:
         if reply is None or reply["content"]["status"] != "ok":
             detail = reply["content"].get("evalue") if reply else "no reply"
             raise RuntimeError(f"the grading probe could not be installed in the kernel: {detail}")
+        self._lock_runtime(generation)
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch_quota())
+
+    def _lock_runtime(self, generation: Generation) -> None:
+        """The kernel has made its sockets: the folder goes back to root, so that the kernel cannot
+        swap a socket for a link that the grader's client would follow when it reconnects."""
+        if self.uid is None:
+            return
+        descriptor = os.open(generation.runtime, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchown(descriptor, 0, 0)
+            os.fchmod(descriptor, 0o755)
+        finally:
+            os.close(descriptor)
 
     async def _stop_kernel(self) -> None:
         if self._watchdog is not None:

@@ -204,3 +204,18 @@ def test_nothing_is_written_into_a_folder_the_kernel_can_change(live_session):
 
     written = live_session(notebook, probe)
     assert written and all(uid != 0 for _, uid in written), written
+
+
+def test_the_kernel_cannot_swap_its_sockets_once_started(run_cells):
+    result, executed, _ = run_cells("""
+import os
+sockets = [name for name in os.listdir('/kernel') if name.startswith('ipc')]
+for name in sockets[:1] + ['kernel.json']:
+    try:
+        os.remove('/kernel/' + name)
+        os.symlink('/run/elsewhere.sock', '/kernel/' + name)
+        print('swapped', name)
+    except OSError as error:
+        print('refused', error.errno)""", "print('still talking')")
+    assert cell_text(executed, 0).split() == ["refused", "13", "refused", "13"]
+    assert cell_text(executed, 1).strip() == "still talking"

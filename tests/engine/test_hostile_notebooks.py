@@ -318,7 +318,7 @@ for folder in ('/dev/shm', '/tmp'):
         print('refused', error.errno)
 print([os.waitpid(pid, 0)[1] for pid in children])""", limits=with_changes(engine_config.limits, memory_bytes=1 * GiB))
     limits = result.sandbox["job_limits"]
-    assert limits["mode"] == "cgroup v1" and limits["memory_bytes"] == 1 * GiB
+    assert limits["mode"] in ("cgroup v1", "cgroup v2") and limits["memory_bytes"] == 1 * GiB
     assert limits["oom_killed"] and limits["peak_memory_bytes"] <= 1 * GiB + (64 << 20)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from checks.job_cgroup import JobCgroup
+from checks.job_cgroup import JobCgroup, remove_abandoned
 
 MiB = 1 << 20
 _names = itertools.count()
@@ -153,3 +153,18 @@ def test_describe_names_mode_paths_and_limits(make_cgroup) -> None:
 def test_refuses_a_name_that_is_a_path() -> None:
     with pytest.raises(ValueError):
         JobCgroup.create("../escape", MiB, 1)
+
+
+def test_cgroups_a_killed_grader_left_behind_are_removed_once_empty_and_old(make_cgroup) -> None:
+    abandoned, running = make_cgroup(64 * MiB), make_cgroup(64 * MiB)
+    names = {abandoned.folders[0].name, running.folders[0].name}
+    sleeper = subprocess.Popen([*running.command_prefix(), "sleep", "30"])
+    try:
+        assert remove_abandoned(lambda name: name not in names) == []
+        removed = remove_abandoned(lambda name: name not in names, older_than_s=0)
+        assert removed.count(abandoned.folders[0].name) == len(abandoned.folders)
+        assert not any(folder.exists() for folder in abandoned.folders)
+        assert all(folder.exists() for folder in running.folders)
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -398,3 +398,15 @@ def test_the_grader_runs_a_rebuilt_model_in_padded_batches_and_can_stop_it():
 
     with pytest.raises(TimeoutError):
         run_batched(rebuilt, images, lambda output: output, stop_after_two)
+
+
+def test_a_graph_holding_many_large_results_at_once_is_refused():
+    calls = [(f"copy_{i}", "call_method", "mul", [{"$node": "x"}, float(i)], {}) for i in range(40)]
+    calls += [("sum_0", "call_function", "operator.add", [{"$node": "copy_0"}, {"$node": "copy_1"}], {})]
+    calls += [(f"sum_{i}", "call_function", "operator.add", [{"$node": f"sum_{i - 1}"}, {"$node": f"copy_{i + 1}"}], {})
+              for i in range(1, 39)]
+    graph, tensors = hand_made(calls, {}, {})
+    assert rebuild(graph, tensors, MNIST).grader_batch == 64
+    assert 1 < rebuild(graph, tensors, (2, 1, 512, 512)).grader_batch < 64
+    with pytest.raises(ExportRefused, match="held at once"):
+        rebuild(graph, tensors, (2, 1, 4096, 4096))
