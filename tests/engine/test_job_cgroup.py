@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -160,6 +161,9 @@ def test_cgroups_a_killed_grader_left_behind_are_removed_once_empty_and_old(make
     names = {abandoned.folders[0].name, running.folders[0].name}
     sleeper = subprocess.Popen([*running.command_prefix(), "sleep", "30"])
     try:
+        deadline = time.monotonic() + 10
+        while not running.pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert remove_abandoned(lambda name: name not in names) == []
         removed = remove_abandoned(lambda name: name not in names, older_than_s=0)
         assert removed.count(abandoned.folders[0].name) == len(abandoned.folders)
