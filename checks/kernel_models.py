@@ -24,6 +24,7 @@ from checks.exported_model import ExportRefused, run_batched
 from checks.exported_model import describe as describe_rebuilt
 from checks.student import StudentCallError, StudentProxy
 
+MEASURED_HERE = "measured by the grader on its own copy of the model"
 UNSEEN_NOISE = 0.02  # std of the noise on [0, 1] images that a model which cannot be exported is measured on
 
 
@@ -47,6 +48,12 @@ SCALINGS = (
 )
 
 
+def measured_in_kernel(refused: str | None) -> str:
+    """How a model that could not be exported was measured, for its reading."""
+    return (f"measured in the notebook's kernel on test images with fresh noise it has never seen, since the "
+            f"model could not be exported ({refused})")
+
+
 @dataclass(frozen=True)
 class FoundModel:
     name: str
@@ -63,10 +70,7 @@ class FoundModel:
 
     @property
     def measured_how(self) -> str:
-        if self.rebuilt is not None:
-            return "measured by the grader on its own copy of the model"
-        return (f"measured in the notebook's kernel on test images with fresh noise it has never seen, since the "
-                f"model could not be exported ({self.refused})")
+        return MEASURED_HERE if self.rebuilt is not None else measured_in_kernel(self.refused)
 
 
 def find_classifiers(student: StudentProxy, prescribed: PrescribedArchitecture,

@@ -29,7 +29,7 @@ from checks.figure_queries import (
     title_text,
     unlabelled,
 )
-from checks.kernel_models import InputScaling, RebuiltClassifier, unseen
+from checks.kernel_models import MEASURED_HERE, InputScaling, RebuiltClassifier, measured_in_kernel, unseen
 from checks.model_cache import ModelCache, resolve_cache_dir
 from checks.probe.wire import DataImage, KernelObject
 from checks.reference_figures import Panel
@@ -601,7 +601,6 @@ class StudentClassifier:
         return (unseen(images * MNIST_STD + MNIST_MEAN) - MNIST_MEAN) / MNIST_STD
 
 
-MEASURED_HERE = "measured by the grader on its own copy of the model"
 AS_GIVEN = InputScaling("as given", 0.0, 1.0)
 
 
@@ -617,8 +616,7 @@ def student_classifiers(ctx) -> list[StudentClassifier]:
             classifier = StudentClassifier(name, RebuiltClassifier(ctx.student, rebuilt, AS_GIVEN), MEASURED_HERE)
         except ExportRefused as refusal:
             classifier = StudentClassifier(name, lambda x, name=name: ctx.student.call(name, x).result,
-                                           "measured in the notebook's kernel on test images with fresh noise it has "
-                                           f"never seen, since the model could not be exported ({refusal})")
+                                           measured_in_kernel(str(refusal)))
         try:
             with torch.no_grad():
                 out = classifier.forward(probe)
