@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -281,8 +282,8 @@ class KernelSession:
             kernel_name=KERNEL_NAME,
             shutdown_kernel="immediate",
         )
-        with (self.job.root / "kernel.log").open("ab") as log:
-            await self.client.async_start_new_kernel(stdout=log, stderr=log)
+        # Nothing the kernel prints outside the notebook is kept: a host file would take it unbounded.
+        await self.client.async_start_new_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await self.client.async_start_new_kernel_client()
         reply = await self._execute(
             f"import {PROBE_PACKAGE} as __xg; __xg.install({str(config)!r}); del __xg",
@@ -490,10 +491,13 @@ class KernelSession:
             return None
 
     def _records(self, relative: str, limit: int, validate, dropped: list[str]) -> list[dict[str, Any]]:
-        """Every generation's records of one kind, validated, each tagged with its generation."""
+        """Every generation's records of one kind, validated, each tagged with its generation;
+        ``limit`` bounds what all generations together may hand over, so restarts cannot multiply it."""
         records = []
+        left = limit
         for exchange in self.exchanges:
-            data = self._read(exchange, relative, limit, dropped)
+            data = self._read(exchange, relative, left, dropped)
+            left -= len(data or b"")
             if data is not None:
                 validated = validate(data)
                 records += [{**record, "generation": exchange.generation} for record in validated.records]

@@ -31,18 +31,26 @@ def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: 
     they are plain numeric arrays of the shape the record declares."""
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
+    taken: set[tuple[int, str]] = set()
+
+    def read_once(generation: int, name: str | None) -> bytes | None:
+        """The probe names every file once; a name used again would copy one file many times."""
+        if name is None or (generation, name) in taken:
+            return None
+        taken.add((generation, name))
+        return session.figure_bytes(generation, name)
+
     for number, figure in enumerate(figures, start=1):
         stem = f"figure-{number:03d}"
         record = dict(figure)
         generation = record.pop("generation")
-        png = session.figure_bytes(generation, record["png"])
+        png = read_once(generation, record["png"])
         record["png"] = f"{stem}.png" if png else None
         if png:
             (folder / f"{stem}.png").write_bytes(png)
         for axes_number, axes in enumerate(record["axes"]):
             for image_number, image in enumerate(axes["images"]):
-                name = image.pop("array", None)
-                array = session.figure_bytes(generation, name) if name else None
+                array = read_once(generation, image.pop("array", None))
                 if array is not None and npy_matches(array, image["shape"]):
                     image["array"] = f"{stem}-ax{axes_number}-im{image_number}.npy"
                     (folder / image["array"]).write_bytes(array)

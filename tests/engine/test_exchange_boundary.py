@@ -219,3 +219,29 @@ for name in sockets[:1] + ['kernel.json']:
         print('refused', error.errno)""", "print('still talking')")
     assert cell_text(executed, 0).split() == ["refused", "13", "refused", "13"]
     assert cell_text(executed, 1).strip() == "still talking"
+
+
+def test_a_file_named_by_many_records_is_copied_once(run_cells):
+    result, _, out = run_cells("""
+import matplotlib.pyplot as plt, numpy as np
+plt.imshow(np.zeros((28, 28))); plt.show()""", """
+import json
+records = json.load(open('/exchange/figures/index.json'))
+json.dump(records * 50, open('/exchange/figures/index.json', 'w'))""")
+    assert len(result.figures) == 50
+    assert len(list((out / "figures").glob("*.png"))) == 1 and len(list((out / "figures").glob("*.npy"))) == 1
+
+
+def test_figure_indexes_of_every_restart_share_one_budget(run_cells, monkeypatch):
+    import checks.kernel
+
+    monkeypatch.setattr(checks.kernel, "MAX_FIGURE_INDEX_BYTES", 6000)
+    cell = """
+import json, os, signal
+record = {"figure": 1, "cell": 0, "png": "x.png", "saved_to": [], "suptitle": "", "size_inches": [6, 4], "axes": []}
+os.makedirs('/exchange/figures', exist_ok=True)
+json.dump([record] * 30, open('/exchange/figures/index.json', 'w'))
+os.kill(os.getpid(), signal.SIGKILL)"""
+    result, _, _ = run_cells(cell, cell, "print('last')")
+    assert len(result.figures) == 30
+    assert any("figures/index.json was not read" in note for note in result.dropped)
