@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from checks.publish import publish
+from checks.publish.publisher import publish
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "student_submissions" / "cs411-a2"

@@ -16,13 +16,13 @@ from pathlib import Path
 import nbformat
 import torch
 
-from checks.assets import DataDir
-from checks.kernel import KernelSession, RunConfig
-from checks.kernel_models import SCALINGS, KernelClassifier, RebuiltClassifier, correct_fraction
+from checks.data.assets import DataDir
+from checks.engine.kernel import KernelSession, RunConfig
+from checks.finders.classifiers import SCALINGS, KernelClassifier, RebuiltClassifier, correct_fraction
 from checks.probe.wire import Decoder, WireError
-from checks.stated_numbers import integers, shapes
-from checks.student import StudentProxy
-from checks.written import count_sentences
+from checks.finders.stated_numbers import integers, shapes
+from checks.engine.student import StudentProxy
+from checks.grading.written import count_sentences
 from reference.ee5179_pa2 import to_tensor_scale
 
 NETWORK = """import torch, torch.nn as nn, torch.nn.functional as F

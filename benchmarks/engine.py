@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from checks.kernel import KernelSession, RunConfig
-from checks.notebook import extract_definitions
-from checks.sandbox import Sandbox
+from checks.engine.kernel import KernelSession, RunConfig
+from checks.engine.notebook import extract_definitions
+from checks.engine.sandbox import Sandbox
 
 WORKLOAD = [
     "import torch, numpy as np, matplotlib.pyplot as plt\ntorch.manual_seed(0)",
@@ -94,7 +94,7 @@ def sandboxed(notebook, config: RunConfig) -> float:
 
 
 def sandbox_launch(config: RunConfig) -> float:
-    from checks.sandbox import JobPaths
+    from checks.engine.sandbox import JobPaths
 
     sandbox = Sandbox(config.limits)
     with tempfile.TemporaryDirectory() as root:

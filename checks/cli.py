@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from checks.assets import DATA_ENV_VAR, DataDir
-from checks.assignment import AssignmentError, available_assignments
-from checks.model_cache import resolve_cache_dir
-from checks.sandbox import SandboxLimits
+from checks.data.assets import DATA_ENV_VAR, DataDir
+from checks.grading.scheme import AssignmentError, available_assignments
+from checks.data.model_cache import resolve_cache_dir
+from checks.engine.sandbox import SandboxLimits
 
 PRETRAINED_IN_USE = (("mobilenet_v2", "IMAGENET1K_V1"),)
 
@@ -44,8 +44,8 @@ def describe_data(args: argparse.Namespace) -> int:
 def run_notebook(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from checks.kernel import RunConfig
-    from checks.run import run_notebook_file
+    from checks.engine.kernel import RunConfig
+    from checks.engine.run import run_notebook_file
 
     data = DataDir(args.data_dir)
     config = RunConfig(
@@ -75,8 +75,8 @@ def run_notebook(args: argparse.Namespace) -> int:
 def _grade_options(args: argparse.Namespace, mode: str):
     from pathlib import Path
 
-    from checks.capacity import threads_per_job
-    from checks.grading import GradeOptions
+    from checks.batch.capacity import threads_per_job
+    from checks.grading.submission import GradeOptions
 
     jobs = getattr(args, "jobs", 1)
     return GradeOptions(
@@ -92,9 +92,9 @@ def _grade_options(args: argparse.Namespace, mode: str):
 def grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from checks.assignment import load_assignment
-    from checks.grading import grade_class
-    from checks.overrides import OverrideError
+    from checks.grading.scheme import load_assignment
+    from checks.batch.class_grading import grade_class
+    from checks.publish.overrides import OverrideError
 
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
@@ -113,8 +113,8 @@ def grade(args: argparse.Namespace) -> int:
 def rerender(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from checks.overrides import OverrideError
-    from checks.publish import publish
+    from checks.publish.overrides import OverrideError
+    from checks.publish.publisher import publish
 
     out = Path(args.folder)
     try:
@@ -133,10 +133,10 @@ def check_notebook(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from checks.assignment import load_assignment
-    from checks.grading import grade_submission
-    from checks.self_check import render_summary
-    from checks.submissions import intake_one
+    from checks.grading.scheme import load_assignment
+    from checks.grading.submission import grade_submission
+    from checks.publish.self_check import render_summary
+    from checks.engine.intake import intake_one
 
     assignment = load_assignment(args.assignment)
     with tempfile.TemporaryDirectory(prefix="xaigrader-check-") as work:

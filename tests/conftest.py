@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from checks.assets import DATA_ENV_VAR, DataDir, PretrainedModel
+from checks.data.assets import DATA_ENV_VAR, DataDir, PretrainedModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torchvision
 
-import checks.assets as assets
+import checks.data.assets as assets
 from checks.probe.standin import seeded_stand_in
-from checks.assets import (
+from checks.data.assets import (
     STAND_IN_NOTE,
     DataDir,
     DataIntegrityError,

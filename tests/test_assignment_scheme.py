@@ -1,6 +1,6 @@
 import pytest
 
-from checks.assignment import AssignmentError, load_assignment, load_assignment_file
+from checks.grading.scheme import AssignmentError, load_assignment, load_assignment_file
 from checks.cli import main
 
 CS411_MARKS = {

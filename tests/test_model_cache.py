@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from checks.model_cache import ModelCache, recipe_key
+from checks.data.model_cache import ModelCache, recipe_key
 
 
 def seeded_linear(seed: int) -> nn.Linear:

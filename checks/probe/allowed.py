@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Layer type -> constructor argument -> the rule its value must follow (see checks.exported_model).
+# Layer type -> constructor argument -> the rule its value must follow (see checks.engine.exported_model).
 LAYERS: dict[str, dict[str, str]] = {
     "Conv1d": {"in_channels": "count", "out_channels": "count", "kernel_size": "window", "stride": "window",
                "padding": "conv_padding", "dilation": "window", "groups": "count", "bias": "flag",

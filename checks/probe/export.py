@@ -185,7 +185,7 @@ def _state(traced: fx.GraphModule, graph: fx.Graph) -> tuple[dict[str, torch.Ten
 
 
 def export_module(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
-    """``{"graph": ..., "tensors": {path: tensor}}`` for ``checks.exported_model.rebuild``;
+    """``{"graph": ..., "tensors": {path: tensor}}`` for ``checks.engine.exported_model.rebuild``;
     traced in eval mode, each layer's training flag restored afterwards."""
     if not isinstance(module, nn.Module):
         raise ExportError(f"a {type(module).__name__} is not a torch.nn.Module")

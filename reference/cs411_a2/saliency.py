@@ -17,7 +17,7 @@ import torchvision.transforms as transforms
 from PIL import Image
 from torch import nn
 
-from checks.assets import DataDir, PretrainedModel
+from checks.data.assets import DataDir, PretrainedModel
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -1,6 +1,6 @@
 """CS411 A2 task 2.2: the SmallCNN classifier and its training recipe.
 
-The trained model is cached (see ``checks.model_cache``) so no check ever retrains it.
+The trained model is cached (see ``checks.data.model_cache``) so no check ever retrains it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from checks.assets import DataDir
-from checks.model_cache import ModelCache
+from checks.data.assets import DataDir
+from checks.data.model_cache import ModelCache
 from reference.torch_tools import accuracy
 
 MNIST_MEAN = 0.1307

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from checks.assets import DataDir
+from checks.data.assets import DataDir
 
 TRAIN_SIZE, VALIDATION_SIZE, TEST_SIZE = 50_000, 10_000, 10_000
 

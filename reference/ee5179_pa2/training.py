@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from checks.assets import DataDir
-from checks.model_cache import ModelCache
+from checks.data.assets import DataDir
+from checks.data.model_cache import ModelCache
 from reference.ee5179_pa2.data import MnistSplit, load_split
 from reference.ee5179_pa2.network import PrescribedCNN
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from checks.kernel import KernelSession, RunConfig
-from checks.run import run_notebook_file
-from checks.sandbox import GiB, SandboxLimits
+from checks.engine.kernel import KernelSession, RunConfig
+from checks.engine.run import run_notebook_file
+from checks.engine.sandbox import GiB, SandboxLimits
 
 
 def make_notebook(*sources: str, markdown: dict[int, str] | None = None) -> nbformat.NotebookNode:

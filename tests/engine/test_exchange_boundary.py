@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from checks.displayed_figures import audit_figures
-from checks.exchange import ExchangeFolder, ExchangeRefused
-from checks.kernel import GradingTimeUp, KernelSession
+from checks.engine.displayed_figures import audit_figures
+from checks.engine.exchange import ExchangeFolder, ExchangeRefused
+from checks.engine.kernel import GradingTimeUp, KernelSession
 from tests.engine.conftest import cell_text, make_notebook
 
 SECRET = '{"kind": "shim", "shim": "pip", "command": "TOPSECRET host file"}\n'
@@ -233,9 +233,9 @@ json.dump(records * 50, open('/exchange/figures/index.json', 'w'))""")
 
 
 def test_figure_indexes_of_every_restart_share_one_budget(run_cells, monkeypatch):
-    import checks.kernel
+    import checks.engine.kernel
 
-    monkeypatch.setattr(checks.kernel, "MAX_FIGURE_INDEX_BYTES", 6000)
+    monkeypatch.setattr(checks.engine.kernel, "MAX_FIGURE_INDEX_BYTES", 6000)
     cell = """
 import json, os, signal
 record = {"figure": 1, "cell": 0, "png": "x.png", "saved_to": [], "suptitle": "", "size_inches": [6, 4], "axes": []}

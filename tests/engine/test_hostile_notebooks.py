@@ -144,7 +144,7 @@ def test_an_interruptible_slow_cell_is_interrupted_without_losing_the_kernel(run
 def test_when_recovering_from_a_timeout_fails_the_cell_says_so_and_a_fresh_kernel_runs_the_rest(run_cells, monkeypatch):
     from nbclient.exceptions import CellTimeoutError
 
-    from checks.kernel import KernelSession
+    from checks.engine.kernel import KernelSession
 
     async def slow_machine(self, notebook, index):
         raise CellTimeoutError("the interrupt reply never came")
@@ -295,7 +295,7 @@ def _owned_by(process: Path, uid: int) -> bool:
 def test_memory_is_limited_for_the_job_across_processes_and_tmpfs(run_cells, engine_config):
     from dataclasses import replace as with_changes
 
-    from checks.sandbox import GiB
+    from checks.engine.sandbox import GiB
 
     result, executed, _ = run_cells("""
 import os, time
@@ -325,9 +325,9 @@ print([os.waitpid(pid, 0)[1] for pid in children])""", limits=with_changes(engin
 def test_a_deep_folder_chain_neither_hides_the_quota_nor_survives_cleanup(run_cells, engine_config, tmp_path):
     from dataclasses import replace as with_changes
 
-    import checks.kernel
+    import checks.engine.kernel
 
-    before = set(Path(checks.kernel.tempfile.gettempdir()).glob("xaigrader-job-*"))
+    before = set(Path(checks.engine.kernel.tempfile.gettempdir()).glob("xaigrader-job-*"))
     result, _, _ = run_cells("""
 import os, time
 depth = os.open('/exchange', os.O_RDONLY)
@@ -343,7 +343,7 @@ for i in range(40):
 time.sleep(3)""", limits=with_changes(engine_config.limits, exchange_bytes=8 << 20))
     assert result.cells[0].status != "error", result.cells[0]
     assert result.quota_exceeded and "limit 8388608" in result.quota_exceeded
-    assert set(Path(checks.kernel.tempfile.gettempdir()).glob("xaigrader-job-*")) == before
+    assert set(Path(checks.engine.kernel.tempfile.gettempdir()).glob("xaigrader-job-*")) == before
 
 
 def test_no_new_user_namespace_or_ptrace_inside(run_cells):

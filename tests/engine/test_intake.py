@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from checks.notebook import InvalidNotebook, load_notebook
-from checks.submissions import ZipLimits, discover, student_identity
+from checks.engine.notebook import InvalidNotebook, load_notebook
+from checks.engine.intake import ZipLimits, discover, student_identity
 from tests.engine.conftest import make_notebook
 
 GOOD_NOTEBOOK = nbformat.writes(make_notebook("print('hello')"))
@@ -176,7 +176,7 @@ def _with_counts(counts: list[int | None]) -> nbformat.NotebookNode:
 
 
 def test_cells_last_run_out_of_order_are_noted_and_in_order_ones_are_not():
-    from checks.notebook import out_of_order_note
+    from checks.engine.notebook import out_of_order_note
 
     assert out_of_order_note(_with_counts([1, 2, 5, 9])) is None
     assert out_of_order_note(_with_counts([None, None, None])) is None
@@ -185,7 +185,7 @@ def test_cells_last_run_out_of_order_are_noted_and_in_order_ones_are_not():
 
 
 def test_execution_counts_restart_in_each_part_of_a_merged_notebook(tmp_path):
-    from checks.notebook import merge_notebooks, out_of_order_note
+    from checks.engine.notebook import merge_notebooks, out_of_order_note
 
     paths = []
     for name, counts in (("part1.ipynb", [1, 2]), ("part2.ipynb", [1, 2])):
@@ -220,7 +220,7 @@ def test_a_name_too_long_for_the_file_system_is_skipped(tmp_path):
 
 
 def test_any_error_taking_in_one_submission_spoils_only_that_one(tmp_path, monkeypatch):
-    from checks import submissions as intake
+    from checks.engine import intake as intake
 
     extract = intake.safe_extract
 
@@ -239,7 +239,7 @@ def test_any_error_taking_in_one_submission_spoils_only_that_one(tmp_path, monke
 
 
 def test_names_of_class_files_are_refused_as_student_ids(tmp_path):
-    from checks.publish import CLASS_FILES
+    from checks.data.class_folder import CLASS_FILES
 
     class_dir = tmp_path / "class"
     class_dir.mkdir()

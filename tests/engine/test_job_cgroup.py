@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from checks.job_cgroup import JobCgroup, remove_abandoned
+from checks.engine.job_cgroup import JobCgroup, remove_abandoned
 
 MiB = 1 << 20
 _names = itertools.count()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.job_files import remove_tree, usage
+from checks.engine.job_files import remove_tree, usage
 
 SANDBOX_UID = 60123
 DEPTH = 1100

@@ -6,8 +6,8 @@ import asyncio
 import pytest
 import torch
 
-from checks.exported_model import ExportRefused
-from checks.student import StudentProxy
+from checks.engine.exported_model import ExportRefused
+from checks.engine.student import StudentProxy
 from tests.engine.conftest import make_notebook
 
 NOTEBOOK = make_notebook(

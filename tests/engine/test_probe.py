@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from checks.assets import DataDir
+from checks.data.assets import DataDir
 from checks.probe.wire import DataImage, KernelObject
 from reference.cs411_a2 import generate_saliency_map, load_model, preprocess
 from tests.engine.conftest import cell_text, make_notebook
@@ -197,7 +197,7 @@ def test_hugging_face_cats_vs_dogs_is_served_from_the_data_directory(run_cells):
 def test_files_submitted_beside_the_notebook_are_in_its_working_folder(tmp_path, engine_config):
     import asyncio
 
-    from checks.kernel import KernelSession
+    from checks.engine.kernel import KernelSession
 
     submission = tmp_path / "submission"
     (submission / "data").mkdir(parents=True)
@@ -240,7 +240,8 @@ def test_a_model_is_described_inside_the_kernel_without_leaving_it(live_session)
 
 
 def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path):
-    from checks.figure_finders import filter_grids, occlusion_maps
+    from checks.finders.panels import filter_grids, occlusion_maps
+    from reference.ee5179_pa2.occlusion import occlusion_grid_size
 
     result, _, out = run_cells(
         "import numpy as np, matplotlib.pyplot as plt\nrng = np.random.default_rng(0)\n"
@@ -254,7 +255,7 @@ def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path)
     )
     figures = [json.loads(path.read_text()) for path in sorted((out / "figures").glob("figure-*.json"))]
     assert [figure["cell"] for figure in filter_grids(figures, out / "figures", kernel=3, count=32)] == [0]
-    candidates = occlusion_maps(figures, out / "figures")
+    candidates = occlusion_maps(figures, out / "figures", occlusion_grid_size, 28, range(1, 6))
     assert [(c.figure["cell"], c.size, c.named, c.in_unit_range) for c in candidates] == [
         (1, 24, True, True), (3, 20, True, False), (2, 28, False, True)]
     assert candidates[1].allowed == () and (9, 1) in candidates[1].fits, "too large a patch, still found when named"
@@ -262,7 +263,7 @@ def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path)
 
 
 def test_one_image_figures_drawn_in_a_loop_are_also_read_as_one_figure(run_cells):
-    from checks.figure_queries import with_cell_groups
+    from checks.finders.figures import with_cell_groups
 
     result, _, _ = run_cells(
         "import numpy as np, matplotlib.pyplot as plt\n"

@@ -4,7 +4,7 @@ import time
 
 import nbformat
 
-from checks.notebook import extract_definitions
+from checks.engine.notebook import extract_definitions
 from tests.engine.conftest import cell_text, make_notebook
 
 STUDENT = make_notebook(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.seccomp_filter import (
+from checks.engine.seccomp_filter import (
     AUDIT_ARCH,
     DENIED_SYSCALLS,
     SECCOMP_FD,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from checks.assignment import load_assignment
-from checks.grading import GradeOptions, grade_class
-from checks.sandbox import SandboxLimits
+from checks.grading.scheme import load_assignment
+from checks.batch.class_grading import grade_class
+from checks.grading.submission import GradeOptions
+from checks.engine.sandbox import SandboxLimits
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "student_submissions" / "cs411-a2"

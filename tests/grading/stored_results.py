@@ -3,8 +3,8 @@
 import base64
 import json
 
-from checks.assignment import load_assignment
-from checks.rubric import SubmissionResult, WrittenAnswer
+from checks.grading.scheme import load_assignment
+from checks.grading.results import SubmissionResult, WrittenAnswer
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checks.architecture import ConvSpec, PrescribedArchitecture, compare
+from checks.finders.architecture import ConvSpec, PrescribedArchitecture, compare
 from checks.probe.structure import describe
 from reference.ee5179_pa2 import PrescribedCNN
 

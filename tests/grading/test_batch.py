@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.capacity import default_jobs, threads_per_job
+from checks.batch.capacity import default_jobs, threads_per_job
 from checks.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,20 +93,21 @@ def test_jobs_default_to_what_cores_and_memory_allow():
 
 
 def test_unset_jobs_never_outnumber_the_notebooks_waiting(monkeypatch):
-    from checks import capacity
-    from checks.grading import GradeOptions
-    from checks.sandbox import SandboxLimits
+    from checks.batch import capacity
+    from checks.batch.class_grading import sized_for
+    from checks.grading.submission import GradeOptions
+    from checks.engine.sandbox import SandboxLimits
 
     monkeypatch.setattr(capacity, "available_cores", lambda: 4)
     monkeypatch.setattr(capacity, "total_memory_bytes", lambda: 64 << 30)
     unset = GradeOptions(limits=SandboxLimits(memory_bytes=4 << 30))
-    lone = unset.sized_for(1)
+    lone = sized_for(unset, 1)
     assert (lone.jobs, lone.limits.threads) == (1, 4), "one notebook gets every core"
-    assert (unset.sized_for(3).jobs, unset.sized_for(3).limits.threads) == (3, 1)
-    assert (unset.sized_for(40).jobs, unset.sized_for(40).limits.threads) == (4, 1)
-    assert unset.sized_for(0).jobs == 1
+    assert (sized_for(unset, 3).jobs, sized_for(unset, 3).limits.threads) == (3, 1)
+    assert (sized_for(unset, 40).jobs, sized_for(unset, 40).limits.threads) == (4, 1)
+    assert sized_for(unset, 0).jobs == 1
     chosen = GradeOptions(jobs=2, limits=SandboxLimits(threads=1))
-    assert chosen.sized_for(1) == chosen, "jobs the instructor chose are kept"
+    assert sized_for(chosen, 1) == chosen, "jobs the instructor chose are kept"
 
 
 def test_the_command_line_leaves_jobs_to_the_batch_unless_given():
@@ -128,30 +129,31 @@ def test_zero_jobs_is_refused(capsys):
 
 
 def test_a_grader_bug_on_one_submission_costs_only_that_result_and_is_retried(tmp_path, data_root, monkeypatch):
-    from checks import grading
-    from checks.assignment import load_assignment
+    from checks.batch import class_grading
+    from checks.grading.scheme import load_assignment
+    from checks.grading.submission import GradeOptions
 
     folder = tmp_path / "class"
     folder.mkdir()
     (folder / "Ana_R1.ipynb").write_text("")
     (folder / "Ben_R2.ipynb").write_text("{not json")
-    real = grading.grade_submission
+    real = class_grading.grade_submission
 
     def flaky(submission, *args, **kwargs):
         if submission.student_id == "Ben_R2":
             raise MemoryError("the grader ran out of memory")
         return real(submission, *args, **kwargs)
 
-    monkeypatch.setattr(grading, "grade_submission", flaky)
-    options = grading.GradeOptions(mode="quick", data_dir=data_root)
+    monkeypatch.setattr(class_grading, "grade_submission", flaky)
+    options = GradeOptions(mode="quick", data_dir=data_root)
     out = tmp_path / "out"
-    first = {p["student"]: p for p in grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
+    first = {p["student"]: p for p in class_grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
     assert first["Ana_R1"]["problem"].startswith("invalid submission") and first["Ana_R1"]["grading_key"]
     assert first["Ben_R2"]["problem"] == "the grader failed on this submission: MemoryError: the grader ran out of memory"
     assert first["Ben_R2"]["grading_key"] is None and (out / "Ben_R2" / "report.html").is_file()
 
-    monkeypatch.setattr(grading, "grade_submission", real)
-    second = {p["student"]: p for p in grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
+    monkeypatch.setattr(class_grading, "grade_submission", real)
+    second = {p["student"]: p for p in class_grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
     assert second["Ana_R1"] == first["Ana_R1"], "the settled invalid result is reused"
     assert second["Ben_R2"]["problem"].startswith("invalid submission"), "the grader failure is retried"
 
@@ -160,9 +162,9 @@ def test_a_grader_bug_on_one_submission_costs_only_that_result_and_is_retried(tm
 def test_a_submission_split_across_two_notebooks_runs_as_one_and_says_so(tmp_path, data_root):
     import nbformat
 
-    from checks.assignment import load_assignment
-    from checks.grading import GradeOptions, grade_submission
-    from checks.submissions import intake_one
+    from checks.grading.scheme import load_assignment
+    from checks.grading.submission import GradeOptions, grade_submission
+    from checks.engine.intake import intake_one
 
     folder = tmp_path / "Dan_R4"
     folder.mkdir()
@@ -183,7 +185,7 @@ class Terminal(io.StringIO):
 
 
 def test_on_a_terminal_a_live_bar_names_the_running_students(capsys):
-    from checks.progress import BatchProgress
+    from checks.batch.progress import BatchProgress
 
     terminal = Terminal()
     progress = BatchProgress(2, 1, lambda payload: payload["student"], stream=terminal)

@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import nbformat
 
-from checks.assignment import load_assignment
-from checks.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
-from checks.exports import gradescope_results
-from checks.rubric import CheckResult, SubmissionResult, score_tasks
-from checks.student import StudentCallError
-from checks.written import Question, count_sentences, locate_answers
+from checks.grading.scheme import load_assignment
+from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
+from checks.publish.exports import gradescope_results
+from checks.grading.results import CheckResult, SubmissionResult, score_tasks
+from checks.engine.call_errors import StudentCallError
+from checks.grading.written import Question, count_sentences, locate_answers
 
 suite = CheckSuite()
 

@@ -8,10 +8,11 @@ import nbformat
 import pytest
 
 from checks.cli import main
-from checks.exports import GRADEBOOK_FIXED
-from checks.grading import GradeOptions, grade_class, grade_submission, load_suite
-from checks.sandbox import SandboxLimits
-from checks.submissions import intake_one
+from checks.publish.exports import GRADEBOOK_FIXED
+from checks.batch.class_grading import grade_class
+from checks.grading.submission import GradeOptions, grade_submission, load_suite
+from checks.engine.sandbox import SandboxLimits
+from checks.engine.intake import intake_one
 from tests.grading.conftest import BUGS, CORRECT, CRASH, HANG, HOSTILE, NO_TITLES, SAMPLES
 from tests.grading.mutant_notebook import mutant_notebook
 

@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch.utils.data import DataLoader, Subset, random_split
 
-from checks.data_split import judge_split
+from checks.finders.data_split import judge_split
 from checks.probe.datasets import survey
 
 

@@ -7,9 +7,9 @@ import re
 import nbformat
 import pytest
 
-from checks.grading import GradeOptions, grade_submission, load_suite
-from checks.sandbox import SandboxLimits
-from checks.submissions import intake_one
+from checks.grading.submission import GradeOptions, grade_submission, load_suite
+from checks.engine.sandbox import SandboxLimits
+from checks.engine.intake import intake_one
 from tests.grading.conftest import (
     EE_COLAB,
     EE_CORRECT,

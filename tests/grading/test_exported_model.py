@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checks.exported_model import ExportRefused, describe, rebuild, run_batched
+from checks.engine.exported_model import ExportRefused, describe, rebuild, run_batched
 from checks.probe import structure
 from checks.probe.allowed import LAYERS
 from checks.probe.export import ExportError, export_module

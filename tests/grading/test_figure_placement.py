@@ -2,8 +2,8 @@
 
 import nbformat
 
-from checks.figure_placement import place_figures, task_headings
-from checks.rubric import CheckResult
+from checks.grading.figure_placement import place_figures, task_headings
+from checks.grading.results import CheckResult
 
 TASKS = ["1.1", "1.5", "1.6", "2.1"]
 

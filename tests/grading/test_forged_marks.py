@@ -10,8 +10,9 @@ import nbformat
 import pytest
 
 from checks.cli import main
-from checks.grading import GradeOptions, grade_class
-from checks.sandbox import SandboxLimits
+from checks.batch.class_grading import grade_class
+from checks.grading.submission import GradeOptions
+from checks.engine.sandbox import SandboxLimits
 from tests.grading.forged_notebook import forged_notebook
 from tests.grading.mutant_notebook import mutant_notebook
 

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from checks.image_grids import tiles
+from checks.finders.image_grids import tiles
 
 
 def digits(data, count: int) -> torch.Tensor:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from checks.dataset_images import ImageIndex
-from checks.kernel_models import SCALINGS, class_scores
+from checks.finders.dataset_images import ImageIndex
+from checks.finders.classifiers import SCALINGS, class_scores
 
 
 def test_class_scores_take_the_logits_out_of_a_tuple_and_turn_probabilities_into_logits():

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from checks.cli import main
-from checks.rubric import CheckResult
+from checks.grading.results import CheckResult
 from tests.grading.stored_results import write_student
 
 

@@ -1,8 +1,8 @@
 """HTML reports and the class overview, rendered from stored results (no kernel needed)."""
 
 from checks.cli import main
-from checks.publish import publish
-from checks.rubric import CheckResult
+from checks.publish.publisher import publish
+from checks.grading.results import CheckResult
 from tests.grading.stored_results import write_student
 
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from checks.stated_numbers import MAX_SCAN_CHARS, accuracy_claims, integers, shapes, states_shape
+from checks.finders.stated_numbers import MAX_SCAN_CHARS, accuracy_claims, integers, shapes, states_shape
 
 
 def test_integers_accept_thousands_separators_and_ignore_decimals_and_identifiers():

@@ -4,7 +4,7 @@
 import nbformat
 import pytest
 
-from checks.written import MAX_ANSWER_CHARS, Question, count_sentences, locate_answers
+from checks.grading.written import MAX_ANSWER_CHARS, Question, count_sentences, locate_answers
 
 ANSWER = "# Answer\n- The hot colormap is clearest. Its dark background hides weak gradients."
 

@@ -7,7 +7,7 @@ import torch
 import torchvision
 import torchvision.transforms as transforms
 
-from checks.model_cache import ModelCache
+from checks.data.model_cache import ModelCache
 from reference.cs411_a2 import (
     LAMBDA_SWEEP,
     PARAMETER_COUNT,

@@ -5,7 +5,7 @@ models (about a minute each on two cores), then caches them."""
 import pytest
 import torch
 
-from checks.model_cache import ModelCache
+from checks.data.model_cache import ModelCache
 from reference.ee5179_pa2 import (
     TrainingRecipe,
     load_split,

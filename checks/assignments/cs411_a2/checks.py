@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from checks.check_api import CheckFailed, CheckSuite, NeedsTA
-from checks.exported_model import ExportRefused
-from checks.figure_queries import (
+from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.engine.exported_model import ExportRefused
+from checks.finders.figures import (
     DIVERGING_CMAPS,
     image_axes,
     is_centred,
@@ -29,12 +29,13 @@ from checks.figure_queries import (
     title_text,
     unlabelled,
 )
-from checks.kernel_models import MEASURED_HERE, InputScaling, RebuiltClassifier, measured_in_kernel, unseen
-from checks.model_cache import ModelCache, resolve_cache_dir
+from checks.finders.classifiers import MEASURED_HERE, InputScaling, RebuiltClassifier, measured_in_kernel, unseen
+from checks.data.model_cache import ModelCache, resolve_cache_dir
 from checks.probe.wire import DataImage, KernelObject
-from checks.reference_figures import Panel
-from checks.stated_numbers import accuracy_claims
-from checks.student import StudentCallError
+from checks.grading.reference_figures import Panel
+from checks.finders.printed_output import notebook_output_text
+from checks.finders.stated_numbers import accuracy_claims
+from checks.engine.call_errors import StudentCallError
 from reference.cs411_a2 import (
     DIGIT_PAIRS,
     LAMBDA_SWEEP,
@@ -222,7 +223,7 @@ def show_saliency_reference(ctx, kind: str) -> None:
 
 
 def printed(ctx) -> str:
-    return ctx.outputs_text()
+    return notebook_output_text(ctx.executed)
 
 
 def word_present(text: str, phrase: str) -> bool:

@@ -16,17 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from checks.check_api import CheckFailed, CheckSuite, NeedsTA
-from checks.data_split import judge_split
-from checks.figure_finders import filter_grids, occlusion_maps, panel_arrays
-from checks.figure_queries import load_image
-from checks.kernel_models import SCALINGS, classifier_of
-from checks.reference_figures import Panel
-from checks.stated_numbers import accuracy_claims, integers, shapes, states_shape
+from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.finders.data_split import judge_split
+from checks.finders.panels import filter_grids, occlusion_maps, panel_arrays
+from checks.finders.figures import load_image
+from checks.finders.classifiers import SCALINGS, classifier_of
+from checks.grading.reference_figures import Panel
+from checks.finders.printed_output import notebook_output_text
+from checks.finders.stated_numbers import accuracy_claims, integers, shapes, states_shape
 from reference.ee5179_pa2 import NEURON_DEFINITIONS, PrescribedCNN, filters, layer_shapes, non_targeted_attack, occlusion_map
 from reference.ee5179_pa2 import neuron_counts as reference_neuron_counts
 from reference.ee5179_pa2 import parameter_counts as reference_parameter_counts
-from reference.ee5179_pa2.occlusion import GREY
+from reference.ee5179_pa2.occlusion import GREY, occlusion_grid_size
 
 from .findings import (
     DIGIT,
@@ -54,6 +55,8 @@ suite = CheckSuite()
 ACCURACY_TARGET = 0.97  # the prescribed CNN passes 98% after one epoch of Adam
 CLAIM_TOLERANCE = 0.5  # percentage points
 OCCLUSION_TOLERANCE = 0.02
+IMAGE_SIZE = 28
+OCCLUDER_PATCHES = range(1, 6)  # pixels; the assignment asks for a small patch
 SOURCE_MATCH = 0.5  # the targeted images' average against an MNIST image; averaged noise stays below 0.25
 CLOSE_TO_SOURCE = 0.5  # a targeted image's correlation with its source digit; beta 0.001 leaves 0.2-0.4 here
 OCCLUDER_FILLS = (GREY, 0.0, 1.0, 0.1307)
@@ -63,7 +66,7 @@ DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|min|minutes)\b", r
 def statements(ctx) -> str:
     """What the notebook printed and wrote: the places a student reports a number."""
     markdown = "\n".join(cell.source for cell in ctx.executed.cells if cell.cell_type == "markdown")
-    return ctx.outputs_text() + "\n" + markdown
+    return notebook_output_text(ctx.executed) + "\n" + markdown
 
 
 # ---- 1: the network, 1.0: the split ---------------------------------------------------
@@ -501,7 +504,7 @@ def activation_maps(ctx):
 
 def occlusion_candidate(ctx):
     """The occlusion map: a fitting grid that is not itself a test digit (28 x 28 with patch 1)."""
-    found = [candidate for candidate in occlusion_maps(ctx.figures, ctx.figure_dir)
+    found = [candidate for candidate in occlusion_maps(ctx.figures, ctx.figure_dir, occlusion_grid_size, IMAGE_SIZE, OCCLUDER_PATCHES)
              if mnist_index(ctx).identify(load_image(ctx.figure_dir, candidate.axes)) is None]
     if not found:
         raise CheckFailed("no occlusion map found", expected="a square grid of (28 - patch) // stride + 1 cells "

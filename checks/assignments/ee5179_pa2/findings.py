@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from checks.architecture import ConvSpec, PrescribedArchitecture
-from checks.check_api import CheckFailed
-from checks.dataset_images import ImageIndex
-from checks.figure_queries import Axes, Figure, plot_axes, title_text, with_cell_groups
-from checks.figure_finders import panel_arrays
-from checks.grading import cell_output_text
-from checks.kernel_models import FoundModel, InputScaling, classifier_of, find_classifiers, measure_accuracy
-from checks.model_cache import ModelCache, resolve_cache_dir
+from checks.finders.architecture import ConvSpec, PrescribedArchitecture
+from checks.grading.check_api import CheckFailed
+from checks.finders.dataset_images import ImageIndex
+from checks.finders.figures import Axes, Figure, plot_axes, title_text, with_cell_groups
+from checks.finders.panels import panel_arrays
+from checks.finders.printed_output import cell_output_text
+from checks.finders.classifiers import FoundModel, InputScaling, classifier_of, find_classifiers, measure_accuracy
+from checks.data.model_cache import ModelCache, resolve_cache_dir
 from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
 
 PRESCRIBED = PrescribedArchitecture(convs=(ConvSpec(32, 3, 1, 1, 28), ConvSpec(32, 3, 1, 1, 14)), hidden=(500,),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from checks.rubric import WrittenAnswer
+from checks.grading.results import WrittenAnswer
 
 MAX_ANSWER_CHARS = 64 << 10
 """The part of a markdown cell that is read: answers are a few sentences, and reading more of a

@@ -3,7 +3,7 @@ and used from the grader as ordinary modules.
 
 A model is a classifier of ``input_shape`` images when a forward pass gives (N, classes)
 scores, alone or in a tuple such as ``(logits, softmax)``. Each is exported from the kernel
-as data and rebuilt here (``checks.exported_model``), so its layers, its accuracy and its
+as data and rebuilt here (``checks.engine.exported_model``), so its layers, its accuracy and its
 predictions are computed where the student cannot reach: a forward pass that looks the
 answer up cannot be exported. A model that cannot be exported is still used through the
 kernel (``KernelClassifier``), its accuracy measured on test images with fresh noise the
@@ -19,10 +19,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from checks.architecture import Comparison, PrescribedArchitecture, compare
-from checks.exported_model import ExportRefused, run_batched
-from checks.exported_model import describe as describe_rebuilt
-from checks.student import StudentCallError, StudentProxy
+from checks.finders.architecture import Comparison, PrescribedArchitecture, compare
+from checks.engine.exported_model import ExportRefused, run_batched
+from checks.engine.exported_model import describe as describe_rebuilt
+from checks.engine.call_errors import StudentCallError
+from checks.engine.student import StudentProxy
 
 MEASURED_HERE = "measured by the grader on its own copy of the model"
 UNSEEN_NOISE = 0.02  # std of the noise on [0, 1] images that a model which cannot be exported is measured on

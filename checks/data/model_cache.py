@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from checks.assets import resolve_folder, user_cache_dir
+from checks.data.assets import resolve_folder, user_cache_dir
 
 CACHE_ENV_VAR = "XAIGRADER_CACHE"
 MODELS_SUBDIR = "reference-models"

@@ -14,29 +14,10 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from checks.exported_model import ExportRefused, rebuild
-from checks.kernel import KernelSession
+from checks.engine.call_errors import MissingName, StudentCallError
+from checks.engine.exported_model import ExportRefused, rebuild
+from checks.engine.kernel import KernelSession
 from checks.probe.wire import Decoder, KernelObject, WireError
-
-KNOWN_CAUSES = {
-    ("AttributeError", "'NoneType' object has no attribute 'abs'"):
-        "x.grad is None: the input is not a leaf tensor. `(x + noise).requires_grad_(True)` builds a "
-        "non-leaf; detach first: `(x.detach() + noise).requires_grad_(True)`",
-}
-
-
-class StudentCallError(Exception):
-    """The student's own code raised; the message is theirs."""
-
-    def __init__(self, target: str, kind: str, detail: str) -> None:
-        super().__init__(f"{target} raised {kind}: {detail}")
-        self.target, self.kind, self.detail = target, kind, detail
-        self.cause = next((cause for (k, text), cause in KNOWN_CAUSES.items() if k == kind and text in detail), None)
-
-
-class MissingName(StudentCallError):
-    pass
-
 
 @dataclass
 class CallOutcome:
@@ -91,7 +72,7 @@ class StudentProxy:
 
     def export(self, name: str, input_shape: tuple[int, ...]) -> torch.fx.GraphModule:
         """The module ``name`` rebuilt by the grader from its exported graph and weights (see
-        ``checks.exported_model``), to run outside the kernel. Any failure, the probe's refusal
+        ``checks.engine.exported_model``), to run outside the kernel. Any failure, the probe's refusal
         included, is an ``ExportRefused`` whose message is the reason."""
         try:
             value, decoder = self._request({"op": "export", "target": name, "input_shape": list(input_shape)})

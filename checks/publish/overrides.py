@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.assignment import Assignment
-from checks.rubric import FAILED, PARTIAL, PASSED, CheckResult, score_tasks
-from checks.run import write_text_atomically
+from checks.grading.scheme import Assignment
+from checks.grading.results import FAILED, PARTIAL, PASSED, CheckResult, score_tasks
+from checks.data.class_folder import OVERRIDES_FILE
+from checks.data.files import write_text_atomically
 
-OVERRIDES_FILE = "overrides.csv"
 COLUMNS = ["student", "item", "marks", "comment"]
 GUIDE_COLUMNS = ["max", "about"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.assignment import Assignment
+from checks.grading.scheme import Assignment
 
 SYMBOLS = {"passed": "ok", "failed": "FAIL", "partial": "part", "needs_ta": "TA", "not_run": "--"}
 

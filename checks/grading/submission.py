@@ -1,7 +1,7 @@
-"""Grade one submission, or a whole class: run, check against the reference, write results.
+"""Grade one submission: run it in the sandbox, judge it with the assignment's checks, write results.
 
 One submission's catastrophe (invalid file, crash, hang, hostile code, a bug in a check)
-becomes that submission's result; the batch always goes on.
+becomes that submission's result, never an exception for the caller.
 """
 
 from __future__ import annotations
@@ -10,32 +10,29 @@ import asyncio
 import importlib
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import nbformat
 import torch
 
-from checks.assets import DataDir
-from checks.assignment import Assignment
-from checks.capacity import default_jobs, threads_per_job
-from checks.check_api import CheckSuite, Evidence, run_suite
-from checks.displayed_figures import audit_figures
-from checks.figure_placement import place_figures
-from checks.kernel import KernelSession, RunConfig, RunResult
-from checks.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note
-from checks.progress import BatchProgress
-from checks.publish import publish
-from checks.reference_figures import Panel, draw_panels
-from checks.result_cache import grading_key, stored_result
-from checks.rubric import SubmissionResult
-from checks.run import copy_figures, write_json
-from checks.sandbox import SandboxLimits
-from checks.student import StudentProxy
-from checks.submissions import Submission, discover
-from checks.written import Question, locate_answers
+from checks.data.assets import DataDir
+from checks.data.class_folder import RESULTS_FILE
+from checks.data.files import write_json
+from checks.engine.displayed_figures import audit_figures
+from checks.engine.intake import Submission
+from checks.engine.kernel import KernelSession, RunConfig, RunResult
+from checks.engine.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note
+from checks.engine.run import copy_figures
+from checks.engine.sandbox import SandboxLimits
+from checks.engine.student import StudentProxy
+from checks.grading.check_api import CheckSuite, run_suite
+from checks.grading.context import GradingContext
+from checks.grading.figure_placement import place_figures
+from checks.grading.results import SubmissionResult
+from checks.grading.scheme import Assignment
+from checks.grading.written import Question, locate_answers
 
 
 @dataclass(frozen=True)
@@ -50,65 +47,6 @@ class GradeOptions:
     def settings(self) -> dict[str, Any]:
         """The options that can change a verdict (threads and memory are sized not to)."""
         return {"mode": self.mode, "cell_timeout_s": self.cell_timeout_s, "notebook_timeout_s": self.notebook_timeout_s}
-
-    def sized_for(self, waiting: int) -> GradeOptions:
-        """Unset jobs take what cores and memory allow but never outnumber the notebooks waiting,
-        so a lone notebook gets every core instead of one job's share."""
-        if self.jobs is not None:
-            return self
-        jobs = max(1, min(default_jobs(self.limits.memory_bytes), waiting))
-        return replace(self, jobs=jobs, limits=replace(self.limits, threads=threads_per_job(jobs)))
-
-
-@dataclass
-class GradingContext:
-    """What a check can see: the live student kernel, the run, the figures, the assets."""
-
-    mode: str
-    student: StudentProxy
-    executed: nbformat.NotebookNode
-    run: RunResult
-    figures: list[dict[str, Any]]
-    figure_dir: Path
-    data: DataDir
-    stand_ins: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    memo: dict[str, Any] = field(default_factory=dict)
-    evidence: Evidence = field(default_factory=Evidence)
-
-    def remember(self, key: str, compute: Callable[[], Any]) -> Any:
-        """Compute an expensive value once per submission (e.g. the reference model)."""
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return self.memo[key]
-
-    def cite(self, *figures: dict[str, Any]) -> None:
-        """Mark the student's figures the running check judged, so the report shows them under its task."""
-        for figure in (part for figure in figures for part in figure.get("parts", [figure])):
-            if figure.get("png") and figure["png"] not in self.evidence.figures:
-                self.evidence.figures.append(figure["png"])
-
-    def show_reference(self, name: str, caption: str, rows: list[list[Panel]], title: str = "") -> None:
-        """Draw what the figure should look like, to sit beside the student's in the report."""
-        file_name = f"reference-{name}.png"
-        if not (self.figure_dir / file_name).is_file():
-            self.figure_dir.mkdir(parents=True, exist_ok=True)
-            draw_panels(self.figure_dir / file_name, rows, title)
-        self.evidence.references.append({"png": file_name, "caption": caption})
-
-    def outputs_text(self) -> str:
-        """Everything the notebook printed, for checks that compare printed claims."""
-        return "\n".join(cell_output_text(cell) for cell in self.executed.cells if cell.cell_type == "code")
-
-
-def cell_output_text(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output.get("text", ""))
-        elif "data" in output:
-            parts.append(output["data"].get("text/plain", ""))
-    return "".join(parts)
 
 
 def load_suite(assignment: Assignment) -> CheckSuite:
@@ -219,11 +157,11 @@ def grade_submission(submission: Submission, assignment: Assignment, options: Gr
     # A kernel that could not start or a grading step that broke may go better next time.
     settled = result.problem is None or result.problem.startswith("invalid submission")
     payload["grading_key"] = grading_key if settled else None
-    write_json(out / "results.json", payload)
+    write_json(out / RESULTS_FILE, payload)
     return payload
 
 
-def _grader_failure(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path,
+def grader_failure(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path,
                     error: Exception) -> dict[str, Any]:
     """A bug in the grader itself becomes this student's result (without a key, so it is retried)."""
     result = SubmissionResult(submission.student_id, assignment.id, options.mode,
@@ -231,51 +169,5 @@ def _grader_failure(submission: Submission, assignment: Assignment, options: Gra
     payload = result.as_json(assignment)
     payload["grading_key"] = None
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", payload)
+    write_json(out / RESULTS_FILE, payload)
     return payload
-
-
-def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path,
-                regrade: bool = False) -> list[dict[str, Any]]:
-    """Grade every submission found, reusing results whose grading key is unchanged, then publish."""
-    out.mkdir(parents=True, exist_ok=True)
-    submissions = discover(paths, out / ".intake")
-    data = DataDir(options.data_dir)
-    keys = {s.student_id: grading_key(s, assignment, data, options.settings()) for s in submissions}
-    results: dict[str, dict[str, Any]] = {}
-    if not regrade:
-        for submission in submissions:
-            stored = stored_result(out / submission.student_id, keys[submission.student_id])
-            if stored is not None:
-                results[submission.student_id] = stored
-    pending = [s for s in submissions if s.student_id not in results]
-    options = options.sized_for(len(pending))
-    if pending:
-        print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel", flush=True)
-    progress = BatchProgress(len(pending), len(results), summary_line)
-
-    def one(submission: Submission) -> dict[str, Any]:
-        progress.began(submission.student_id)
-        folder = out / submission.student_id
-        try:
-            payload = grade_submission(submission, assignment, options, folder, keys[submission.student_id])
-        except Exception as error:
-            payload = _grader_failure(submission, assignment, options, folder, error)
-        progress.finished(payload)
-        return payload
-
-    try:
-        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
-            for payload in pool.map(one, pending):
-                results[payload["student"]] = payload
-    finally:
-        progress.close()
-    ordered = [results[s.student_id] for s in submissions]
-    publish(out, ordered)
-    return ordered
-
-
-def summary_line(payload: dict[str, Any]) -> str:
-    problem = f"  [{payload['problem']}]" if payload["problem"] else ""
-    return f"{payload['student']:<28} {payload['score']:>6.1f} / {payload['max_score']:g}{problem}"
-

@@ -454,6 +454,6 @@ def run_batched(module: fx.GraphModule, images: torch.Tensor, reduce: Callable[[
 
 
 def describe(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
-    """The layer description ``checks.architecture`` compares, taken by the grader's own hooks
+    """The layer description ``checks.finders.architecture`` compares, taken by the grader's own hooks
     on the rebuilt module (same format as the probe's)."""
     return structure.describe(module, input_shape)

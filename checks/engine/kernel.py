@@ -30,12 +30,12 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from safetensors.torch import load as load_tensors
 
-from checks.exchange import ExchangeFolder, ExchangeRefused
-from checks.exchange_records import events_from_lines, figures_from_index
-from checks.job_cgroup import JobCgroup, remove_abandoned
-from checks.job_files import Usage, remove_tree, usage
+from checks.engine.exchange import ExchangeFolder, ExchangeRefused
+from checks.engine.exchange_records import events_from_lines, figures_from_index
+from checks.engine.job_cgroup import JobCgroup, remove_abandoned
+from checks.engine.job_files import Usage, remove_tree, usage
 from checks.probe.wire import MAX_JSON_BYTES, MAX_PAYLOAD_BYTES, Decoder, Encoder
-from checks.sandbox import (PROBE_PACKAGE, Generation, InsideView, JobPaths, Sandbox, SandboxLimits, allocate_uid,
+from checks.engine.sandbox import (PROBE_PACKAGE, Generation, InsideView, JobPaths, Sandbox, SandboxLimits, allocate_uid,
                             kill_processes_of, readable)
 
 KERNEL_NAME = "xaigrader-sandbox"
@@ -521,7 +521,7 @@ class KernelSession:
             return None
 
     async def request(self, request: dict[str, Any], inputs: Any = None, timeout: float = 120) -> tuple[dict, Decoder]:
-        """Ask the probe to answer ``request``; see ``checks.student`` for the friendly API."""
+        """Ask the probe to answer ``request``; see ``checks.engine.student`` for the friendly API."""
         limit = self._time_left(timeout)
         request_id = uuid.uuid4().hex[:12]
         encoder = Encoder()

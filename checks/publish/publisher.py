@@ -10,26 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checks.assignment import load_assignment
-from checks.exports import GRADESCOPE_FILE, write_gradebook, write_gradescope
-from checks.overrides import OVERRIDES_FILE, apply_overrides, read_overrides, validate, write_template
-from checks.report import render_index, render_student
-
-RESULTS_FILE = "results.json"
-GRADEBOOK_FILE = "grades.csv"
-INDEX_FILE = "index.html"
-PARTIAL_SUFFIX = ".partial"
-CLASS_FILES = frozenset({INDEX_FILE, GRADEBOOK_FILE, OVERRIDES_FILE, GRADESCOPE_FILE})
-"""What publishing writes beside the student folders (gradescope.json goes inside them, but a
-student folder of that name would still confuse an upload), in lower case."""
-
-
-def is_class_file(name: str) -> bool:
-    """Whether a student folder called ``name`` would clash with a class file, its half-written
-    ``.partial`` or a dot-folder such as ``.intake``; case-blind, as some disks are."""
-    lowered = name.lower()
-    return lowered.startswith(".") or lowered.removesuffix(PARTIAL_SUFFIX) in CLASS_FILES
-
+from checks.data.class_folder import GRADEBOOK_FILE, OVERRIDES_FILE, RESULTS_FILE
+from checks.grading.scheme import load_assignment
+from checks.publish.exports import write_gradebook, write_gradescope
+from checks.publish.overrides import apply_overrides, read_overrides, validate, write_template
+from checks.publish.report import render_index, render_student
 
 def load_results(out: Path) -> list[dict[str, Any]]:
     paths = sorted(out.glob(f"*/{RESULTS_FILE}"))

@@ -7,11 +7,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-from checks.assignment import Assignment
-from checks.run import write_json, write_text_atomically
+from checks.grading.scheme import Assignment
+from checks.data.class_folder import GRADESCOPE_FILE
+from checks.data.files import write_json, write_text_atomically
 
 GRADEBOOK_FIXED = ["student", "total", "automatic", "ta", "max", "mode", "problem"]
-GRADESCOPE_FILE = "gradescope.json"
 
 
 def write_gradebook(results: list[dict[str, Any]], assignment: Assignment, path: Path) -> None:

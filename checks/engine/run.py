@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import numpy as np
 
-from checks.kernel import KernelSession, RunConfig, RunResult
-from checks.notebook import InvalidNotebook, load_notebook
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write beside, then rename, so a killed run never leaves half a file behind."""
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_text_atomically(path, json.dumps(data, indent=2, default=str))
+from checks.engine.kernel import KernelSession, RunConfig, RunResult
+from checks.engine.notebook import InvalidNotebook, load_notebook
+from checks.data.files import write_json
 
 
 def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:

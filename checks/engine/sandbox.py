@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from checks.job_cgroup import JobCgroup
-from checks.seccomp_filter import (SECCOMP_FD, UnsupportedArchitecture, bwrap_supports, open_on_fd_prefix,
+from checks.engine.job_cgroup import JobCgroup
+from checks.engine.seccomp_filter import (SECCOMP_FD, UnsupportedArchitecture, bwrap_supports, open_on_fd_prefix,
                                    seccomp_program, write_program)
-from checks.seccomp_filter import describe as describe_seccomp
+from checks.engine.seccomp_filter import describe as describe_seccomp
 
-PROBE_SOURCE = Path(__file__).parent / "probe"
+PROBE_SOURCE = Path(__file__).parent.parent / "probe"
 PROBE_PACKAGE = "xaigrader_probe"
 INSIDE_JOB = Path("/job")
 INSIDE_CONTENT = Path("/content")

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ASSIGNMENTS_DIR = Path(__file__).parent / "assignments"
+ASSIGNMENTS_DIR = Path(__file__).parent.parent / "assignments"
 SCHEME_FILE = "assignment.toml"
 
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import nbformat
 
-from checks.rubric import CheckResult
+from checks.grading.results import CheckResult
 
 HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|\*\*|__)")
 

@@ -1,7 +1,7 @@
 """HTML pages people read: one self-contained report per student and a class overview.
 
 Pages are rendered from stored results (with any TA overrides applied, see
-``checks.publish``), so a graded class is re-rendered without running anything.
+``checks.publish.publisher``), so a graded class is re-rendered without running anything.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 
 import jinja2
 
-from checks.assignment import Assignment
-from checks.run import write_text_atomically
+from checks.grading.scheme import Assignment
+from checks.data.class_folder import INDEX_FILE
+from checks.data.files import write_text_atomically
 
 TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("checks", "templates"),
+    loader=jinja2.PackageLoader("checks.publish", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
 )
@@ -123,6 +124,6 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
         check_rates=[(name, check_passes[name] / total) for name, total in check_totals.items()],
         failures=failures.most_common(10),
     )
-    target = out / "index.html"
+    target = out / INDEX_FILE
     write_text_atomically(target, html)
     return target

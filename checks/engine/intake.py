@@ -21,8 +21,8 @@ from typing import Sequence
 
 import nbformat
 
-from checks.notebook import InvalidNotebook, merge_notebooks
-from checks.publish import is_class_file
+from checks.engine.notebook import InvalidNotebook, merge_notebooks
+from checks.data.class_folder import is_class_file
 
 DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
 IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}

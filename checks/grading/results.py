@@ -1,6 +1,6 @@
 """Results of grading: one CheckResult per check, rolled up per task and per submission.
 
-The submission result holds everything the reports need; ``checks.exports`` turns the
+The submission result holds everything the reports need; ``checks.publish.exports`` turns the
 final result (with any TA overrides) into Gradescope's format.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from checks.assignment import Assignment
+from checks.grading.scheme import Assignment
 
 PASSED, FAILED, PARTIAL, NEEDS_TA, NOT_RUN = "passed", "failed", "partial", "needs_ta", "not_run"
 

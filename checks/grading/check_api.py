@@ -14,8 +14,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from checks.rubric import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
-from checks.student import StudentCallError
+from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
+from checks.engine.call_errors import StudentCallError
 
 
 class CheckFailed(Exception):

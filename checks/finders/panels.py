@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from checks.figure_queries import Axes, Figure, load_image, plot_axes, title_text
-from checks.image_grids import tiles
-from reference.ee5179_pa2.occlusion import occlusion_grid_size
+from checks.finders.figures import Axes, Figure, load_image, plot_axes, title_text
+from checks.finders.image_grids import tiles
 
 OCCLUSION_WORDS = re.compile(r"occlu|probab|heat ?map|sensitiv", re.IGNORECASE)
 
@@ -69,9 +69,10 @@ class OcclusionCandidate:
     in_named_figure: bool
 
 
-def occlusion_maps(figures: list[Figure], figure_dir: Path, image_size: int = 28,
-                   patches: range = range(1, 6)) -> list[OcclusionCandidate]:
-    """Square 2-D maps whose size is the number of positions of an occluder: of an allowed patch
+def occlusion_maps(figures: list[Figure], figure_dir: Path, grid_size: Callable[[int, int, int], int],
+                   image_size: int, patches: range) -> list[OcclusionCandidate]:
+    """Square 2-D maps whose size is the number of positions of an occluder (``grid_size`` of the
+    image size, patch and stride, as the assignment's reference places it): of an allowed patch
     size, or of any when the panel or its figure says occlusion or probability (so a map made
     with too large a patch is still found, and judged). Named ones first, then allowed ones."""
     found = []
@@ -85,7 +86,7 @@ def occlusion_maps(figures: list[Figure], figure_dir: Path, image_size: int = 28
                 if len(shape) != 2 or shape[0] != shape[1] or shape[0] > image_size:
                     continue
                 fits = tuple((patch, stride) for patch in range(1, image_size + 1) for stride in range(1, patch + 1)
-                             if occlusion_grid_size(image_size, patch, stride) == shape[0])
+                             if grid_size(image_size, patch, stride) == shape[0])
                 allowed = tuple(fit for fit in fits if fit[0] in patches)
                 if not (allowed or named or figure_named):
                     continue

@@ -1,0 +1,1 @@
+"""Grading a whole class: the result cache, capacity, progress."""

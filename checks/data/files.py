@@ -1,0 +1,20 @@
+"""Result files are written whole or not at all: a killed grader never leaves half a file behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from checks.data.class_folder import PARTIAL_SUFFIX
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write beside, then rename, so a killed run never leaves half a file behind."""
+    temporary = path.with_name(path.name + PARTIAL_SUFFIX)
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomically(path, json.dumps(data, indent=2, default=str))

@@ -1,0 +1,108 @@
+"""Imports run one way through the layers the README's architecture section draws.
+
+Each layer may import itself and the layers listed for it, nothing else of the grader;
+a wrong-way import is reported with its file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+ALLOWED = {
+    "checks": set(),
+    "checks.probe": set(),
+    "checks.data": {"checks.probe"},
+    "checks.engine": {"checks.data", "checks.probe"},
+    "checks.grading": {"checks.engine", "checks.data", "checks.probe"},
+    "checks.finders": {"checks.grading", "checks.engine", "checks.data", "checks.probe"},
+    "checks.assignments": {"checks.finders", "checks.grading", "checks.engine", "checks.data", "checks.probe",
+                           "reference"},
+    "checks.publish": {"checks.grading", "checks.data"},
+    "checks.batch": {"checks.publish", "checks.finders", "checks.grading", "checks.engine", "checks.data",
+                     "checks.probe"},
+    "checks.cli": {"checks"},
+    "reference": {"checks.data"},
+}
+"""Layer -> the layers it may import. ``checks`` is the bare package (its ``__init__``) and holds\nno module of its own; ``checks.cli`` sits on top and may import any layer."""
+
+
+def layer_of(module: str) -> str | None:
+    """The longest layer name that ``module`` is, or lies inside."""
+    found = [layer for layer in ALLOWED if module == layer or (layer != "checks" and module.startswith(layer + "."))]
+    return max(found, key=len, default=None)
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def wrong_way_imports(root: Path) -> list[str]:
+    """``path:line: importer imports imported (layer may import only ...)`` for each import against
+    the layers' direction, in every module of ``checks`` and ``reference`` under ``root``."""
+    problems = []
+    for package in ("checks", "reference"):
+        for path in sorted((root / package).rglob("*.py")):
+            importer = module_name(path, root)
+            own = layer_of(importer)
+            if own is None:
+                problems.append(f"{path.relative_to(root)}: {importer} belongs to no layer")
+                continue
+            for line, imported in imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+                target = layer_of(imported)
+                if imported.split(".")[0] not in ("checks", "reference") or target == own:
+                    continue
+                if target is None or not any(target == allowed or target.startswith(allowed + ".")
+                                             for allowed in ALLOWED[own] - {"checks"}) and "checks" not in ALLOWED[own]:
+                    problems.append(f"{path.relative_to(root)}:{line}: {importer} imports {imported} "
+                                    f"({own} may import only {', '.join(sorted(ALLOWED[own])) or 'nothing of the grader'})")
+    return problems
+
+
+def test_every_import_runs_the_layers_way():
+    assert wrong_way_imports(REPO_ROOT) == []
+
+
+def test_a_planted_wrong_way_import_is_named_with_its_file_and_line(tmp_path):
+    for package in ("checks", "reference"):
+        target = tmp_path / package
+        target.mkdir()
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            copy = target / path.relative_to(REPO_ROOT / package)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "checks" / "engine" / "planted.py").write_text(
+        '"""A wrong-way import."""\n\nimport json\nfrom checks.publish.report import render_student\n')
+    (tmp_path / "reference" / "planted.py").write_text("import checks.engine.kernel\n")
+    (tmp_path / "checks" / "probe" / "planted.py").write_text("from checks.data import assets\n")
+    assert wrong_way_imports(tmp_path) == [
+        "checks/engine/planted.py:4: checks.engine.planted imports checks.publish.report "
+        "(checks.engine may import only checks.data, checks.probe)",
+        "checks/probe/planted.py:1: checks.probe.planted imports checks.data "
+        "(checks.probe may import only nothing of the grader)",
+        "reference/planted.py:1: reference.planted imports checks.engine.kernel "
+        "(reference may import only checks.data)",
+    ]
+
+
+def test_publishing_and_the_check_api_load_neither_the_kernel_client_nor_the_sandbox():
+    probe = ("import sys, checks.publish.publisher, checks.grading.check_api\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbclient', 'jupyter_client', 'zmq')"
+             " or m in ('checks.engine.kernel', 'checks.engine.sandbox', 'checks.engine.student')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert loaded.stdout.strip() == "[]"
