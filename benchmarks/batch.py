@@ -29,8 +29,23 @@ RENDERED = 100
 
 
 def grade(paths: list[Path], out: Path, data_dir: Path, jobs: int) -> float:
-    command = [sys.executable, "-m", "checks.cli", "grade", *map(str, paths), "--assignment", "cs411-a2",
-               "--out", str(out), "--data-dir", str(data_dir), "--jobs", str(jobs), "--cell-timeout", "240"]
+    command = [
+        sys.executable,
+        "-m",
+        "checks.cli",
+        "grade",
+        *map(str, paths),
+        "--assignment",
+        "cs411-a2",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        "--jobs",
+        str(jobs),
+        "--cell-timeout",
+        "240",
+    ]
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -58,13 +73,26 @@ def bare_nbclient(notebook_path: Path, data_dir: Path, work: Path) -> tuple[floa
     library.mkdir()
     (library / "xaigrader_probe").symlink_to(REPO / "checks" / "probe")
     config = work / "probe.json"
-    config.write_text(json.dumps({"exchange": str(work / "exchange"), "data": str(data_dir),
-                                  "workdir": str(work / "run"), "submission": None}))
+    config.write_text(
+        json.dumps(
+            {
+                "exchange": str(work / "exchange"),
+                "data": str(data_dir),
+                "workdir": str(work / "run"),
+                "submission": None,
+            }
+        )
+    )
     notebook = nbformat.read(notebook_path, as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(
-        f"import sys; sys.path.insert(0, {str(library)!r})\nimport xaigrader_probe; xaigrader_probe.install({str(config)!r})"))
-    client = NotebookClient(notebook, kernel_name="python3", timeout=600, allow_errors=True,
-                            resources={"metadata": {"path": str(work)}})
+    notebook.cells.insert(
+        0,
+        nbformat.v4.new_code_cell(
+            f"import sys; sys.path.insert(0, {str(library)!r})\nimport xaigrader_probe; xaigrader_probe.install({str(config)!r})"
+        ),
+    )
+    client = NotebookClient(
+        notebook, kernel_name="python3", timeout=600, allow_errors=True, resources={"metadata": {"path": str(work)}}
+    )
     started = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - started
@@ -93,12 +121,16 @@ def main() -> None:
     samples = len(list(SAMPLES.glob("*.zip")))
     if one_job is not None:
         print(f"sample class ({samples} notebooks, full mode) --jobs 1: {one_job:.1f} s")
-    print(f"sample class --jobs 2: {two_jobs:.1f} s"
-          + (f"; throughput ratio jobs2/jobs1 = {one_job / two_jobs:.2f}" if one_job else ""))
+    print(
+        f"sample class --jobs 2: {two_jobs:.1f} s"
+        + (f"; throughput ratio jobs2/jobs1 = {one_job / two_jobs:.2f}" if one_job else "")
+    )
     print(f"unchanged regrade (every result reused): {cached:.2f} s")
     print(f"re-render {RENDERED} stored results (reports, gradescope.json, grades.csv, index): {render:.2f} s")
-    print(f"one correct notebook: graded {single:.1f} s, bare nbclient {bare:.1f} s ({bare_errors} cell errors), "
-          f"ratio {single / bare:.2f}")
+    print(
+        f"one correct notebook: graded {single:.1f} s, bare nbclient {bare:.1f} s ({bare_errors} cell errors), "
+        f"ratio {single / bare:.2f}"
+    )
 
 
 if __name__ == "__main__":

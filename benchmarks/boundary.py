@@ -18,11 +18,11 @@ import torch
 
 from checks.data.assets import DataDir
 from checks.engine.kernel import KernelSession, RunConfig
-from checks.finders.classifiers import SCALINGS, KernelClassifier, RebuiltClassifier, correct_fraction
-from checks.probe.wire import Decoder, WireError
-from checks.finders.stated_numbers import integers, shapes
 from checks.engine.student import StudentProxy
+from checks.finders.classifiers import SCALINGS, KernelClassifier, RebuiltClassifier, correct_fraction
+from checks.finders.stated_numbers import integers, shapes
 from checks.grading.written import count_sentences
+from checks.probe.wire import Decoder, WireError
 from reference.ee5179_pa2 import to_tensor_scale
 
 NETWORK = """import torch, torch.nn as nn, torch.nn.functional as F
@@ -65,8 +65,10 @@ async def measure_both(data_dir: Path) -> None:
 
         kernel_s, kernel_accuracy = await asyncio.to_thread(timed, through_kernel)
         rebuilt_s, rebuilt_accuracy = await asyncio.to_thread(timed, on_rebuilt_copy)
-    print(f"accuracy of the EE5179 CNN on 10,000 test images: through kernel calls {kernel_s:.2f} s "
-          f"({kernel_accuracy:.4f}); export + rebuild + grader forward {rebuilt_s:.2f} s ({rebuilt_accuracy:.4f})")
+    print(
+        f"accuracy of the EE5179 CNN on 10,000 test images: through kernel calls {kernel_s:.2f} s "
+        f"({kernel_accuracy:.4f}); export + rebuild + grader forward {rebuilt_s:.2f} s ({rebuilt_accuracy:.4f})"
+    )
 
 
 def hostile_decoder() -> None:
@@ -75,8 +77,10 @@ def hostile_decoder() -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seconds, refused = timed(lambda: _refused(lambda: Decoder(tensors).decode(reply)))
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    print(f"a reply naming one 1 MiB tensor 1,000 times: refused={refused} in {seconds * 1000:.1f} ms, "
-          f"peak memory grew {grown / 1024:.1f} MiB")
+    print(
+        f"a reply naming one 1 MiB tensor 1,000 times: refused={refused} in {seconds * 1000:.1f} ms, "
+        f"peak memory grew {grown / 1024:.1f} MiB"
+    )
 
 
 def _refused(action) -> bool:
@@ -88,9 +92,11 @@ def _refused(action) -> bool:
 
 
 def hostile_text() -> None:
-    for name, action in (("400 KB of newlines, sentences", lambda: count_sentences("\n" * 400_000)),
-                         ("20,000 digits, integers", lambda: integers("7" * 20_000)),
-                         ("20,000 digits, shapes", lambda: shapes("7" * 20_000))):
+    for name, action in (
+        ("400 KB of newlines, sentences", lambda: count_sentences("\n" * 400_000)),
+        ("20,000 digits, integers", lambda: integers("7" * 20_000)),
+        ("20,000 digits, shapes", lambda: shapes("7" * 20_000)),
+    ):
         seconds, _ = timed(action)
         print(f"{name}: {seconds * 1000:.1f} ms")
 

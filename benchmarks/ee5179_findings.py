@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from checks.engine.intake import intake_one
+from checks.engine.sandbox import SandboxLimits
 from checks.grading.scheme import load_assignment
 from checks.grading.submission import GradeOptions, grade_submission
-from checks.engine.sandbox import SandboxLimits
-from checks.engine.intake import intake_one
 
 REPO = Path(__file__).resolve().parent.parent
 CORRECT = REPO / "student_submissions" / "ee5179-pa2" / "Arun_Kumar_EE21B001.zip"

@@ -114,16 +114,22 @@ def main() -> None:
     workload = notebook_of(WORKLOAD)
 
     launches = [sandbox_launch(config) for _ in range(10)]
-    print(f"sandbox launch (bwrap + prlimit + setpriv, /usr/bin/true): median {statistics.median(launches) * 1000:.1f} ms")
+    print(
+        f"sandbox launch (bwrap + prlimit + setpriv, /usr/bin/true): median {statistics.median(launches) * 1000:.1f} ms"
+    )
     empty = notebook_of(["pass"])
     plain_empty = statistics.median(plain_nbclient(empty) for _ in range(args.repeats))
     boxed_empty = statistics.median(sandboxed(empty, config) for _ in range(args.repeats))
-    print(f"one-cell notebook: plain nbclient {plain_empty:.2f} s, xaigrader sandbox {boxed_empty:.2f} s "
-          f"(kernel start-up + probe install overhead {boxed_empty - plain_empty:+.2f} s)")
+    print(
+        f"one-cell notebook: plain nbclient {plain_empty:.2f} s, xaigrader sandbox {boxed_empty:.2f} s "
+        f"(kernel start-up + probe install overhead {boxed_empty - plain_empty:+.2f} s)"
+    )
     plain = statistics.median(plain_nbclient(workload) for _ in range(args.repeats))
     boxed = statistics.median(sandboxed(workload, config) for _ in range(args.repeats))
-    print(f"workload notebook (torch training steps + 2 figures): plain nbclient {plain:.2f} s, "
-          f"xaigrader sandbox {boxed:.2f} s, ratio {boxed / plain:.2f}")
+    print(
+        f"workload notebook (torch training steps + 2 figures): plain nbclient {plain:.2f} s, "
+        f"xaigrader sandbox {boxed:.2f} s, ratio {boxed / plain:.2f}"
+    )
 
     assignment = notebook_of(ASSIGNMENT_CELLS)
     timings = []
@@ -131,8 +137,10 @@ def main() -> None:
         started = time.perf_counter()
         extraction = extract_definitions(assignment)
         timings.append(time.perf_counter() - started)
-    print(f"quick extraction of a {len(assignment.cells)}-cell CS411-style notebook: "
-          f"median {statistics.median(timings) * 1000:.1f} ms, kept {len(extraction.cells)} cells")
+    print(
+        f"quick extraction of a {len(assignment.cells)}-cell CS411-style notebook: "
+        f"median {statistics.median(timings) * 1000:.1f} ms, kept {len(extraction.cells)} cells"
+    )
 
 
 if __name__ == "__main__":

@@ -5,22 +5,48 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from checks.data.assets import DATA_ENV_VAR, DataDir
-from checks.grading.scheme import AssignmentError, available_assignments
-from checks.data.model_cache import resolve_cache_dir
+from checks.data.model_cache import CACHE_ENV_VAR, resolve_cache_dir
 from checks.engine.sandbox import SandboxLimits
+from checks.grading.scheme import Assignment, AssignmentError, available_assignments
+
+if TYPE_CHECKING:
+    from checks.grading.check_api import CheckSpec
 
 PRETRAINED_IN_USE = (("mobilenet_v2", "IMAGENET1K_V1"),)
+CACHE_DIR_HELP = f"where trained reference models are cached (default: ${CACHE_ENV_VAR}, else the user cache)"
 
 
-def list_assignments(_: argparse.Namespace) -> int:
+def list_assignments(args: argparse.Namespace) -> int:
+    """With ``--checks`` each suite is loaded, so a suite that disagrees with its mark scheme is reported here."""
     for assignment in available_assignments():
+        specs = _specs_by_task(assignment) if args.checks else {}
         print(f"{assignment.id}  {assignment.title}  ({assignment.total:g} marks)")
         for task in assignment.tasks:
             split = f"  [{task.written:g} written]" if task.written else ""
-            print(f"  {task.id:>5}  {task.marks:>4g}  {task.title}{split}")
+            automatic = f"  (automatic {task.automatic:g})" if args.checks else ""
+            print(f"  {task.id:>5}  {task.marks:>4g}  {task.title}{split}{automatic}")
+            _print_specs(specs.get(task.id, []))
+        for advisory in assignment.advisories if args.checks else ():
+            print(f"  {advisory.id:>5}  advisory, no marks: {advisory.title}")
+            _print_specs(specs.get(advisory.id, []))
     return 0
+
+
+def _specs_by_task(assignment: Assignment) -> dict[str, list[CheckSpec]]:
+    from checks.grading.submission import load_suite
+
+    grouped: dict[str, list[CheckSpec]] = {}
+    for spec in load_suite(assignment).specs:
+        grouped.setdefault(spec.task, []).append(spec)
+    return grouped
+
+
+def _print_specs(specs: list[CheckSpec]) -> None:
+    for spec in specs:
+        print(f"  {'':>5}  {spec.points:>4g}  {spec.needs:<5}  {spec.name}: {spec.title}")
 
 
 def describe_data(args: argparse.Namespace) -> int:
@@ -67,8 +93,10 @@ def run_notebook(args: argparse.Namespace) -> int:
     for cell in result.cells:
         counts[cell.status] = counts.get(cell.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    print(f"{len(result.cells)} code cells ({summary}) in {result.total_s:.1f} s; "
-          f"{len(result.figures)} figures, {len(result.shims)} shims; wrote {out}")
+    print(
+        f"{len(result.cells)} code cells ({summary}) in {result.total_s:.1f} s; "
+        f"{len(result.figures)} figures, {len(result.shims)} shims; wrote {out}"
+    )
     return 0
 
 
@@ -82,6 +110,7 @@ def _grade_options(args: argparse.Namespace, mode: str):
     return GradeOptions(
         mode=mode,
         data_dir=Path(args.data_dir) if args.data_dir else None,
+        cache_dir=resolve_cache_dir(args.cache_dir),
         jobs=jobs,
         cell_timeout_s=getattr(args, "cell_timeout", None),
         notebook_timeout_s=getattr(args, "timeout", None),
@@ -92,8 +121,8 @@ def _grade_options(args: argparse.Namespace, mode: str):
 def grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from checks.grading.scheme import load_assignment
     from checks.batch.class_grading import grade_class
+    from checks.grading.scheme import load_assignment
     from checks.publish.overrides import OverrideError
 
     assignment = load_assignment(args.assignment)
@@ -102,11 +131,16 @@ def grade(args: argparse.Namespace) -> int:
     try:
         results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
     except OverrideError as error:
-        print(f"xaigrader: results are stored, but the reports were not made: {error}\n"
-              f"fix the file and run: xaigrader report {out}", file=sys.stderr)
+        print(
+            f"xaigrader: results are stored, but the reports were not made: {error}\n"
+            f"fix the file and run: xaigrader report {out}",
+            file=sys.stderr,
+        )
         return 2
-    print(f"graded {len(results)} submissions; overview: {out / 'index.html'}; gradebook: {out / 'grades.csv'}; "
-          f"TA marks go in {out / 'overrides.csv'}")
+    print(
+        f"graded {len(results)} submissions; overview: {out / 'index.html'}; gradebook: {out / 'grades.csv'}; "
+        f"TA marks go in {out / 'overrides.csv'}"
+    )
     return 0
 
 
@@ -123,8 +157,10 @@ def rerender(args: argparse.Namespace) -> int:
         print(f"xaigrader: {error}", file=sys.stderr)
         return 2
     overridden = sum(bool(final["overridden"]) for final in finals)
-    print(f"re-rendered {len(finals)} reports ({overridden} with TA marks), {out / 'index.html'}, "
-          f"{out / 'grades.csv'} and gradescope.json per student")
+    print(
+        f"re-rendered {len(finals)} reports ({overridden} with TA marks), {out / 'index.html'}, "
+        f"{out / 'grades.csv'} and gradescope.json per student"
+    )
     return 0
 
 
@@ -133,16 +169,18 @@ def check_notebook(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from checks.grading.scheme import load_assignment
-    from checks.grading.submission import grade_submission
-    from checks.publish.self_check import render_summary
     from checks.engine.intake import intake_one
+    from checks.grading.scheme import load_assignment
+    from checks.grading.submission import grade_submission, load_suite
+    from checks.publish.self_check import render_summary
 
     assignment = load_assignment(args.assignment)
+    load_suite(assignment)
     with tempfile.TemporaryDirectory(prefix="xaigrader-check-") as work:
         submission = intake_one(Path(args.notebook), Path(work) / "intake")
-        payload = grade_submission(submission, assignment, _grade_options(args, "full" if args.full else "quick"),
-                                   Path(work) / "out")
+        payload = grade_submission(
+            submission, assignment, _grade_options(args, "full" if args.full else "quick"), Path(work) / "out"
+        )
     print(render_summary(payload, assignment))
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
@@ -161,11 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="assignments, their tasks and marks")
+    listing.add_argument(
+        "--checks",
+        action="store_true",
+        help="also every check: its points and whether it needs a full run, under its task",
+    )
     listing.set_defaults(handler=list_assignments)
 
     data = commands.add_parser("data", help="where the offline data lives and which weights are real")
     data.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
-    data.add_argument("--cache-dir", help="where trained reference models are cached")
+    data.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     data.add_argument("--verify", action="store_true", help="check every file against SHA256SUMS")
     data.set_defaults(handler=describe_data)
     run = commands.add_parser("run", help="execute one notebook in the sandbox and keep what it produced")
@@ -177,8 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-gib", type=float, default=8, help="address-space limit of the kernel (default 8)")
     run.add_argument("--threads", type=int, default=1, help="CPU threads the kernel may use (default 1)")
     run.add_argument("--allow-network", action="store_true", help="let student code reach the network")
-    run.add_argument("--sandbox", choices=("auto", "fallback"), default="auto",
-                     help="auto uses bubblewrap when it works; fallback forces the weaker mode")
+    run.add_argument(
+        "--sandbox",
+        choices=("auto", "fallback"),
+        default="auto",
+        help="auto uses bubblewrap when it works; fallback forces the weaker mode",
+    )
     run.set_defaults(handler=run_notebook)
 
     grading = commands.add_parser("grade", help="grade a class: zips, notebooks or folders")
@@ -186,9 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument("--assignment", required=True)
     grading.add_argument("--out", required=True, help="folder for <student>/results.json and grades.csv")
     grading.add_argument("--mode", choices=("full", "quick"), default="full")
-    grading.add_argument("--jobs", type=positive_int, help="submissions graded at once (default: as many as cores and memory allow)")
+    grading.add_argument(
+        "--jobs", type=positive_int, help="submissions graded at once (default: as many as cores and memory allow)"
+    )
     grading.add_argument("--regrade", action="store_true", help="grade again even where a stored result is current")
     grading.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    grading.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     grading.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the assignment's)")
     grading.add_argument("--timeout", type=float, help="seconds per notebook (default: the assignment's)")
     grading.set_defaults(handler=grade)
@@ -203,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--full", action="store_true", help="run the whole notebook (accuracy, figures)")
     checking.add_argument("--json", help="also write results.json here")
     checking.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    checking.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     checking.set_defaults(handler=check_notebook)
     return parser
 

@@ -10,13 +10,15 @@ import ast
 from pathlib import Path
 
 import nbformat
-from sample_notebooks import sample_notebook, write_submission
+from sample_notebooks import Cell, cell_index, mutate, sample_notebook, write_submission
 
 HERE = Path(__file__).resolve().parent.parent / "student_submissions" / "cs411-a2"
 
 SETUP = [
     ("code", "!pip install torch torchvision matplotlib Pillow requests"),
-    ("code", """# Imports for both questions
+    (
+        "code",
+        """# Imports for both questions
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -28,15 +30,19 @@ from PIL import Image
 import requests
 from io import BytesIO
 import numpy as np
-import matplotlib.pyplot as plt"""),
-    ("code", """# 1.1 Load MobileNetV2 and a public image
+import matplotlib.pyplot as plt""",
+    ),
+    (
+        "code",
+        """# 1.1 Load MobileNetV2 and a public image
 model = models.mobilenet_v2(weights=models.MobileNet_V2_Weights.IMAGENET1K_V1)
 model.eval()
 url = "https://upload.wikimedia.org/wikipedia/commons/3/3a/Cat03.jpg"
 img = Image.open(BytesIO(requests.get(url).content)).convert("RGB")
 plt.imshow(img); plt.title("Input image"); plt.xlabel("x (pixels)"); plt.ylabel("y (pixels)")
 plt.show()
-print(f"Image size: {img.size[0]} x {img.size[1]}")"""),
+print(f"Image size: {img.size[0]} x {img.size[1]}")""",
+    ),
 ]
 
 PREPROCESS_CORRECT = """# 1.2 Preprocess: resize, normalise, add a batch dimension and track gradients
@@ -122,7 +128,11 @@ plt.show()"""
 SECOND_ANSWER = """The map for the second class highlights a different part of the object than the map of the top class. \
 Both concentrate on the animal rather than on the background."""
 
-SECOND_CLASS_STARTER = SECOND_CLASS.replace("x2 = preprocess(img)", "x2 = preprocess(img).unsqueeze(0)\nx2.requires_grad_(True)")
+SECOND_CLASS_STARTER = mutate(
+    SECOND_CLASS,
+    "starter 1.7: batch dimension added outside preprocess",
+    ("x2 = preprocess(img)", "x2 = preprocess(img).unsqueeze(0)\nx2.requires_grad_(True)"),
+)
 
 SMOOTHGRAD_CORRECT = """# 1.8 SmoothGrad: average maps over noisy copies (the noisy input must be a leaf)
 def smooth_grad(model, pil_img, target_class=None, n_samples=20, noise_level=0.10):
@@ -143,9 +153,12 @@ axes[0].imshow(saliency, cmap="hot"); axes[0].set_title("Vanilla saliency")
 axes[1].imshow(smooth, cmap="hot"); axes[1].set_title("SmoothGrad (20 samples)")
 plt.show()"""
 
-SMOOTHGRAD_STARTER = SMOOTHGRAD_CORRECT.replace(
-    "x_noisy = (x.detach() + noise).requires_grad_(True)", "x_noisy = (x + noise).requires_grad_(True)"
-).replace("(the noisy input must be a leaf)", "(starter code)")
+SMOOTHGRAD_STARTER = mutate(
+    SMOOTHGRAD_CORRECT,
+    "starter 1.8: the noisy input is not a leaf",
+    ("x_noisy = (x.detach() + noise).requires_grad_(True)", "x_noisy = (x + noise).requires_grad_(True)"),
+    ("(the noisy input must be a leaf)", "(starter code)"),
+)
 
 SMOOTHGRAD_ANSWER = """SmoothGrad is much less noisy than the vanilla map. Averaging over noisy copies cancels the speckled \
 gradients of single pixels, so the object's outline stands out."""
@@ -301,17 +314,33 @@ in pixel space. The L1 regulariser then dominates and keeps the image almost unc
 counterfactual looks unrealistic."""
 
 
-def notebook(cells: list[tuple[str, str]], title: str) -> nbformat.NotebookNode:
+def notebook(cells: list[Cell], title: str) -> nbformat.NotebookNode:
     return sample_notebook(f"# CS411 Assignment 2 - {title}", cells)
 
 
-def correct_cells(preprocess=PREPROCESS_CORRECT, second=SECOND_CLASS, smooth=SMOOTHGRAD_CORRECT) -> list[tuple[str, str]]:
+def correct_cells(preprocess=PREPROCESS_CORRECT, second=SECOND_CLASS, smooth=SMOOTHGRAD_CORRECT) -> list[Cell]:
     return SETUP + [
-        ("code", preprocess), ("code", TOP5), ("code", SALIENCY), ("code", VIRIDIS), ("code", COLORMAPS),
-        ("markdown", COLORMAP_ANSWER), ("code", second), ("markdown", SECOND_ANSWER), ("code", smooth),
-        ("markdown", SMOOTHGRAD_ANSWER), ("code", MNIST), ("code", SMALLCNN), ("code", TRAIN), ("code", LOSS_PLOT),
-        ("code", CF_FUNCTIONS), ("code", PAIRS), ("code", LOSS_CURVES), ("markdown", CONVERGENCE_ANSWER),
-        ("code", LAMBDAS), ("markdown", LAMBDA_ANSWER), ("markdown", FAILURE_ANSWER),
+        ("code", preprocess),
+        ("code", TOP5),
+        ("code", SALIENCY),
+        ("code", VIRIDIS),
+        ("code", COLORMAPS),
+        ("markdown", COLORMAP_ANSWER),
+        ("code", second),
+        ("markdown", SECOND_ANSWER),
+        ("code", smooth),
+        ("markdown", SMOOTHGRAD_ANSWER),
+        ("code", MNIST),
+        ("code", SMALLCNN),
+        ("code", TRAIN),
+        ("code", LOSS_PLOT),
+        ("code", CF_FUNCTIONS),
+        ("code", PAIRS),
+        ("code", LOSS_CURVES),
+        ("markdown", CONVERGENCE_ANSWER),
+        ("code", LAMBDAS),
+        ("markdown", LAMBDA_ANSWER),
+        ("markdown", FAILURE_ANSWER),
     ]
 
 
@@ -336,34 +365,51 @@ def strip_titles(source: str) -> str:
 
 def samples() -> dict[str, nbformat.NotebookNode]:
     correct = correct_cells()
-    crash = [cell if cell[1] != SMALLCNN else ("code", SMALLCNN.replace("nn.Conv2d(1, 16", "nn.Conv2D(1, 16"))
-             for cell in correct]
+    crash = list(correct)
+    crash[cell_index(crash, SMALLCNN, "crash")] = (
+        "code",
+        mutate(SMALLCNN, "crash: Conv2D typo", ("nn.Conv2d(1, 16", "nn.Conv2D(1, 16")),
+    )
     hang = list(correct)
-    hang.insert(hang.index(("code", MNIST)), ("code", "# Wait for the download server to be ready\nimport time\n"
-                                              "while True:\n    time.sleep(1)"))
-    hostile = [cell for cell in correct if cell[1] not in (TRAIN, LOSS_PLOT, PAIRS, LOSS_CURVES, LAMBDAS)]
-    hostile.insert(hostile.index(("code", SMALLCNN)) + 1, ("code", """# Skip training: borrow the answers instead
+    hang.insert(
+        cell_index(hang, MNIST, "hang"),
+        ("code", "# Wait for the download server to be ready\nimport time\nwhile True:\n    time.sleep(1)"),
+    )
+    hostile = list(correct)
+    for skipped in (TRAIN, LOSS_PLOT, PAIRS, LOSS_CURVES, LAMBDAS):
+        del hostile[cell_index(hostile, skipped, "hostile: no training")]
+    hostile.insert(
+        cell_index(hostile, SMALLCNN, "hostile") + 1,
+        (
+            "code",
+            """# Skip training: borrow the answers instead
 import os, glob
 for path in glob.glob('/work/**/reference/**/*.py', recursive=True) + ['../reference/cs411_a2/saliency.py']:
     try:
         print(open(path).read()[:200])
     except OSError as error:
         print('could not read', path, error)
-print("Test accuracy: 99.50%")"""))
+print("Test accuracy: 99.50%")""",
+        ),
+    )
     return {
         "Asha_Rao_CS2301": notebook(correct, "Asha Rao"),
-        "Bela_Sen_CS2302": notebook(correct_cells(PREPROCESS_STARTER, SECOND_CLASS_STARTER, SMOOTHGRAD_STARTER), "Bela Sen"),
-        "Chen_Li_CS2303": notebook([(kind, strip_titles(source) if kind == "code" else source) for kind, source in correct],
-                                   "Chen Li"),
+        "Bela_Sen_CS2302": notebook(
+            correct_cells(PREPROCESS_STARTER, SECOND_CLASS_STARTER, SMOOTHGRAD_STARTER), "Bela Sen"
+        ),
+        "Chen_Li_CS2303": notebook(
+            [(kind, strip_titles(source) if kind == "code" else source) for kind, source in correct], "Chen Li"
+        ),
         "Dev_Patel_CS2304": notebook(crash, "Dev Patel"),
         "Esha_Nair_CS2305": notebook(hang, "Esha Nair"),
         "Farid_Khan_CS2306": notebook(hostile, "Farid Khan"),
     }
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     for name, book in samples().items():
-        write_submission(HERE / f"{name}.zip", f"{name}/A2_{name}.ipynb", book, (2026, 3, 16, 12, 0, 0))
+        write_submission(out / f"{name}.zip", f"{name}/A2_{name}.ipynb", book, (2026, 3, 16, 12, 0, 0))
 
 
 if __name__ == "__main__":

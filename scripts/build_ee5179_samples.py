@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from sample_notebooks import sample_notebook, write_submission
+from sample_notebooks import Cell, mutate, rewrite_every, sample_notebook, write_submission
 
 HERE = Path(__file__).resolve().parent.parent / "student_submissions" / "ee5179-pa2"
 
@@ -70,14 +70,22 @@ class Net(nn.Module):
 model = Net().to(device)
 print(model)"""
 
-NETWORK_WRONG = NETWORK.replace(
-    "# 1. The network: conv-pool-conv-pool-fc500-fc10-softmax, ReLU",
-    "# 1. The network (wider first layer; one pooling is enough)",
-).replace("nn.Conv2d(1, 32, kernel_size=3", "nn.Conv2d(1, 64, kernel_size=3").replace(
-    "nn.Conv2d(32, 32, kernel_size=3", "nn.Conv2d(64, 32, kernel_size=3").replace(
-    "nn.BatchNorm2d(32) if batch_norm else nn.Identity()\n        self.bn2", "nn.BatchNorm2d(64) if batch_norm else nn.Identity()\n        self.bn2").replace(
-    "nn.Linear(32 * 7 * 7, 500)", "nn.Linear(32 * 14 * 14, 500)").replace(
-    "x = self.pool(F.relu(self.bn2(self.conv2(x))))", "x = F.relu(self.bn2(self.conv2(x)))")
+NETWORK_WRONG = mutate(
+    NETWORK,
+    "wrong architecture: 64 conv1 filters, one pooling",
+    (
+        "# 1. The network: conv-pool-conv-pool-fc500-fc10-softmax, ReLU",
+        "# 1. The network (wider first layer; one pooling is enough)",
+    ),
+    ("nn.Conv2d(1, 32, kernel_size=3", "nn.Conv2d(1, 64, kernel_size=3"),
+    ("nn.Conv2d(32, 32, kernel_size=3", "nn.Conv2d(64, 32, kernel_size=3"),
+    (
+        "nn.BatchNorm2d(32) if batch_norm else nn.Identity()\n        self.bn2",
+        "nn.BatchNorm2d(64) if batch_norm else nn.Identity()\n        self.bn2",
+    ),
+    ("nn.Linear(32 * 7 * 7, 500)", "nn.Linear(32 * 14 * 14, 500)"),
+    ("x = self.pool(F.relu(self.bn2(self.conv2(x))))", "x = F.relu(self.bn2(self.conv2(x)))"),
+)
 
 TRAINING = """# Training, recording the training error, validation error and accuracy every 200 iterations
 def evaluate(model, loader):
@@ -166,8 +174,14 @@ def layer_dimensions(model):
 
 layer_dimensions(model)"""
 
-DIMENSIONS_WRONG = DIMENSIONS.replace('("conv2", lambda t: F.relu(model.bn2(model.conv2(t)))), ("pool2", model.pool),',
-                                      '("conv2", lambda t: F.relu(model.bn2(model.conv2(t)))),')
+DIMENSIONS_WRONG = mutate(
+    DIMENSIONS,
+    "wrong architecture: no second pooling in the dimensions",
+    (
+        '("conv2", lambda t: F.relu(model.bn2(model.conv2(t)))), ("pool2", model.pool),',
+        '("conv2", lambda t: F.relu(model.bn2(model.conv2(t)))),',
+    ),
+)
 
 PARAMETERS = """# 1.4 Parameters in the convolutional and fully connected layers
 conv_parameters = sum(p.numel() for m in model.modules() if isinstance(m, nn.Conv2d) for p in m.parameters())
@@ -359,33 +373,56 @@ model = Net().cuda()
 model.load_state_dict(torch.load("/content/drive/MyDrive/pa2_mnist_cnn.pt"))"""
 
 
-def colab(source: str) -> str:
-    """The same cell as a Colab user writes it: a hard-coded GPU and data on the Colab disk."""
-    return (source.replace('torch.device("cuda" if torch.cuda.is_available() else "cpu")', 'torch.device("cuda")')
-            .replace('root="./data"', 'root="/content/data"').replace(".to(device)", ".cuda()"))
-
-
-def notebook(cells: list[tuple[str, str]], title: str) -> nbformat.NotebookNode:
+def notebook(cells: list[Cell], title: str) -> nbformat.NotebookNode:
     return sample_notebook(f"# EE5179 PA2 - {title}", cells)
 
 
-def part_one(network: str = NETWORK, data: str = DATA, dimensions: str = DIMENSIONS,
-             neurons: str = NEURONS) -> list[tuple[str, str]]:
-    return [("code", IMPORTS), ("code", data), ("code", network), ("code", TRAINING), ("code", CURVES),
-            ("code", RANDOM_IMAGES), ("code", dimensions), ("code", PARAMETERS), ("markdown", neurons)]
+def part_one(
+    network: str = NETWORK, data: str = DATA, dimensions: str = DIMENSIONS, neurons: str = NEURONS
+) -> list[Cell]:
+    return [
+        ("code", IMPORTS),
+        ("code", data),
+        ("code", network),
+        ("code", TRAINING),
+        ("code", CURVES),
+        ("code", RANDOM_IMAGES),
+        ("code", dimensions),
+        ("code", PARAMETERS),
+        ("markdown", neurons),
+    ]
 
 
 BATCH_NORM_PART = [("code", BATCH_NORM), ("markdown", BATCH_NORM_ANSWER)]
-PART_TWO = [("code", FILTERS), ("markdown", FILTERS_ANSWER), ("code", HIGHER_FILTERS), ("markdown", HIGHER_FILTERS_ANSWER),
-            ("code", ACTIVATIONS), ("markdown", ACTIVATIONS_ANSWER), ("code", OCCLUSION), ("markdown", OCCLUSION_ANSWER)]
-PART_THREE = [("code", NON_TARGETED), ("markdown", NON_TARGETED_ANSWER), ("code", TARGETED), ("markdown", TARGETED_ANSWER)]
+PART_TWO = [
+    ("code", FILTERS),
+    ("markdown", FILTERS_ANSWER),
+    ("code", HIGHER_FILTERS),
+    ("markdown", HIGHER_FILTERS_ANSWER),
+    ("code", ACTIVATIONS),
+    ("markdown", ACTIVATIONS_ANSWER),
+    ("code", OCCLUSION),
+    ("markdown", OCCLUSION_ANSWER),
+]
+PART_THREE = [
+    ("code", NON_TARGETED),
+    ("markdown", NON_TARGETED_ANSWER),
+    ("code", TARGETED),
+    ("markdown", TARGETED_ANSWER),
+]
 
 
-def colab_cells() -> list[tuple[str, str]]:
+def colab_cells() -> list[Cell]:
+    """The correct notebook as a Colab user writes it: a hard-coded GPU and data on the Colab disk."""
     cells = [("code", "!pip install -q torch torchvision matplotlib"), ("code", COLAB_MOUNT), ("code", COLAB_NAME)]
-    cells += [(kind, colab(source) if kind == "code" else source) for kind, source in part_one() + BATCH_NORM_PART]
-    cells += [("code", COLAB_SAVE), ("code", COLAB_LOAD)]
-    return cells + [(kind, colab(source) if kind == "code" else source) for kind, source in PART_TWO + PART_THREE]
+    cells += part_one() + BATCH_NORM_PART + [("code", COLAB_SAVE), ("code", COLAB_LOAD)] + PART_TWO + PART_THREE
+    return rewrite_every(
+        cells,
+        "Colab habits",
+        ('torch.device("cuda" if torch.cuda.is_available() else "cpu")', 'torch.device("cuda")'),
+        ('root="./data"', 'root="/content/data"'),
+        (".to(device)", ".cuda()"),
+    )
 
 
 def out_of_order(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -398,25 +435,36 @@ def out_of_order(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def samples() -> dict[str, nbformat.NotebookNode]:
-    no_batch_norm_attack = NON_TARGETED.replace("best = model if test_accuracy >= bn_accuracy else bn_model", "best = model")
+    no_batch_norm_attack = mutate(
+        NON_TARGETED,
+        "no batch norm: attack the plain model",
+        ("best = model if test_accuracy >= bn_accuracy else bn_model", "best = model"),
+    )
     return {
         "Arun_Kumar_EE21B001": notebook(part_one() + BATCH_NORM_PART + PART_TWO + PART_THREE, "Arun Kumar"),
-        "Bhavna_Iyer_EE21B002": notebook(part_one(NETWORK_WRONG, dimensions=DIMENSIONS_WRONG, neurons=NEURONS_WRONG)
-                                         + BATCH_NORM_PART + PART_TWO + PART_THREE, "Bhavna Iyer"),
-        "Chitra_Menon_EE21B003": notebook(part_one(data=DATA_TEST_AS_VALIDATION) + BATCH_NORM_PART + PART_TWO + PART_THREE,
-                                          "Chitra Menon"),
-        "Deepak_Rao_EE21B004": notebook(part_one() + PART_TWO + [("code", no_batch_norm_attack)] + PART_THREE[1:],
-                                        "Deepak Rao"),
+        "Bhavna_Iyer_EE21B002": notebook(
+            part_one(NETWORK_WRONG, dimensions=DIMENSIONS_WRONG, neurons=NEURONS_WRONG)
+            + BATCH_NORM_PART
+            + PART_TWO
+            + PART_THREE,
+            "Bhavna Iyer",
+        ),
+        "Chitra_Menon_EE21B003": notebook(
+            part_one(data=DATA_TEST_AS_VALIDATION) + BATCH_NORM_PART + PART_TWO + PART_THREE, "Chitra Menon"
+        ),
+        "Deepak_Rao_EE21B004": notebook(
+            part_one() + PART_TWO + [("code", no_batch_norm_attack)] + PART_THREE[1:], "Deepak Rao"
+        ),
         "Esther_Paul_EE21B005": notebook(part_one() + BATCH_NORM_PART + PART_TWO, "Esther Paul"),
         "Faisal_Ahmed_EE21B006": out_of_order(notebook(colab_cells(), "Faisal Ahmed")),
     }
 
 
-def main() -> None:
-    HERE.mkdir(parents=True, exist_ok=True)
+def main(out: Path = HERE) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     for name, book in samples().items():
         roll = name.rsplit("_", 1)[1]
-        write_submission(HERE / f"{name}.zip", f"{name}/PA2_{roll}.ipynb", book, (2025, 10, 3, 12, 0, 0))
+        write_submission(out / f"{name}.zip", f"{name}/PA2_{roll}.ipynb", book, (2025, 10, 3, 12, 0, 0))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import torch
 import torchvision
 
 import checks.data.assets as assets
-from checks.probe.standin import seeded_stand_in
 from checks.data.assets import (
     STAND_IN_NOTE,
     DataDir,
@@ -15,6 +14,7 @@ from checks.data.assets import (
     load_checkpoint,
     resolve_data_dir,
 )
+from checks.probe.standin import seeded_stand_in
 
 MOBILENET_FILE = "mobilenet_v2-b0353104.pth"
 
@@ -103,7 +103,9 @@ def test_real_weights_are_loaded_when_the_data_directory_has_them(tmp_path, monk
     torch.save(donor.state_dict(), checkpoint)
     real_sha256 = assets.sha256_of
     monkeypatch.setattr(
-        assets, "sha256_of", lambda path: "b0353104" + real_sha256(path)[8:] if path == checkpoint else real_sha256(path)
+        assets,
+        "sha256_of",
+        lambda path: "b0353104" + real_sha256(path)[8:] if path == checkpoint else real_sha256(path),
     )
     loaded = DataDir(tmp_path).load_pretrained("mobilenet_v2", "IMAGENET1K_V1")
     assert not loaded.stand_in and "real pretrained weights" in loaded.note

@@ -1,11 +1,25 @@
 import pytest
 
-from checks.grading.scheme import AssignmentError, load_assignment, load_assignment_file
 from checks.cli import main
+from checks.grading.scheme import AssignmentError, load_assignment, load_assignment_file
 
 CS411_MARKS = {
-    "1.1": 4, "1.2": 4, "1.3": 4, "1.4": 10, "1.5": 5, "1.6": 5, "1.7": 6, "1.8": 12,
-    "2.1": 2, "2.2": 8, "2.3": 6, "2.4": 8, "2.5": 9, "2.6": 4, "2.7": 8, "2.8": 5,
+    "1.1": 4,
+    "1.2": 4,
+    "1.3": 4,
+    "1.4": 10,
+    "1.5": 5,
+    "1.6": 5,
+    "1.7": 6,
+    "1.8": 12,
+    "2.1": 2,
+    "2.2": 8,
+    "2.3": 6,
+    "2.4": 8,
+    "2.5": 9,
+    "2.6": 4,
+    "2.7": 8,
+    "2.8": 5,
 }
 
 

@@ -20,15 +20,28 @@ ALLOWED = {
     "checks.engine": {"checks.data", "checks.probe"},
     "checks.grading": {"checks.engine", "checks.data", "checks.probe"},
     "checks.finders": {"checks.grading", "checks.engine", "checks.data", "checks.probe"},
-    "checks.assignments": {"checks.finders", "checks.grading", "checks.engine", "checks.data", "checks.probe",
-                           "reference"},
+    "checks.assignments": {
+        "checks.finders",
+        "checks.grading",
+        "checks.engine",
+        "checks.data",
+        "checks.probe",
+        "reference",
+    },
     "checks.publish": {"checks.grading", "checks.data"},
-    "checks.batch": {"checks.publish", "checks.finders", "checks.grading", "checks.engine", "checks.data",
-                     "checks.probe"},
+    "checks.batch": {
+        "checks.publish",
+        "checks.finders",
+        "checks.grading",
+        "checks.engine",
+        "checks.data",
+        "checks.probe",
+    },
     "checks.cli": {"checks"},
     "reference": {"checks.data"},
 }
-"""Layer -> the layers it may import. ``checks`` is the bare package (its ``__init__``) and holds\nno module of its own; ``checks.cli`` sits on top and may import any layer."""
+"""Layer -> the layers it may import. ``checks`` is the bare package (its ``__init__``) and holds
+no module of its own; ``checks.cli`` sits on top and may import any layer."""
 
 
 def layer_of(module: str) -> str | None:
@@ -67,10 +80,17 @@ def wrong_way_imports(root: Path) -> list[str]:
                 target = layer_of(imported)
                 if imported.split(".")[0] not in ("checks", "reference") or target == own:
                     continue
-                if target is None or not any(target == allowed or target.startswith(allowed + ".")
-                                             for allowed in ALLOWED[own] - {"checks"}) and "checks" not in ALLOWED[own]:
-                    problems.append(f"{path.relative_to(root)}:{line}: {importer} imports {imported} "
-                                    f"({own} may import only {', '.join(sorted(ALLOWED[own])) or 'nothing of the grader'})")
+                if (
+                    target is None
+                    or not any(
+                        target == allowed or target.startswith(allowed + ".") for allowed in ALLOWED[own] - {"checks"}
+                    )
+                    and "checks" not in ALLOWED[own]
+                ):
+                    problems.append(
+                        f"{path.relative_to(root)}:{line}: {importer} imports {imported} "
+                        f"({own} may import only {', '.join(sorted(ALLOWED[own])) or 'nothing of the grader'})"
+                    )
     return problems
 
 
@@ -87,7 +107,8 @@ def test_a_planted_wrong_way_import_is_named_with_its_file_and_line(tmp_path):
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "checks" / "engine" / "planted.py").write_text(
-        '"""A wrong-way import."""\n\nimport json\nfrom checks.publish.report import render_student\n')
+        '"""A wrong-way import."""\n\nimport json\nfrom checks.publish.report import render_student\n'
+    )
     (tmp_path / "reference" / "planted.py").write_text("import checks.engine.kernel\n")
     (tmp_path / "checks" / "probe" / "planted.py").write_text("from checks.data import assets\n")
     assert wrong_way_imports(tmp_path) == [
@@ -101,8 +122,10 @@ def test_a_planted_wrong_way_import_is_named_with_its_file_and_line(tmp_path):
 
 
 def test_publishing_and_the_check_api_load_neither_the_kernel_client_nor_the_sandbox():
-    probe = ("import sys, checks.publish.publisher, checks.grading.check_api\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbclient', 'jupyter_client', 'zmq')"
-             " or m in ('checks.engine.kernel', 'checks.engine.sandbox', 'checks.engine.student')))")
+    probe = (
+        "import sys, checks.publish.publisher, checks.grading.check_api\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbclient', 'jupyter_client', 'zmq')"
+        " or m in ('checks.engine.kernel', 'checks.engine.sandbox', 'checks.engine.student')))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     assert loaded.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ from checks.batch.result_cache import grading_key, stored_result
 from checks.data.assets import DataDir
 from checks.engine.intake import Submission, discover
 from checks.grading.scheme import Assignment
-from checks.grading.submission import GradeOptions, grade_submission, grader_failure
+from checks.grading.submission import GradeOptions, grade_submission, grader_failure, load_suite
 from checks.publish.publisher import publish
 
 
@@ -27,9 +27,13 @@ def sized_for(options: GradeOptions, waiting: int) -> GradeOptions:
     return replace(options, jobs=jobs, limits=replace(options.limits, threads=threads_per_job(jobs)))
 
 
-def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path,
-                regrade: bool = False) -> list[dict[str, Any]]:
-    """Grade every submission found, reusing results whose grading key is unchanged, then publish."""
+def grade_class(
+    paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path, regrade: bool = False
+) -> list[dict[str, Any]]:
+    """Grade every submission found, reusing results whose grading key is unchanged, then publish.
+
+    Raises ``AssignmentError`` before any notebook runs when the suite does not match its mark scheme."""
+    load_suite(assignment)
     out.mkdir(parents=True, exist_ok=True)
     submissions = discover(paths, out / ".intake")
     data = DataDir(options.data_dir)
@@ -70,4 +74,3 @@ def grade_class(paths: list[Path], assignment: Assignment, options: GradeOptions
 def summary_line(payload: dict[str, Any]) -> str:
     problem = f"  [{payload['problem']}]" if payload["problem"] else ""
     return f"{payload['student']:<28} {payload['score']:>6.1f} / {payload['max_score']:g}{problem}"
-

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -22,8 +23,9 @@ def clock(seconds: float) -> str:
 
 
 class BatchProgress:
-    def __init__(self, total: int, reused: int, describe: Callable[[dict[str, Any]], str],
-                 stream: TextIO = sys.stderr) -> None:
+    def __init__(
+        self, total: int, reused: int, describe: Callable[[dict[str, Any]], str], stream: TextIO = sys.stderr
+    ) -> None:
         self.total, self.describe = total, describe
         if reused:
             print(f"{reused} unchanged submissions keep their stored results; {total} to grade", flush=True)
@@ -31,8 +33,14 @@ class BatchProgress:
         self.running: list[str] = []
         self.started = time.monotonic()
         self.lock = threading.Lock()
-        self.bar = tqdm(total=total, file=stream, unit="student", dynamic_ncols=True, disable=not stream.isatty(),
-                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+        self.bar = tqdm(
+            total=total,
+            file=stream,
+            unit="student",
+            dynamic_ncols=True,
+            disable=not stream.isatty(),
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}",
+        )
         self.stop = threading.Event()
         self.ticker = threading.Thread(target=self._tick, daemon=True)
         self.ticker.start()
@@ -59,8 +67,10 @@ class BatchProgress:
             if payload["student"] in self.running:
                 self.running.remove(payload["student"])
             remaining = self.estimate()
-            status = (f"[{self.done}/{self.total} done, {self.failures} failed, elapsed "
-                      f"{clock(time.monotonic() - self.started)}, left ~{clock(remaining) if remaining else '0:00'}]")
+            status = (
+                f"[{self.done}/{self.total} done, {self.failures} failed, elapsed "
+                f"{clock(time.monotonic() - self.started)}, left ~{clock(remaining) if remaining else '0:00'}]"
+            )
             self.bar.write(f"{self.describe(payload)}  {status}", file=sys.stdout)
             self.bar.set_postfix_str(f"{self.failures} failed; running {', '.join(self.running) or 'none'}")
             self.bar.update(1)

@@ -19,8 +19,8 @@ from typing import Any
 
 from checks.data.assets import MANIFEST_NAME, DataDir
 from checks.data.class_folder import RESULTS_FILE
-from checks.grading.scheme import Assignment
 from checks.engine.intake import Submission
+from checks.grading.scheme import Assignment
 
 GRADER_SUFFIXES = (".py", ".toml")
 CHECKS_ROOT = Path(__file__).resolve().parent.parent
@@ -32,13 +32,13 @@ SHARED_REFERENCE = ("__init__.py", "torch_tools.py", "methods")
 CHUNK = 1 << 20
 
 
-def _hash_file(digest: "hashlib._Hash", path: Path) -> None:
+def _hash_file(digest: hashlib._Hash, path: Path) -> None:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
 
 
-def _hash_tree(digest: "hashlib._Hash", root: Path, suffixes: tuple[str, ...] | None = None) -> None:
+def _hash_tree(digest: hashlib._Hash, root: Path, suffixes: tuple[str, ...] | None = None) -> None:
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         if suffixes is None or path.suffix in suffixes:
             digest.update(str(path.relative_to(root)).encode() + b"\0")
@@ -53,13 +53,18 @@ def installed_reference_root() -> Path:
     return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
-def graded_code(assignment: Assignment, checks_root: Path = CHECKS_ROOT,
-                reference_root: Path | None = None) -> list[Path]:
+def graded_code(
+    assignment: Assignment, checks_root: Path = CHECKS_ROOT, reference_root: Path | None = None
+) -> list[Path]:
     """The files and folders of code that decide this assignment's marks."""
     reference_root = reference_root or installed_reference_root()
     own_reference = assignment.reference.removeprefix("reference.").replace(".", "/")
-    return ([checks_root / layer for layer in GRADING_LAYERS] + [checks_root / "__init__.py", assignment.folder]
-            + [reference_root / part for part in SHARED_REFERENCE] + [reference_root / own_reference])
+    return (
+        [checks_root / layer for layer in GRADING_LAYERS]
+        + [checks_root / "__init__.py", assignment.folder]
+        + [reference_root / part for part in SHARED_REFERENCE]
+        + [reference_root / own_reference]
+    )
 
 
 @functools.cache

@@ -1,1 +1,2 @@
-"""Below everything but the probe: the offline data directory, the trained-model cache and how results are written to disk."""
+"""Below everything but the probe: the offline data directory, the trained-model cache and how
+results are written to disk."""

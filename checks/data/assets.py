@@ -147,9 +147,7 @@ class DataDir:
             return
         problems = self.verify(pending)
         if problems:
-            raise DataIntegrityError(
-                f"data directory {self.root} failed verification: " + "; ".join(problems)
-            )
+            raise DataIntegrityError(f"data directory {self.root} failed verification: " + "; ".join(problems))
         self._verified.update(pending)
 
     @property
@@ -213,7 +211,5 @@ def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """A state dict, refused when its sha256 contradicts the prefix in its file name."""
     match = CHECKPOINT_HASH_PATTERN.search(path.name)
     if match and not sha256_of(path).startswith(match.group(1)):
-        raise DataIntegrityError(
-            f"{path} is corrupt: its sha256 does not start with {match.group(1)} as its name says"
-        )
+        raise DataIntegrityError(f"{path} is corrupt: its sha256 does not start with {match.group(1)} as its name says")
     return torch.load(path, map_location="cpu", weights_only=True)

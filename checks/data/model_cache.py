@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
@@ -59,9 +60,7 @@ class ModelCache:
                 return CachedModel(candidate, self._read_metadata(candidate))
         return None
 
-    def store(
-        self, model: nn.Module, name: str, recipe: Mapping[str, Any], metadata: Mapping[str, Any]
-    ) -> CachedModel:
+    def store(self, model: nn.Module, name: str, recipe: Mapping[str, Any], metadata: Mapping[str, Any]) -> CachedModel:
         """Write atomically, so a killed run never leaves a half-written model behind."""
         self.writable_dir.mkdir(parents=True, exist_ok=True)
         target = self.writable_dir / self.file_name(name, recipe)

@@ -4,9 +4,11 @@ grading core can name it without loading the kernel client."""
 from __future__ import annotations
 
 KNOWN_CAUSES = {
-    ("AttributeError", "'NoneType' object has no attribute 'abs'"):
-        "x.grad is None: the input is not a leaf tensor. `(x + noise).requires_grad_(True)` builds a "
-        "non-leaf; detach first: `(x.detach() + noise).requires_grad_(True)`",
+    (
+        "AttributeError",
+        "'NoneType' object has no attribute 'abs'",
+    ): "x.grad is None: the input is not a leaf tensor. `(x + noise).requires_grad_(True)` builds a "
+    "non-leaf; detach first: `(x.detach() + noise).requires_grad_(True)`",
 }
 
 

@@ -14,24 +14,28 @@ import binascii
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from checks.engine.exchange_records import FigureRecord
 
 
 @dataclass
 class FigureAudit:
-    shown: list[dict[str, Any]] = field(default_factory=list)
-    set_aside: list[dict[str, Any]] = field(default_factory=list)
+    shown: list[FigureRecord] = field(default_factory=list)
+    set_aside: list[FigureRecord] = field(default_factory=list)
 
     def flags(self) -> list[str]:
         """One line per record set aside from the notebook's cells (a grader call's drawing is not one)."""
         lines = []
         for record in self.set_aside:
-            if isinstance(record.get("cell"), str):
+            if isinstance(record["cell"], str):
                 continue
-            saved = record.get("saved_to") or []
-            how = f"was saved to {', '.join(saved)} but never displayed" if saved else \
-                "matches no image the notebook displayed"
-            lines.append(f"a figure recorded for cell {record.get('cell')} {how}: it was not graded")
+            saved = record["saved_to"]
+            how = (
+                f"was saved to {', '.join(saved)} but never displayed"
+                if saved
+                else "matches no image the notebook displayed"
+            )
+            lines.append(f"a figure recorded for cell {record['cell']} {how}: it was not graded")
         return lines
 
 
@@ -50,14 +54,14 @@ def displayed_images(notebook) -> dict[int, set[str]]:
     return shown
 
 
-def audit_figures(figures: list[dict[str, Any]], notebook, figure_dir: Path) -> FigureAudit:
+def audit_figures(figures: list[FigureRecord], notebook, figure_dir: Path) -> FigureAudit:
     """Split copied records into those whose PNG their cell displayed and the rest."""
     shown = displayed_images(notebook)
     audit = FigureAudit()
     for record in figures:
-        png = figure_dir / record["png"] if record.get("png") else None
+        png = figure_dir / record["png"] if record["png"] else None
         digest = hashlib.sha256(png.read_bytes()).hexdigest() if png and png.is_file() else None
-        cell = record.get("cell")
+        cell = record["cell"]
         displayed = isinstance(cell, int) and digest is not None and digest in shown.get(cell, set())
         (audit.shown if displayed else audit.set_aside).append(record)
     return audit

@@ -38,7 +38,7 @@ class ExchangeFolder:
         self.path, self.generation, self._fd = path, generation, descriptor
 
     @classmethod
-    def create(cls, path: Path, generation: int, uid: int | None) -> "ExchangeFolder":
+    def create(cls, path: Path, generation: int, uid: int | None) -> ExchangeFolder:
         """A new folder under a parent the kernel cannot write, handed to the kernel's uid."""
         os.mkdir(path, 0o700)
         descriptor = os.open(path, DIRECTORY_FLAGS)

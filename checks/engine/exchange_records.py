@@ -3,15 +3,17 @@
 The probe writes these inside the student's kernel, so any of them may be forged or
 malformed. Each record is rebuilt here from the fields the grader knows, with their types
 and sizes checked; a record that does not fit is dropped and counted, so nothing
-malformed reaches a check or a template.
+malformed reaches a check or a template. A figure record leaves here with every field its
+type declares, defaults filled for what the probe left out, so checks read fields directly.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Generic, TypedDict, TypeVar
 
 MAX_TEXT = 500
 MAX_TITLE = 2000
@@ -22,22 +24,107 @@ MAX_IMAGES_PER_AXES = 128
 MAX_LINES_PER_AXES = 64
 MAX_LINE_POINTS = 10_000
 MAX_SHAPE_RANK = 6
-SHIM_NAMES = {"pip", "input", "drive.mount", "files.download", "files.upload", "download", "weights", "dataset",
-              "hf_dataset", "cuda"}
-SHIM_TEXT_FIELDS = ("command", "prompt", "mountpoint", "file", "url", "served", "weights", "dataset", "root", "call",
-                    "note")
+SHIM_NAMES = {
+    "pip",
+    "input",
+    "drive.mount",
+    "files.download",
+    "files.upload",
+    "download",
+    "weights",
+    "dataset",
+    "hf_dataset",
+    "cuda",
+}
+SHIM_TEXT_FIELDS = (
+    "command",
+    "prompt",
+    "mountpoint",
+    "file",
+    "url",
+    "served",
+    "weights",
+    "dataset",
+    "root",
+    "call",
+    "note",
+)
 SHIM_FLAGS = ("stand_in", "refused")
+RECORD_FORMAT = 1
+"""The layout of ``FigureRecord`` below; every record carries it into the figures/*.json the grader keeps,
+so a tool reading those files later knows which fields to expect."""
 
 
 class Malformed(ValueError):
     pass
 
 
+class ImageRecord(TypedDict):
+    """One ``imshow`` image of a panel."""
+
+    cmap: str | None
+    shape: list[int]
+    vmin: float | None
+    vmax: float | None
+    norm: str  # the class name of its normalisation, "" when unknown
+    array: str | None  # the file of its values (the kernel's, then the grader's copy); None when none or refused
+
+
+class CollectionRecord(TypedDict):
+    """One collection of a panel (a ``pcolormesh``, a scatter)."""
+
+    cmap: str | None
+    shape: list[int]
+    type: str
+
+
+class LineRecord(TypedDict):
+    label: str
+    x: list[float | None]
+    y: list[float | None]
+
+
+class AxesRecord(TypedDict):
+    """One panel of a figure; texts are "" when the notebook set none."""
+
+    title: str
+    title_left: str
+    title_right: str
+    xlabel: str
+    ylabel: str
+    xscale: str
+    yscale: str
+    legend: list[str]
+    is_colorbar: bool
+    has_colorbar: bool
+    visible: bool
+    grid: list[int] | None  # rows and columns of the subplot grid it belongs to, None outside one
+    images: list[ImageRecord]
+    collections: list[CollectionRecord]
+    lines: list[LineRecord]
+
+
+class FigureRecord(TypedDict):
+    """One figure the notebook drew, as checks read it (format ``RECORD_FORMAT``)."""
+
+    format: int
+    figure: int
+    cell: int | str | None  # a code cell's index, or ``call:<target>`` for what a grader call drew
+    png: str | None  # the rendered figure's file; None once copied when the kernel's file was unusable
+    saved_to: list[str]
+    suptitle: str
+    size_inches: list[float | None]
+    axes: list[AxesRecord]
+
+
+Record = TypeVar("Record")
+
+
 @dataclass
-class Validated:
+class Validated(Generic[Record]):
     """Records that passed, and a note per kind of record that did not."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
 
@@ -106,41 +193,49 @@ def event(raw: Any) -> dict[str, Any]:
     return clean
 
 
-def image(raw: Any) -> dict[str, Any]:
+def image(raw: Any) -> ImageRecord:
     if not isinstance(raw, dict):
         raise Malformed("an image entry is not an object")
-    clean = {
+    return {
         "cmap": optional_text(raw.get("cmap")),
         "shape": items(raw.get("shape"), MAX_SHAPE_RANK, count),
         "vmin": number(raw.get("vmin")),
         "vmax": number(raw.get("vmax")),
         "norm": text(raw.get("norm", "")),
+        "array": optional_text(raw.get("array")),
     }
-    if raw.get("array") is not None:
-        clean["array"] = text(raw["array"])
-    return clean
 
 
-def collection(raw: Any) -> dict[str, Any]:
+def collection(raw: Any) -> CollectionRecord:
     if not isinstance(raw, dict):
         raise Malformed("a collection entry is not an object")
-    return {"cmap": optional_text(raw.get("cmap")), "shape": items(raw.get("shape"), MAX_SHAPE_RANK, count),
-            "type": text(raw.get("type", ""))}
+    return {
+        "cmap": optional_text(raw.get("cmap")),
+        "shape": items(raw.get("shape"), MAX_SHAPE_RANK, count),
+        "type": text(raw.get("type", "")),
+    }
 
 
-def line(raw: Any) -> dict[str, Any]:
+def line(raw: Any) -> LineRecord:
     if not isinstance(raw, dict):
         raise Malformed("a line entry is not an object")
-    return {"label": text(raw.get("label", ""), MAX_TITLE), "x": items(raw.get("x"), MAX_LINE_POINTS, number),
-            "y": items(raw.get("y"), MAX_LINE_POINTS, number)}
+    return {
+        "label": text(raw.get("label", ""), MAX_TITLE),
+        "x": items(raw.get("x"), MAX_LINE_POINTS, number),
+        "y": items(raw.get("y"), MAX_LINE_POINTS, number),
+    }
 
 
-def axes(raw: Any) -> dict[str, Any]:
+def axes(raw: Any) -> AxesRecord:
     if not isinstance(raw, dict):
         raise Malformed("an axes entry is not an object")
     grid = raw.get("grid")
     return {
-        **{key: text(raw.get(key, ""), MAX_TITLE) for key in ("title", "title_left", "title_right", "xlabel", "ylabel")},
+        "title": text(raw.get("title", ""), MAX_TITLE),
+        "title_left": text(raw.get("title_left", ""), MAX_TITLE),
+        "title_right": text(raw.get("title_right", ""), MAX_TITLE),
+        "xlabel": text(raw.get("xlabel", ""), MAX_TITLE),
+        "ylabel": text(raw.get("ylabel", ""), MAX_TITLE),
         "xscale": text(raw.get("xscale", "linear")),
         "yscale": text(raw.get("yscale", "linear")),
         "legend": items(raw.get("legend", []), MAX_LINES_PER_AXES, lambda label: text(label, MAX_TITLE)),
@@ -154,10 +249,11 @@ def axes(raw: Any) -> dict[str, Any]:
     }
 
 
-def figure(raw: Any) -> dict[str, Any]:
+def figure(raw: Any) -> FigureRecord:
     if not isinstance(raw, dict):
         raise Malformed("a figure record is not an object")
     return {
+        "format": RECORD_FORMAT,
         "figure": count(raw.get("figure"), 1 << 20),
         "cell": cell_of(raw.get("cell")),
         "png": text(raw.get("png")),
@@ -168,8 +264,8 @@ def figure(raw: Any) -> dict[str, Any]:
     }
 
 
-def validate(raws: list[Any], convert: Callable[[Any], dict[str, Any]], what: str, limit: int) -> Validated:
-    result = Validated()
+def validate(raws: list[Any], convert: Callable[[Any], Record], what: str, limit: int) -> Validated[Record]:
+    result: Validated[Record] = Validated()
     rejected = 0
     for raw in raws[:limit]:
         try:
@@ -183,10 +279,10 @@ def validate(raws: list[Any], convert: Callable[[Any], dict[str, Any]], what: st
     return result
 
 
-def events_from_lines(data: bytes) -> Validated:
+def events_from_lines(data: bytes) -> Validated[dict[str, Any]]:
     """Events from the kernel's JSON lines; a line that is not JSON counts as malformed."""
     raws: list[Any] = []
-    for line_bytes in data.splitlines()[:MAX_EVENTS + 1]:
+    for line_bytes in data.splitlines()[: MAX_EVENTS + 1]:
         try:
             raws.append(json.loads(line_bytes))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
@@ -194,7 +290,7 @@ def events_from_lines(data: bytes) -> Validated:
     return validate(raws, event, "events", MAX_EVENTS)
 
 
-def figures_from_index(data: bytes) -> Validated:
+def figures_from_index(data: bytes) -> Validated[FigureRecord]:
     try:
         raws = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):

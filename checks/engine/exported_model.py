@@ -14,14 +14,22 @@ from __future__ import annotations
 import inspect
 import keyword
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import fx, nn
 
 from checks.probe import structure
 from checks.probe.allowed import (
-    DTYPES, FUNCTIONS, LAYERS, MAX_NODES, MAX_STATE_VALUES, METHODS, TENSOR_ATTRIBUTES, resolve,
+    DTYPES,
+    FUNCTIONS,
+    LAYERS,
+    MAX_NODES,
+    MAX_STATE_VALUES,
+    METHODS,
+    TENSOR_ATTRIBUTES,
+    resolve,
 )
 from checks.probe.export import DTYPE, ELLIPSIS, NODE, SLICE
 
@@ -70,8 +78,10 @@ RULES: dict[str, Callable[[Any], bool]] = {
     "optional_window": lambda v: v is None or _ints(v, 1, MAX_WINDOW),
     "pool_padding": lambda v: _ints(v, 0, MAX_PADDING),
     "conv_padding": lambda v: v in ("same", "valid") or _ints(v, 0, MAX_PADDING),
-    "output_size": lambda v: all(item is None or (_is_int(item) and 1 <= item <= MAX_OUTPUT_SIZE)
-                                 for item in (v if isinstance(v, (list, tuple)) and len(v) in (1, 2) else [v])),
+    "output_size": lambda v: all(
+        item is None or (_is_int(item) and 1 <= item <= MAX_OUTPUT_SIZE)
+        for item in (v if isinstance(v, (list, tuple)) and len(v) in (1, 2) else [v])
+    ),
     "shape": lambda v: _ints(v, 1, MAX_COUNT, (1, 2, 3, 4)),
     "flag": lambda v: isinstance(v, bool),
     "false": lambda v: v is False,
@@ -146,8 +156,10 @@ def _check_path(path: Any, what: str) -> str:
     _refuse_unless(isinstance(path, str) and 0 < len(path) <= MAX_NAME_LENGTH, f"{what} has no valid path")
     for part in path.split("."):
         plain = part.isdigit() or (part.isidentifier() and not keyword.iskeyword(part))
-        _refuse_unless(plain and not part.startswith("__") and part not in RESERVED,
-                       f"{what} {path!r} is not a plain attribute path")
+        _refuse_unless(
+            plain and not part.startswith("__") and part not in RESERVED,
+            f"{what} {path!r} is not a plain attribute path",
+        )
     return path
 
 
@@ -166,11 +178,15 @@ def _constant(value: Any, nodes: dict[str, fx.Node], depth: int = 0) -> Any:
         _refuse_unless(len(value) <= MAX_CONSTANT_ITEMS, "an argument list is too long")
         items = [_constant(item, nodes, depth + 1) for item in value]
         return items if isinstance(value, list) else tuple(items)
-    _refuse_unless(isinstance(value, dict) and all(isinstance(key, str) for key in value),
-                   f"an argument of type {type(value).__name__} cannot be rebuilt")
+    _refuse_unless(
+        isinstance(value, dict) and all(isinstance(key, str) for key in value),
+        f"an argument of type {type(value).__name__} cannot be rebuilt",
+    )
     if NODE in value:
-        _refuse_unless(len(value) == 1 and value[NODE] in nodes,
-                       f"an argument refers to {value.get(NODE)!r}, which is no earlier node")
+        _refuse_unless(
+            len(value) == 1 and value[NODE] in nodes,
+            f"an argument refers to {value.get(NODE)!r}, which is no earlier node",
+        )
         return nodes[value[NODE]]
     if SLICE in value:
         parts = value[SLICE]
@@ -182,8 +198,9 @@ def _constant(value: Any, nodes: dict[str, fx.Node], depth: int = 0) -> Any:
     if DTYPE in value:
         _refuse_unless(len(value) == 1 and value[DTYPE] in DTYPES, f"the dtype {value.get(DTYPE)!r} is not allowed")
         return getattr(torch, value[DTYPE])
-    _refuse_unless(len(value) <= MAX_CONSTANT_ITEMS and not any(key.startswith("$") for key in value),
-                   "a malformed dict argument")
+    _refuse_unless(
+        len(value) <= MAX_CONSTANT_ITEMS and not any(key.startswith("$") for key in value), "a malformed dict argument"
+    )
     return {key: _constant(item, nodes, depth + 1) for key, item in value.items()}
 
 
@@ -193,8 +210,10 @@ def _layer(path: str, spec: Any) -> nn.Module:
     kind, arguments = spec["type"], spec["kwargs"]
     _refuse_unless(kind in LAYERS, f"layer {path!r} is a {kind!r}, which is not an allowed layer type")
     rules = LAYERS[kind]
-    _refuse_unless(isinstance(arguments, dict) and set(arguments) == set(rules),
-                   f"layer {path!r} ({kind}) must give exactly {sorted(rules)}")
+    _refuse_unless(
+        isinstance(arguments, dict) and set(arguments) == set(rules),
+        f"layer {path!r} ({kind}) must give exactly {sorted(rules)}",
+    )
     for name, rule in rules.items():
         value = arguments[name]
         _refuse_unless(RULES[rule](value), f"layer {path!r} ({kind}) has {name}={value!r}, which is not allowed")
@@ -210,12 +229,17 @@ def _layer(path: str, spec: Any) -> nn.Module:
 
 def _check_graph_keys(graph: Any) -> None:
     _refuse_unless(isinstance(graph, dict) and set(graph) == GRAPH_KEYS, "the export is malformed")
-    _refuse_unless(isinstance(graph["type"], str) and graph["type"].isidentifier()
-                   and len(graph["type"]) <= MAX_NAME_LENGTH, "the model's class name is not an identifier")
-    _refuse_unless(isinstance(graph["nodes"], list) and 0 < len(graph["nodes"]) <= MAX_NODES,
-                   f"the graph must have between 1 and {MAX_NODES} nodes")
-    _refuse_unless(isinstance(graph["modules"], dict) and isinstance(graph["attributes"], dict),
-                   "the export is malformed")
+    _refuse_unless(
+        isinstance(graph["type"], str) and graph["type"].isidentifier() and len(graph["type"]) <= MAX_NAME_LENGTH,
+        "the model's class name is not an identifier",
+    )
+    _refuse_unless(
+        isinstance(graph["nodes"], list) and 0 < len(graph["nodes"]) <= MAX_NODES,
+        f"the graph must have between 1 and {MAX_NODES} nodes",
+    )
+    _refuse_unless(
+        isinstance(graph["modules"], dict) and isinstance(graph["attributes"], dict), "the export is malformed"
+    )
 
 
 def _build_graph(nodes: list[Any], modules: dict[str, nn.Module], attributes: set[str]) -> fx.Graph:
@@ -225,17 +249,25 @@ def _build_graph(nodes: list[Any], modules: dict[str, nn.Module], attributes: se
         _refuse_unless(isinstance(node, dict) and set(node) == NODE_KEYS, f"node {position} is malformed")
         name, op, target = node["name"], node["op"], node["target"]
         _refuse_unless(isinstance(target, str) and len(target) <= MAX_NAME_LENGTH, f"node {position} has no target")
-        _refuse_unless(isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
-                       and len(name) <= MAX_NAME_LENGTH, f"node {position} has no identifier for a name")
+        _refuse_unless(
+            isinstance(name, str)
+            and name.isidentifier()
+            and not keyword.iskeyword(name)
+            and len(name) <= MAX_NAME_LENGTH,
+            f"node {position} has no identifier for a name",
+        )
         _refuse_unless(name not in built, f"node name {name!r} is used twice")
         _refuse_unless(op in OPS, f"node {name!r} has the unknown kind {op!r}")
-        _refuse_unless(isinstance(node["args"], (list, tuple)) and isinstance(node["kwargs"], dict),
-                       f"node {name!r} has malformed arguments")
+        _refuse_unless(
+            isinstance(node["args"], (list, tuple)) and isinstance(node["kwargs"], dict),
+            f"node {name!r} has malformed arguments",
+        )
         args = tuple(_constant(list(node["args"]), built))
         kwargs = _constant(node["kwargs"], built)
         _refuse_unless("out" not in kwargs, f"node {name!r} writes its result into another value (out=)")
-        _refuse_unless((op == "placeholder") == (position == 0),
-                       "the graph must start with its one input, and only then")
+        _refuse_unless(
+            (op == "placeholder") == (position == 0), "the graph must start with its one input, and only then"
+        )
         _refuse_unless((op == "output") == (position == len(nodes) - 1), "the graph must end with its one output")
         if op == "placeholder":
             _refuse_unless(not args and not kwargs, "the input may not have a default")
@@ -246,19 +278,25 @@ def _build_graph(nodes: list[Any], modules: dict[str, nn.Module], attributes: se
             built[name] = graph.output(args[0])
             continue
         if op == "get_attr":
-            _refuse_unless(target in attributes and not args and not kwargs,
-                           f"node {name!r} reads {target!r}, which the export does not declare")
+            _refuse_unless(
+                target in attributes and not args and not kwargs,
+                f"node {name!r} reads {target!r}, which the export does not declare",
+            )
         elif op == "call_module":
             _refuse_unless(target in modules, f"node {name!r} calls {target!r}, which the export does not declare")
         elif op == "call_function":
             _refuse_unless(target in CALLABLES, f"node {name!r} calls {target!r}, which is not an allowed function")
             if target == "builtins.getattr":
-                _refuse_unless(len(args) == 2 and isinstance(args[0], fx.Node) and args[1] in TENSOR_ATTRIBUTES
-                               and not kwargs, f"node {name!r} reads an attribute that is not allowed")
+                _refuse_unless(
+                    len(args) == 2 and isinstance(args[0], fx.Node) and args[1] in TENSOR_ATTRIBUTES and not kwargs,
+                    f"node {name!r} reads an attribute that is not allowed",
+                )
         else:
             _refuse_unless(target in METHODS, f"node {name!r} calls the method {target!r}, which is not allowed")
-            _refuse_unless(bool(args) and isinstance(args[0], fx.Node),
-                           f"node {name!r} calls .{target}() on a constant, not on a result of the graph")
+            _refuse_unless(
+                bool(args) and isinstance(args[0], fx.Node),
+                f"node {name!r} calls .{target}() on a constant, not on a result of the graph",
+            )
         function = CALLABLES[target] if op == "call_function" else target
         built[name] = graph.create_node(op, function, args, kwargs)
     return graph
@@ -269,34 +307,49 @@ def _state_shapes(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
 
 
 def _check_tensors(tensors: Any, expected: dict[str, torch.Tensor], attributes: dict[str, Any]) -> None:
-    _refuse_unless(isinstance(tensors, dict) and all(isinstance(value, torch.Tensor) for value in tensors.values()),
-                   "the weights are malformed")
+    _refuse_unless(
+        isinstance(tensors, dict) and all(isinstance(value, torch.Tensor) for value in tensors.values()),
+        "the weights are malformed",
+    )
     declared = sum(value.numel() for value in expected.values())
-    _refuse_unless(declared <= MAX_STATE_VALUES,
-                   f"the layers declare {declared:,} weights; the grader rebuilds at most {MAX_STATE_VALUES:,}")
+    _refuse_unless(
+        declared <= MAX_STATE_VALUES,
+        f"the layers declare {declared:,} weights; the grader rebuilds at most {MAX_STATE_VALUES:,}",
+    )
     shipped = sum(value.numel() for value in tensors.values())
-    _refuse_unless(shipped <= MAX_STATE_VALUES,
-                   f"the export holds {shipped:,} values; the grader rebuilds at most {MAX_STATE_VALUES:,}")
+    _refuse_unless(
+        shipped <= MAX_STATE_VALUES,
+        f"the export holds {shipped:,} values; the grader rebuilds at most {MAX_STATE_VALUES:,}",
+    )
     wanted = set(expected) | set(attributes)
     missing, extra = sorted(wanted - set(tensors)), sorted(set(tensors) - wanted)
-    _refuse_unless(not missing and not extra, f"the weights do not match the layers (missing {missing[:5]}, "
-                                              f"unexpected {extra[:5]})")
+    _refuse_unless(
+        not missing and not extra,
+        f"the weights do not match the layers (missing {missing[:5]}, unexpected {extra[:5]})",
+    )
     for key, value in tensors.items():
         _refuse_unless(not value.requires_grad, f"{key} is shipped with requires_grad")
         reference = expected.get(key)
         if reference is None:
             _refuse_unless(value.is_floating_point(), f"{key} is not a floating-point tensor")
             continue
-        _refuse_unless(value.shape == reference.shape,
-                       f"{key} has shape {list(value.shape)}, but its layer needs {list(reference.shape)}")
-        _refuse_unless(value.is_floating_point() == reference.is_floating_point() and value.dtype != torch.bool
-                       and not value.is_complex(),
-                       f"{key} has dtype {value.dtype}, unlike its layer's {reference.dtype}")
+        _refuse_unless(
+            value.shape == reference.shape,
+            f"{key} has shape {list(value.shape)}, but its layer needs {list(reference.shape)}",
+        )
+        _refuse_unless(
+            value.is_floating_point() == reference.is_floating_point()
+            and value.dtype != torch.bool
+            and not value.is_complex(),
+            f"{key} has dtype {value.dtype}, unlike its layer's {reference.dtype}",
+        )
 
 
 def _attribute_tensor(path: str, spec: Any, tensor: torch.Tensor) -> torch.Tensor:
-    _refuse_unless(isinstance(spec, dict) and set(spec) == {"parameter"} and isinstance(spec["parameter"], bool),
-                   f"the attribute {path!r} is malformed")
+    _refuse_unless(
+        isinstance(spec, dict) and set(spec) == {"parameter"} and isinstance(spec["parameter"], bool),
+        f"the attribute {path!r} is malformed",
+    )
     meta = torch.empty(tensor.shape, dtype=torch.float32, device="meta")
     return nn.Parameter(meta, requires_grad=False) if spec["parameter"] else meta
 
@@ -304,8 +357,9 @@ def _attribute_tensor(path: str, spec: Any, tensor: torch.Tensor) -> torch.Tenso
 def _check_paths(modules: dict[str, Any], attributes: dict[str, Any]) -> None:
     """Layers and attributes each own their path: none inside another, so none replaces a
     layer's weights or attaches to a layer it does not belong to."""
-    paths = [_check_path(path, "the layer") for path in modules] + [_check_path(path, "the attribute")
-                                                                   for path in attributes]
+    paths = [_check_path(path, "the layer") for path in modules] + [
+        _check_path(path, "the attribute") for path in attributes
+    ]
     every = set(paths)
     _refuse_unless(len(every) == len(paths), "a path is both a layer and an attribute")
     for path in paths:
@@ -352,8 +406,9 @@ class _SizeCheck(fx.Interpreter):
         produced = 0
         for tensor in structure.output_tensors(result):
             if tensor.numel() > self.limit:
-                raise ExportRefused(f"{node.name} produces {tensor.numel():,} values for this input; at most "
-                                    f"{self.limit:,} are allowed")
+                raise ExportRefused(
+                    f"{node.name} produces {tensor.numel():,} values for this input; at most {self.limit:,} are allowed"
+                )
             self.largest = max(self.largest, tensor.numel())
             self.work += tensor.numel() * _contraction(node, args, owner)
             produced += tensor.numel()
@@ -374,8 +429,9 @@ def _measure_run(module: fx.GraphModule, input_shape: tuple[int, ...], limit: in
     except ExportRefused:
         raise
     except Exception as error:
-        raise ExportRefused(f"the rebuilt model fails on a {tuple(input_shape)} input: "
-                            f"{type(error).__name__}: {error}") from error
+        raise ExportRefused(
+            f"the rebuilt model fails on a {tuple(input_shape)} input: {type(error).__name__}: {error}"
+        ) from error
     _refuse_unless(bool(structure.output_tensors(output)), "the model returns no tensor")
     return check
 
@@ -386,22 +442,39 @@ def _check_runs(module: fx.GraphModule, input_shape: tuple[int, ...]) -> int:
     every later run: no node over ``MAX_VALUES_PER_BATCH`` values, no batch over ``MAX_WORK_PER_BATCH``
     multiply-adds or ``MAX_LIVE_VALUES_PER_BATCH`` values alive at once (a graph whose sizes grow
     faster than its batch is caught at that size)."""
-    _refuse_unless(bool(input_shape) and all(_is_int(size) and size > 0 for size in input_shape)
-                   and math.prod(input_shape[1:]) <= MAX_VALUES_PER_SAMPLE, f"bad input shape {input_shape!r}")
+    _refuse_unless(
+        bool(input_shape)
+        and all(_is_int(size) and size > 0 for size in input_shape)
+        and math.prod(input_shape[1:]) <= MAX_VALUES_PER_SAMPLE,
+        f"bad input shape {input_shape!r}",
+    )
     _measure_run(module, input_shape, MAX_VALUES_PER_SAMPLE * input_shape[0])
     one = _measure_run(module, (1, *input_shape[1:]), MAX_VALUES_PER_BATCH)
-    batch = max(1, min(MAX_BATCH, MAX_VALUES_PER_BATCH // max(1, one.largest), MAX_WORK_PER_BATCH // max(1, one.work),
-                       MAX_LIVE_VALUES_PER_BATCH // max(1, one.peak)))
+    batch = max(
+        1,
+        min(
+            MAX_BATCH,
+            MAX_VALUES_PER_BATCH // max(1, one.largest),
+            MAX_WORK_PER_BATCH // max(1, one.work),
+            MAX_LIVE_VALUES_PER_BATCH // max(1, one.peak),
+        ),
+    )
     for size, run in ((1, one), (batch, _measure_run(module, (batch, *input_shape[1:]), MAX_VALUES_PER_BATCH))):
-        _refuse_unless(run.work <= MAX_WORK_PER_BATCH, f"running {size} image(s) takes {run.work:,} multiply-adds; "
-                       f"at most {MAX_WORK_PER_BATCH:,} are allowed")
-        _refuse_unless(run.peak <= MAX_LIVE_VALUES_PER_BATCH, f"running {size} image(s) needs {run.peak:,} values "
-                       f"held at once; at most {MAX_LIVE_VALUES_PER_BATCH:,} are allowed")
+        _refuse_unless(
+            run.work <= MAX_WORK_PER_BATCH,
+            f"running {size} image(s) takes {run.work:,} multiply-adds; at most {MAX_WORK_PER_BATCH:,} are allowed",
+        )
+        _refuse_unless(
+            run.peak <= MAX_LIVE_VALUES_PER_BATCH,
+            f"running {size} image(s) needs {run.peak:,} values "
+            f"held at once; at most {MAX_LIVE_VALUES_PER_BATCH:,} are allowed",
+        )
     return batch
 
 
-def rebuild(graph: dict[str, Any], tensors: dict[str, torch.Tensor],
-            input_shape: tuple[int, ...] | None = None) -> fx.GraphModule:
+def rebuild(
+    graph: dict[str, Any], tensors: dict[str, torch.Tensor], input_shape: tuple[int, ...] | None = None
+) -> fx.GraphModule:
     """The exported model as a GraphModule in eval mode, weights loaded, gradients off.
 
     With ``input_shape`` the graph is also run on meta tensors of that shape first, so a
@@ -437,8 +510,12 @@ def rebuild(graph: dict[str, Any], tensors: dict[str, torch.Tensor],
     return module.requires_grad_(False)
 
 
-def run_batched(module: fx.GraphModule, images: torch.Tensor, reduce: Callable[[Any], torch.Tensor],
-                before_batch: Callable[[], None]) -> torch.Tensor:
+def run_batched(
+    module: fx.GraphModule,
+    images: torch.Tensor,
+    reduce: Callable[[Any], torch.Tensor],
+    before_batch: Callable[[], None],
+) -> torch.Tensor:
     """``reduce`` of the module's output on ``images``, one batch of exactly ``grader_batch`` at a
     time (the last one padded with zeros), so every pass is one the rebuild measured;
     ``before_batch`` may stop the run (the submission's time is up)."""
@@ -447,9 +524,9 @@ def run_batched(module: fx.GraphModule, images: torch.Tensor, reduce: Callable[[
     with torch.no_grad():
         for start in range(0, len(images), batch):
             before_batch()
-            chunk = images[start:start + batch]
+            chunk = images[start : start + batch]
             padding = chunk.new_zeros((batch - len(chunk), *chunk.shape[1:]))
-            results.append(reduce(module(torch.cat([chunk, padding])))[:len(chunk)])
+            results.append(reduce(module(torch.cat([chunk, padding])))[: len(chunk)])
     return torch.cat(results)
 
 

@@ -15,14 +15,14 @@ import re
 import shutil
 import stat
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Sequence
 
 import nbformat
 
-from checks.engine.notebook import InvalidNotebook, merge_notebooks
 from checks.data.class_folder import is_class_file
+from checks.engine.notebook import InvalidNotebook, merge_notebooks
 
 DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
 IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
@@ -91,8 +91,10 @@ def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits
             raise UnsafeArchive(f"{archive.name} has {len(entries)} entries, over the limit of {limits.max_entries}")
         declared = sum(entry.file_size for entry in entries)
         if declared > limits.max_total_bytes:
-            raise UnsafeArchive(f"{archive.name} would unpack to {declared >> 20} MiB, over the "
-                                f"{limits.max_total_bytes >> 20} MiB limit")
+            raise UnsafeArchive(
+                f"{archive.name} would unpack to {declared >> 20} MiB, over the "
+                f"{limits.max_total_bytes >> 20} MiB limit"
+            )
         root = destination.resolve()
         extracted, skipped, written = [], [], 0
         for entry in entries:
@@ -112,21 +114,30 @@ def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits
                 continue
             if entry.flag_bits & 0x1:
                 raise UnsafeArchive(f"{archive.name} is password-protected ({entry.filename})")
-            if entry.compress_size and entry.file_size > (1 << 20) and entry.file_size / entry.compress_size > limits.max_ratio:
-                raise UnsafeArchive(f"{archive.name}: {entry.filename} expands {entry.file_size // entry.compress_size}x, "
-                                    "which looks like a zip bomb")
+            if (
+                entry.compress_size
+                and entry.file_size > (1 << 20)
+                and entry.file_size / entry.compress_size > limits.max_ratio
+            ):
+                raise UnsafeArchive(
+                    f"{archive.name}: {entry.filename} expands {entry.file_size // entry.compress_size}x, "
+                    "which looks like a zip bomb"
+                )
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(entry) as source, target.open("wb") as sink:
                     while chunk := source.read(CHUNK):
                         written += len(chunk)
                         if written > limits.max_total_bytes:
-                            raise UnsafeArchive(f"{archive.name} unpacks to more than "
-                                                f"{limits.max_total_bytes >> 20} MiB")
+                            raise UnsafeArchive(
+                                f"{archive.name} unpacks to more than {limits.max_total_bytes >> 20} MiB"
+                            )
                         sink.write(chunk)
             except (FileExistsError, NotADirectoryError, IsADirectoryError):
-                raise UnsafeArchive(f"{archive.name}: {entry.filename} could not be extracted, because the archive "
-                                    "holds a file and a folder of the same name") from None
+                raise UnsafeArchive(
+                    f"{archive.name}: {entry.filename} could not be extracted, because the archive "
+                    "holds a file and a folder of the same name"
+                ) from None
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, OSError) as error:
                 raise UnsafeArchive(f"{archive.name}: {entry.filename} could not be extracted ({error})") from None
             extracted.append(str(relative))
@@ -135,14 +146,16 @@ def safe_extract(archive: Path, destination: Path, limits: ZipLimits = ZipLimits
 
 def _notebooks_in(folder: Path) -> list[Path]:
     return sorted(
-        path for path in folder.rglob("*.ipynb")
+        path
+        for path in folder.rglob("*.ipynb")
         if path.is_file() and not path.is_symlink() and not _ignored(PurePosixPath(path.relative_to(folder).as_posix()))
     )
 
 
 def _listing(folder: Path) -> list[str]:
     return sorted(
-        path.relative_to(folder).as_posix() for path in folder.rglob("*")
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
         if path.is_file() and not _ignored(PurePosixPath(path.relative_to(folder).as_posix()))
     )[:200]
 
@@ -156,7 +169,8 @@ def _choose_notebook(submission: Submission, work_dir: Path) -> None:
         submission.notebook = notebooks[0]
     elif not notebooks:
         submission.problem = "no notebook (.ipynb) found" + (
-            f"; the submission holds: {', '.join(submission.found[:20])}" if submission.found else "; it is empty")
+            f"; the submission holds: {', '.join(submission.found[:20])}" if submission.found else "; it is empty"
+        )
     else:
         names = [n.relative_to(submission.folder).as_posix() for n in notebooks]
         try:
@@ -178,8 +192,13 @@ def _stem(path: Path) -> str:
         return path.name
 
 
-def intake_one(path: Path, work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
-               limits: ZipLimits = ZipLimits(), student_id: str | None = None) -> Submission:
+def intake_one(
+    path: Path,
+    work_dir: Path,
+    id_pattern: str = DEFAULT_ID_PATTERN,
+    limits: ZipLimits = ZipLimits(),
+    student_id: str | None = None,
+) -> Submission:
     """``student_id`` overrides the one read from the name (used to keep ids unique).
 
     Any error, however unexpected, becomes this submission's problem rather than the class's.
@@ -236,19 +255,26 @@ def _unique(wanted: str, taken: set[str]) -> str:
 
 def _refused(candidate: Path, wanted: str, taken: set[str]) -> Submission:
     """A visible invalid result under an id that cannot overwrite the class file ``wanted`` names."""
-    return Submission(_unique(wanted + REFUSED_SUFFIX, taken), candidate,
-                      problem=f"the name {wanted} collides with the class file {wanted} in the output folder; "
-                              "rename the submission after the student")
+    return Submission(
+        _unique(wanted + REFUSED_SUFFIX, taken),
+        candidate,
+        problem=f"the name {wanted} collides with the class file {wanted} in the output folder; "
+        "rename the submission after the student",
+    )
 
 
-def discover(paths: Sequence[Path], work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN,
-             limits: ZipLimits = ZipLimits()) -> list[Submission]:
+def discover(
+    paths: Sequence[Path], work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN, limits: ZipLimits = ZipLimits()
+) -> list[Submission]:
     """One submission per zip, notebook or student folder; a folder argument is a class."""
     candidates: list[Path] = []
     for path in paths:
         if path.is_dir() and not path.is_symlink():
-            candidates += sorted(child for child in path.iterdir() if not child.name.startswith(".")
-                                 and child.name not in IGNORED_FOLDERS)
+            candidates += sorted(
+                child
+                for child in path.iterdir()
+                if not child.name.startswith(".") and child.name not in IGNORED_FOLDERS
+            )
         else:
             candidates.append(path)
     submissions: list[Submission] = []

@@ -27,16 +27,24 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
 from safetensors.torch import load as load_tensors
 
 from checks.engine.exchange import ExchangeFolder, ExchangeRefused
 from checks.engine.exchange_records import events_from_lines, figures_from_index
 from checks.engine.job_cgroup import JobCgroup, remove_abandoned
 from checks.engine.job_files import Usage, remove_tree, usage
+from checks.engine.sandbox import (
+    PROBE_PACKAGE,
+    Generation,
+    InsideView,
+    JobPaths,
+    Sandbox,
+    SandboxLimits,
+    allocate_uid,
+    kill_processes_of,
+    readable,
+)
 from checks.probe.wire import MAX_JSON_BYTES, MAX_PAYLOAD_BYTES, Decoder, Encoder
-from checks.engine.sandbox import (PROBE_PACKAGE, Generation, InsideView, JobPaths, Sandbox, SandboxLimits, allocate_uid,
-                            kill_processes_of, readable)
 
 KERNEL_NAME = "xaigrader-sandbox"
 MAX_CELL_OUTPUT_BYTES = 1 << 20
@@ -164,7 +172,7 @@ class KernelSession:
         """Where the current kernel generation finds things."""
         return self.sandbox.inside_view(self.job, self.generations[-1], self.config.data_dir)
 
-    async def __aenter__(self) -> "KernelSession":
+    async def __aenter__(self) -> KernelSession:
         self.sandbox.prepare(self.job, self.uid)
         limits = self.config.limits
         remove_abandoned(lambda name: (self.job.root.parent / name).exists())
@@ -184,8 +192,11 @@ class KernelSession:
         """How memory and processes were limited, for run.json: per job when cgroups allow it."""
         if self.job_cgroup is None:
             return {"mode": "per process (rlimits): the memory limit applies to each process, not the job"}
-        return {**self.job_cgroup.describe(), "peak_memory_bytes": self.job_cgroup.peak_memory_bytes(),
-                "oom_killed": self.job_cgroup.oom_killed()}
+        return {
+            **self.job_cgroup.describe(),
+            "peak_memory_bytes": self.job_cgroup.peak_memory_bytes(),
+            "oom_killed": self.job_cgroup.oom_killed(),
+        }
 
     def _new_generation(self) -> Generation:
         number = len(self.generations)
@@ -243,10 +254,17 @@ class KernelSession:
         """The kernel reads a copy of the connection file naming its sockets by their inside path;
         the grader's copy lives outside every folder the kernel can write."""
         inside = self.view.runtime
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(inside / "kernel.json"),
-                "--HistoryManager.enabled=False"]
-        wrapped = self.sandbox.wrap(argv, self.job, generation, self.config.data_dir, self._environment(), self.uid,
-                                    self.job_cgroup)
+        argv = [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            str(inside / "kernel.json"),
+            "--HistoryManager.enabled=False",
+        ]
+        wrapped = self.sandbox.wrap(
+            argv, self.job, generation, self.config.data_dir, self._environment(), self.uid, self.job_cgroup
+        )
         km = AsyncKernelManager(
             kernel_name=KERNEL_NAME,
             transport="ipc",
@@ -336,8 +354,11 @@ class KernelSession:
             await asyncio.sleep(0.5)
             used = await asyncio.to_thread(self._exchange_usage, limits.exchange_inodes)
             if used.bytes > limits.exchange_bytes or used.truncated:
-                what = f"{used.bytes} bytes (limit {limits.exchange_bytes})" if not used.truncated else \
-                    f"more than {limits.exchange_inodes} files and folders"
+                what = (
+                    f"{used.bytes} bytes (limit {limits.exchange_bytes})"
+                    if not used.truncated
+                    else f"more than {limits.exchange_inodes} files and folders"
+                )
                 self.quota_exceeded = f"the kernel wrote {what} to the exchange folders"
                 if self.km is not None:
                     await self.km.shutdown_kernel(now=True)
@@ -430,8 +451,9 @@ class KernelSession:
                 continue
             limited_by_deadline = remaining < self.config.cell_timeout_s
             try:
-                record = await self._run_cell(notebook, cell, index, min(remaining, self.config.cell_timeout_s),
-                                              recover=not limited_by_deadline)
+                record = await self._run_cell(
+                    notebook, cell, index, min(remaining, self.config.cell_timeout_s), recover=not limited_by_deadline
+                )
             except Exception as error:
                 record = await self._after_failed_recovery(notebook, index, error)
             result.cells.append(record)
@@ -447,8 +469,13 @@ class KernelSession:
     async def _after_failed_recovery(self, notebook, index: int, error: Exception) -> CellRecord:
         """Recovering from a timeout or a death failed (e.g. a replacement kernel slow to start
         on a loaded machine): record it on the cell and try one fresh kernel for the rest."""
-        record = CellRecord(index, "kernel_died", 0.0, type(error).__name__,
-                            f"the kernel could not be recovered after this cell: {error}"[:500])
+        record = CellRecord(
+            index,
+            "kernel_died",
+            0.0,
+            type(error).__name__,
+            f"the kernel could not be recovered after this cell: {error}"[:500],
+        )
         try:
             await self._restart(notebook, "recovery failed", index)
         except Exception:
@@ -464,9 +491,14 @@ class KernelSession:
         began = time.monotonic()
         try:
             await asyncio.wait_for(self.client.async_execute_cell(cell, index), timeout=limit + 5)
-        except (CellTimeoutError, asyncio.TimeoutError):
-            record = CellRecord(index, "timeout", time.monotonic() - began, "CellTimeoutError",
-                                f"cell still running after {self.client.timeout} s")
+        except (TimeoutError, CellTimeoutError):
+            record = CellRecord(
+                index,
+                "timeout",
+                time.monotonic() - began,
+                "CellTimeoutError",
+                f"cell still running after {self.client.timeout} s",
+            )
             if recover:
                 await self._recover_after_timeout(notebook, index)
             return record
@@ -505,8 +537,10 @@ class KernelSession:
         return records
 
     def read_events(self, dropped: list[str]) -> list[dict[str, Any]]:
-        return [{key: value for key, value in event.items() if key != "generation"}
-                for event in self._records("events.jsonl", MAX_EVENTS_BYTES, events_from_lines, dropped)]
+        return [
+            {key: value for key, value in event.items() if key != "generation"}
+            for event in self._records("events.jsonl", MAX_EVENTS_BYTES, events_from_lines, dropped)
+        ]
 
     def read_figures(self, dropped: list[str]) -> list[dict[str, Any]]:
         return self._records("figures/index.json", MAX_FIGURE_INDEX_BYTES, figures_from_index, dropped)

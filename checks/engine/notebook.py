@@ -48,9 +48,12 @@ def merge_notebooks(paths: list[Path], names: list[str]) -> nbformat.NotebookNod
     """
     parts = [load_notebook(path) for path in paths]
     merged = nbformat.v4.new_notebook(metadata=parts[0].metadata)
-    for number, (name, part) in enumerate(zip(names, parts), start=1):
-        merged.cells.append(nbformat.v4.new_markdown_cell(f"*xaigrader: the cells below come from {name}.*",
-                                                          metadata={PART_MARKER: name}))
+    for name, part in zip(names, parts):
+        merged.cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"*xaigrader: the cells below come from {name}.*", metadata={PART_MARKER: name}
+            )
+        )
         merged.cells.extend(part.cells)
     for index, cell in enumerate(merged.cells):
         cell["id"] = f"merged-{index}"
@@ -69,8 +72,10 @@ def out_of_order_note(notebook: nbformat.NotebookNode) -> str | None:
             before = 0
         count = cell.get("execution_count") if cell.cell_type == "code" else None
         if count and count < before:
-            return (f"the notebook was saved after running its cells out of order (cell {index}, [{count}], ran "
-                    f"before the cell above it, [{before}]); the grader runs cells top to bottom")
+            return (
+                f"the notebook was saved after running its cells out of order (cell {index}, [{count}], ran "
+                f"before the cell above it, [{before}]); the grader runs cells top to bottom"
+            )
         before = count or before
     return None
 
@@ -81,8 +86,9 @@ def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
     except RecursionError:
         raise InvalidNotebook(f"{name} is nested too deeply to be a notebook") from None
     except json.JSONDecodeError as error:
-        raise InvalidNotebook(f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
-                              "was it saved completely?") from None
+        raise InvalidNotebook(
+            f"{name} is not valid JSON ({error.msg} at line {error.lineno}); was it saved completely?"
+        ) from None
     if not isinstance(raw, dict):
         raise InvalidNotebook(f"{name} holds a JSON {type(raw).__name__}, not a notebook object")
     version = raw.get("nbformat")
@@ -107,7 +113,9 @@ def _check_cells(raw: dict, name: str) -> None:
     """Explicit messages for the mistakes nbformat reports obscurely or not at all."""
     cells = raw.get("cells")
     if cells is None and raw.get("nbformat") == 3:
-        cells = [cell for sheet in raw.get("worksheets", []) if isinstance(sheet, dict) for cell in sheet.get("cells", [])]
+        cells = [
+            cell for sheet in raw.get("worksheets", []) if isinstance(sheet, dict) for cell in sheet.get("cells", [])
+        ]
     if not isinstance(cells, list):
         raise InvalidNotebook(f"{name} has no list of cells")
     for number, cell in enumerate(cells):
@@ -124,11 +132,30 @@ def _check_cells(raw: dict, name: str) -> None:
 # ---- quick extraction ---------------------------------------------------------------
 
 SAFE_CALLS = {
-    "torch.device", "torch.tensor", "torch.float32", "np.array", "numpy.array",
-    "transforms.Compose", "transforms.Resize", "transforms.ToTensor", "transforms.Normalize",
-    "transforms.CenterCrop", "transforms.Grayscale", "torchvision.transforms.Compose",
-    "torchvision.transforms.Resize", "torchvision.transforms.ToTensor", "torchvision.transforms.Normalize",
-    "T.Compose", "T.Resize", "T.ToTensor", "T.Normalize", "dict", "list", "tuple", "set", "range",
+    "torch.device",
+    "torch.tensor",
+    "torch.float32",
+    "np.array",
+    "numpy.array",
+    "transforms.Compose",
+    "transforms.Resize",
+    "transforms.ToTensor",
+    "transforms.Normalize",
+    "transforms.CenterCrop",
+    "transforms.Grayscale",
+    "torchvision.transforms.Compose",
+    "torchvision.transforms.Resize",
+    "torchvision.transforms.ToTensor",
+    "torchvision.transforms.Normalize",
+    "T.Compose",
+    "T.Resize",
+    "T.ToTensor",
+    "T.Normalize",
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "range",
 }
 DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -152,8 +179,9 @@ class Extraction:
 
     def as_notebook(self) -> nbformat.NotebookNode:
         notebook = nbformat.v4.new_notebook()
-        notebook.cells = [nbformat.v4.new_code_cell(source, metadata={"source_cell": index})
-                          for index, source in self.cells]
+        notebook.cells = [
+            nbformat.v4.new_code_cell(source, metadata={"source_cell": index}) for index, source in self.cells
+        ]
         return notebook
 
 
@@ -174,7 +202,8 @@ def _is_constant(node: ast.AST, known: set[str]) -> bool:
         return all(_is_constant(item, known) for item in node.elts)
     if isinstance(node, ast.Dict):
         return all(k is not None and _is_constant(k, known) for k in node.keys) and all(
-            _is_constant(v, known) for v in node.values)
+            _is_constant(v, known) for v in node.values
+        )
     if isinstance(node, (ast.Name, ast.Attribute)):
         dotted = _dotted(node)
         return dotted is not None and dotted.split(".")[0] in known
@@ -244,7 +273,11 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
                 and statement.value is not None
                 and _is_constant(statement.value, known)
             )
-            names = _bound_names(statement) if isinstance(statement, (*DEFINITIONS, ast.Assign, ast.AnnAssign, ast.AugAssign)) else []
+            names = (
+                _bound_names(statement)
+                if isinstance(statement, (*DEFINITIONS, ast.Assign, ast.AnnAssign, ast.AugAssign))
+                else []
+            )
             if keep:
                 kept.append(ast.get_source_segment(source, statement) or ast.unparse(statement))
                 known.update(names)

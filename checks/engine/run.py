@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import nbformat
 import numpy as np
 
+from checks.data.files import write_json
+from checks.engine.exchange_records import FigureRecord
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import InvalidNotebook, load_notebook
-from checks.data.files import write_json
 
 
-def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: Path) -> list[dict[str, Any]]:
-    """One PNG and one JSON record per figure; image arrays travel with their record when
-    they are plain numeric arrays of the shape the record declares."""
+def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: Path) -> list[FigureRecord]:
+    """One PNG and one JSON record per figure (each record keeps its ``format``, the layout it was
+    validated into); image arrays travel with their record when they are plain numeric arrays of
+    the shape the record declares. ``figures`` are validated records tagged with their kernel generation."""
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
     taken: set[tuple[int, str]] = set()
@@ -31,15 +33,15 @@ def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: 
 
     for number, figure in enumerate(figures, start=1):
         stem = f"figure-{number:03d}"
-        record = dict(figure)
-        generation = record.pop("generation")
+        generation = figure["generation"]
+        record = cast(FigureRecord, {key: value for key, value in figure.items() if key != "generation"})
         png = read_once(generation, record["png"])
         record["png"] = f"{stem}.png" if png else None
         if png:
             (folder / f"{stem}.png").write_bytes(png)
         for axes_number, axes in enumerate(record["axes"]):
             for image_number, image in enumerate(axes["images"]):
-                array = read_once(generation, image.pop("array", None))
+                array = read_once(generation, image["array"])
                 if array is not None and npy_matches(array, image["shape"]):
                     image["array"] = f"{stem}-ax{axes_number}-im{image_number}.npy"
                     (folder / image["array"]).write_bytes(array)
@@ -54,8 +56,9 @@ def npy_matches(data: bytes, shape: list[int]) -> bool:
     """A .npy file holding a numeric array of ``shape``, read from its header without unpickling."""
     stream = io.BytesIO(data)
     try:
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(stream)]
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[
+            np.lib.format.read_magic(stream)
+        ]
         declared, _, dtype = read_header(stream)
     except (KeyError, ValueError, OSError, SyntaxError, TypeError):
         return False

@@ -21,8 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from checks.engine.job_cgroup import JobCgroup
-from checks.engine.seccomp_filter import (SECCOMP_FD, UnsupportedArchitecture, bwrap_supports, open_on_fd_prefix,
-                                   seccomp_program, write_program)
+from checks.engine.seccomp_filter import (
+    SECCOMP_FD,
+    UnsupportedArchitecture,
+    bwrap_supports,
+    open_on_fd_prefix,
+    seccomp_program,
+    write_program,
+)
 from checks.engine.seccomp_filter import describe as describe_seccomp
 
 PROBE_SOURCE = Path(__file__).parent.parent / "probe"
@@ -74,7 +80,7 @@ class JobPaths:
     submission: Path | None = None
 
     @classmethod
-    def create(cls, root: Path, submission: Path | None = None) -> "JobPaths":
+    def create(cls, root: Path, submission: Path | None = None) -> JobPaths:
         inbox = root / "inbox"
         (inbox / "calls").mkdir(parents=True, exist_ok=True)
         copy = None
@@ -276,8 +282,14 @@ class Sandbox:
         drop_privileges = []
         if uid is not None:
             drop_privileges = [
-                "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--",
+                "/usr/bin/setpriv",
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--bounding-set=-all",
+                "--inh-caps=-all",
+                "--no-new-privs",
+                "--",
             ]
         limits = self.limits
         rlimits = [
@@ -310,8 +322,9 @@ class Sandbox:
             bwrap += ["--seccomp", str(SECCOMP_FD)]
         return joined + opened + bwrap + ["--", *inner]
 
-    def _bubblewrap_options(self, job: JobPaths, generation: Generation, data_dir: Path | None,
-                              environment: dict[str, str]) -> list[str]:
+    def _bubblewrap_options(
+        self, job: JobPaths, generation: Generation, data_dir: Path | None, environment: dict[str, str]
+    ) -> list[str]:
         args = [*namespace_flags()]
         if not self.allow_network:
             args.append("--unshare-net")

@@ -18,7 +18,7 @@ import shutil
 import struct
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 # Syscall numbers as (x86_64, aarch64). x86_64: the kernel's
@@ -81,15 +81,52 @@ SYSCALL_NUMBERS: dict[str, tuple[int, int]] = {
 # Refused with EPERM whatever the arguments. unshare is refused outright: neither
 # Python, ipykernel nor torch call it, and its only use here would be a new namespace.
 DENIED_SYSCALLS: tuple[str, ...] = (
-    "acct", "add_key", "adjtimex", "bpf", "clock_adjtime", "clock_settime",
-    "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
-    "init_module", "io_uring_enter", "io_uring_register", "io_uring_setup", "kcmp",
-    "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount",
-    "mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
-    "open_tree", "perf_event_open", "pidfd_getfd", "pivot_root", "process_madvise",
-    "process_vm_readv", "process_vm_writev", "ptrace", "quotactl", "quotactl_fd",
-    "reboot", "request_key", "setns", "settimeofday", "swapoff", "swapon", "syslog",
-    "umount2", "unshare", "userfaultfd",
+    "acct",
+    "add_key",
+    "adjtimex",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "init_module",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pidfd_getfd",
+    "pivot_root",
+    "process_madvise",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "swapoff",
+    "swapon",
+    "syslog",
+    "umount2",
+    "unshare",
+    "userfaultfd",
 )
 # Refused with EPERM only for some arguments.
 ARGUMENT_CHECKED_SYSCALLS: dict[str, str] = {
@@ -218,7 +255,7 @@ def describe(machine: str | None = None) -> dict[str, object]:
     }
 
 
-@lru_cache(maxsize=None)
+@cache
 def bwrap_supports(flag: str) -> bool:
     """Whether the installed bwrap lists ``flag`` (e.g. ``--disable-userns``) in its help."""
     bwrap = shutil.which("bwrap")

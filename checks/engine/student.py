@@ -19,6 +19,7 @@ from checks.engine.exported_model import ExportRefused, rebuild
 from checks.engine.kernel import KernelSession
 from checks.probe.wire import Decoder, KernelObject, WireError
 
+
 @dataclass
 class CallOutcome:
     result: Any
@@ -49,10 +50,12 @@ class StudentProxy:
             raise kind(request.get("target", request["op"]), error["type"], error["message"])
         return response["value"], decoder
 
-    def call(self, name: str, *args: Any, seed: int | None = None, timeout: float | None = None,
-             **kwargs: Any) -> CallOutcome:
-        value, decoder = self._request({"op": "call", "target": name, "seed": seed},
-                                       {"args": list(args), "kwargs": kwargs}, timeout)
+    def call(
+        self, name: str, *args: Any, seed: int | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> CallOutcome:
+        value, decoder = self._request(
+            {"op": "call", "target": name, "seed": seed}, {"args": list(args), "kwargs": kwargs}, timeout
+        )
         decoded = decoder.decode(value)
         wire = {decoder.decode(k): v for k, v in value["$dict"]}
         return CallOutcome(decoded["result"], decoded["args_after"], wire["result"], wire["args_after"], decoder)
@@ -100,8 +103,9 @@ class StudentProxy:
             return True
         return True
 
-    def run(self, code: str, tensors: dict[str, Any] | None = None, timeout: float = 120,
-            label: str = "grader set-up code") -> None:
+    def run(
+        self, code: str, tensors: dict[str, Any] | None = None, timeout: float = 120, label: str = "grader set-up code"
+    ) -> None:
         """Grader code in the kernel, e.g. to build an object the checks pass as an argument.
 
         ``tensors`` arrive as the dict ``__xaigrader_tensors`` (loaded from safetensors).
@@ -112,7 +116,10 @@ class StudentProxy:
             host = self.session.job.inbox / "calls" / name
             self.session.give(host, save({k: v.detach().contiguous() for k, v in tensors.items()}))
             inside = self.session.view.inbox / "calls" / name
-            prefix = f"from safetensors.torch import load_file as __xg_load\n__xaigrader_tensors = __xg_load({str(inside)!r})\n"
+            prefix = (
+                "from safetensors.torch import load_file as __xg_load\n"
+                f"__xaigrader_tensors = __xg_load({str(inside)!r})\n"
+            )
         reply = self._await(self.session.execute_hidden(prefix + code, timeout), timeout)
         if reply is None or reply["content"]["status"] != "ok":
             detail = reply["content"].get("evalue", "") if reply else "no reply"

@@ -1,1 +1,2 @@
-"""Assignment-neutral evidence found in a graded notebook: figures and panels, image grids, dataset images, stated numbers, architectures, splits, classifiers in the kernel, printed output."""
+"""Assignment-neutral evidence found in a graded notebook: figures and panels, image grids, dataset
+images, stated numbers, architectures, splits, classifiers in the kernel, printed output."""

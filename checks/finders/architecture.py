@@ -55,8 +55,10 @@ def _spatial(shape: list[int] | None) -> int | None:
 def describe_layer(layer: dict[str, Any]) -> str:
     kind = layer["type"]
     if kind == "Conv2d":
-        text = (f"conv {layer['out_channels']} {_single(layer['kernel_size'])}x{_single(layer['kernel_size'])} "
-                f"stride {_single(layer['stride'])} pad {_single(layer['padding'])}")
+        text = (
+            f"conv {layer['out_channels']} {_single(layer['kernel_size'])}x{_single(layer['kernel_size'])} "
+            f"stride {_single(layer['stride'])} pad {_single(layer['padding'])}"
+        )
     elif kind == "Linear":
         text = f"fc {layer['in_features']}->{layer['out_features']}"
     elif kind in ("MaxPool2d", "AvgPool2d"):
@@ -71,26 +73,37 @@ def compare(description: dict[str, Any], prescribed: PrescribedArchitecture) -> 
     layers = description["layers"]
     convs = [layer for layer in layers if layer["type"] == "Conv2d"]
     linears = [layer for layer in layers if layer["type"] == "Linear"]
-    result = Comparison(batch_norm=any(layer["type"].startswith("BatchNorm") for layer in layers),
-                        layers=[describe_layer(layer) for layer in layers])
+    result = Comparison(
+        batch_norm=any(layer["type"].startswith("BatchNorm") for layer in layers),
+        layers=[describe_layer(layer) for layer in layers],
+    )
     problems = result.differences
     if len(convs) != len(prescribed.convs):
         problems.append(f"{len(convs)} convolution layer(s) instead of {len(prescribed.convs)}")
     for number, (layer, expected) in enumerate(zip(convs, prescribed.convs), start=1):
-        found = ConvSpec(layer["out_channels"], _single(layer["kernel_size"]), _single(layer["stride"]),
-                         _single(layer["padding"]), _spatial(layer["input"]) or 0)
+        found = ConvSpec(
+            layer["out_channels"],
+            _single(layer["kernel_size"]),
+            _single(layer["stride"]),
+            _single(layer["padding"]),
+            _spatial(layer["input"]) or 0,
+        )
         name = f"conv{number}"
         if found.out_channels != expected.out_channels:
             problems.append(f"{name} has {found.out_channels} filters instead of {expected.out_channels}")
         if found.kernel != expected.kernel:
-            problems.append(f"{name} uses {found.kernel}x{found.kernel} kernels instead of {expected.kernel}x{expected.kernel}")
+            problems.append(
+                f"{name} uses {found.kernel}x{found.kernel} kernels instead of {expected.kernel}x{expected.kernel}"
+            )
         if found.stride != expected.stride:
             problems.append(f"{name} has stride {found.stride} instead of {expected.stride}")
         if found.padding != expected.padding:
             problems.append(f"{name} has padding {found.padding} instead of {expected.padding}")
         if found.input_size != expected.input_size and number > 1:
-            problems.append(f"{name} receives {found.input_size}x{found.input_size} maps instead of "
-                            f"{expected.input_size}x{expected.input_size}: the 2x2 pooling before it is missing or different")
+            problems.append(
+                f"{name} receives {found.input_size}x{found.input_size} maps instead of "
+                f"{expected.input_size}x{expected.input_size}: the 2x2 pooling before it is missing or different"
+            )
     expected_linear = list(zip((prescribed.flattened, *prescribed.hidden), (*prescribed.hidden, prescribed.classes)))
     if len(linears) != len(expected_linear):
         problems.append(f"{len(linears)} fully connected layer(s) instead of {len(expected_linear)}")

@@ -1,8 +1,10 @@
 """Classifiers a notebook left in its kernel, found by what they compute rather than by name,
 and used from the grader as ordinary modules.
 
-A model is a classifier of ``input_shape`` images when a forward pass gives (N, classes)
-scores, alone or in a tuple such as ``(logits, softmax)``. Each is exported from the kernel
+A model is a classifier of an assignment's images (``InputSpec``: grey 1 x 28 x 28 digits,
+3 x 224 x 224 photos, ...) when a forward pass gives (N, classes) scores, alone or in a tuple
+such as ``(logits, softmax)``; its accuracy is measured under the input scaling (``ToTensor``
+values, one mean and std, or one per channel) it works with. Each is exported from the kernel
 as data and rebuilt here (``checks.engine.exported_model``), so its layers, its accuracy and its
 predictions are computed where the student cannot reach: a forward pass that looks the
 answer up cannot be exported. A model that cannot be exported is still used through the
@@ -19,11 +21,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from checks.finders.architecture import Comparison, PrescribedArchitecture, compare
+from checks.engine.call_errors import StudentCallError
 from checks.engine.exported_model import ExportRefused, run_batched
 from checks.engine.exported_model import describe as describe_rebuilt
-from checks.engine.call_errors import StudentCallError
 from checks.engine.student import StudentProxy
+from checks.finders.architecture import Comparison, PrescribedArchitecture, compare
 
 MEASURED_HERE = "measured by the grader on its own copy of the model"
 UNSEEN_NOISE = 0.02  # std of the noise on [0, 1] images that a model which cannot be exported is measured on
@@ -31,28 +33,58 @@ UNSEEN_NOISE = 0.02  # std of the noise on [0, 1] images that a model which cann
 
 @dataclass(frozen=True)
 class InputScaling:
-    """How a notebook feeds images to its model, from ToTensor's [0, 1] scale."""
+    """How a notebook feeds images to its model, from ToTensor's [0, 1] scale: one mean and std for
+    every channel, or one per channel (as ``transforms.Normalize`` takes them)."""
 
     name: str
-    mean: float
-    std: float
+    mean: float | tuple[float, ...]
+    std: float | tuple[float, ...]
 
     def apply(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` (N, C, H, W) or (C, H, W) as the model receives them."""
+        if isinstance(self.mean, tuple) or isinstance(self.std, tuple):
+            mean = torch.as_tensor(self.mean, dtype=images.dtype).reshape(-1, 1, 1)
+            std = torch.as_tensor(self.std, dtype=images.dtype).reshape(-1, 1, 1)
+            return (images - mean) / std
         return (images - self.mean) / self.std
 
 
-SCALINGS = (
-    InputScaling("ToTensor's [0, 1]", 0.0, 1.0),
-    InputScaling("normalised with mean 0.1307, std 0.3081", 0.1307, 0.3081),
-    InputScaling("normalised to [-1, 1]", 0.5, 0.5),
-    InputScaling("pixel values 0-255", 0.0, 1 / 255),
-)
+TO_TENSOR = InputScaling("ToTensor's [0, 1]", 0.0, 1.0)
+MNIST_NORMALISED = InputScaling("normalised with mean 0.1307, std 0.3081", 0.1307, 0.3081)
+MINUS_ONE_TO_ONE = InputScaling("normalised to [-1, 1]", 0.5, 0.5)
+IMAGENET_NORMALISED = InputScaling(
+    "normalised with ImageNet's per-channel mean and std", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+)  # what torchvision's pretrained models expect
+SCALINGS = (TO_TENSOR, MNIST_NORMALISED, MINUS_ONE_TO_ONE, InputScaling("pixel values 0-255", 0.0, 1 / 255))
+"""The ways MNIST notebooks feed their models, the plainest first."""
+AS_GIVEN = InputScaling("as given", 0.0, 1.0)
+"""For images already scaled as the model takes them (a suite's own normalised set, drawn inputs)."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What an assignment's classifiers take and give: one image's (C, H, W), the number of classes,
+    and the input scalings a notebook may use, the plainest first (it is kept unless another is
+    clearly better)."""
+
+    shape: tuple[int, int, int] = (1, 28, 28)
+    classes: int = 10
+    scalings: tuple[InputScaling, ...] = SCALINGS
+
+    def batch(self, size: int) -> tuple[int, ...]:
+        """The shape of a batch of ``size`` images."""
+        return (size, *self.shape)
+
+
+MNIST_INPUT = InputSpec()
 
 
 def measured_in_kernel(refused: str | None) -> str:
     """How a model that could not be exported was measured, for its reading."""
-    return (f"measured in the notebook's kernel on test images with fresh noise it has never seen, since the "
-            f"model could not be exported ({refused})")
+    return (
+        f"measured in the notebook's kernel on test images with fresh noise it has never seen, since the "
+        f"model could not be exported ({refused})"
+    )
 
 
 @dataclass(frozen=True)
@@ -60,9 +92,10 @@ class FoundModel:
     name: str
     type: str
     description: dict[str, Any]
-    comparison: Comparison
+    comparison: Comparison | None  # with the prescribed architecture, when the assignment prescribes one
     rebuilt: nn.Module | None = None
     refused: str | None = None  # why the model could not be exported, when it could not
+    spec: InputSpec = MNIST_INPUT  # the inputs it was found to classify
 
     @property
     def where(self) -> str:
@@ -74,11 +107,17 @@ class FoundModel:
         return MEASURED_HERE if self.rebuilt is not None else measured_in_kernel(self.refused)
 
 
-def find_classifiers(student: StudentProxy, prescribed: PrescribedArchitecture,
-                     input_shape: tuple[int, ...] = (2, 1, 28, 28)) -> list[FoundModel]:
-    """Every module in the namespace that classifies such a batch; an object bound to several
-    names is reported once, under its first name. Layers are read from the grader's copy of the
-    model, or from the kernel when it cannot be exported."""
+def find_classifiers(
+    student: StudentProxy,
+    spec: InputSpec = MNIST_INPUT,
+    prescribed: PrescribedArchitecture | None = None,
+    batch: int = 2,
+) -> list[FoundModel]:
+    """Every module in the namespace that maps a batch of ``spec.shape`` images to ``spec.classes``
+    scores (alone or in a tuple such as ``(logits, softmax)``); an object bound to several names is
+    reported once, under its first name. Layers are read from the grader's copy of the model, or
+    from the kernel when it cannot be exported, and compared with ``prescribed`` when given."""
+    input_shape = spec.batch(batch)
     found, seen = [], set()
     for item in student.find("torch.nn.Module"):
         if item["identity"] in seen:
@@ -93,20 +132,22 @@ def find_classifiers(student: StudentProxy, prescribed: PrescribedArchitecture,
                 description = student.describe(item["name"], input_shape)
             except StudentCallError:
                 continue
-        if any(shape == [input_shape[0], prescribed.classes] for shape in description["outputs"]):
+        if any(shape == [batch, spec.classes] for shape in description["outputs"]):
             seen.add(item["identity"])
-            found.append(FoundModel(item["name"], item["type"], description, compare(description, prescribed),
-                                    rebuilt, refused))
+            comparison = compare(description, prescribed) if prescribed is not None else None
+            found.append(FoundModel(item["name"], item["type"], description, comparison, rebuilt, refused, spec))
     return found
 
 
 def class_scores(output: Any, classes: int) -> torch.Tensor:
     """The (N, classes) tensor among what a forward returned, as logits: probabilities
     (a softmax at the end of the model) become their logarithms, which softmax maps back."""
-    candidates = [output] if isinstance(output, torch.Tensor) else list(
-        output.values() if isinstance(output, dict) else output)
-    scores = next(item for item in candidates if isinstance(item, torch.Tensor) and item.ndim == 2
-                  and item.shape[1] == classes)
+    candidates = (
+        [output] if isinstance(output, torch.Tensor) else list(output.values() if isinstance(output, dict) else output)
+    )
+    scores = next(
+        item for item in candidates if isinstance(item, torch.Tensor) and item.ndim == 2 and item.shape[1] == classes
+    )
     scores = scores.detach().to(torch.float32)
     if float(scores.min()) >= 0 and torch.allclose(scores.sum(dim=1), torch.ones(len(scores)), atol=1e-3):
         return scores.clamp_min(1e-12).log()
@@ -116,16 +157,19 @@ def class_scores(output: Any, classes: int) -> torch.Tensor:
 class KernelClassifier(nn.Module):
     """A student's model seen from the grader: takes [0, 1] images, returns logits."""
 
-    def __init__(self, student: StudentProxy, name: str, scaling: InputScaling, classes: int = 10,
-                 batch_size: int = 2500) -> None:
+    def __init__(
+        self, student: StudentProxy, name: str, scaling: InputScaling, classes: int = 10, batch_size: int = 2500
+    ) -> None:
         super().__init__()
         self.student, self.model_name, self.scaling = student, name, scaling
         self.classes, self.batch_size = classes, batch_size
         student.run(f"{name}.eval()", label=f"{name}.eval()")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        scores = [class_scores(self.student.call(self.model_name, self.scaling.apply(chunk)).result, self.classes)
-                  for chunk in images.split(self.batch_size)]
+        scores = [
+            class_scores(self.student.call(self.model_name, self.scaling.apply(chunk)).result, self.classes)
+            for chunk in images.split(self.batch_size)
+        ]
         return torch.cat(scores)
 
 
@@ -138,15 +182,19 @@ class RebuiltClassifier(nn.Module):
         self.student, self.model, self.scaling, self.classes = student, model.eval(), scaling, classes
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return run_batched(self.model, self.scaling.apply(images), lambda output: class_scores(output, self.classes),
-                           self.student.session.ensure_time)
+        return run_batched(
+            self.model,
+            self.scaling.apply(images),
+            lambda output: class_scores(output, self.classes),
+            self.student.session.ensure_time,
+        )
 
 
-def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling, classes: int = 10) -> nn.Module:
+def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling) -> nn.Module:
     """The model as an nn.Module of [0, 1] images: the grader's copy when there is one."""
     if model.rebuilt is not None:
-        return RebuiltClassifier(student, model.rebuilt, scaling, classes)
-    return KernelClassifier(student, model.name, scaling, classes)
+        return RebuiltClassifier(student, model.rebuilt, scaling, model.spec.classes)
+    return KernelClassifier(student, model.name, scaling, model.spec.classes)
 
 
 def correct_fraction(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -162,22 +210,67 @@ def unseen(images: torch.Tensor) -> torch.Tensor:
 
 
 SCALING_MARGIN = 0.01  # a later scaling must beat an earlier one by this much on the probe
+PROBE_IMAGES = 2000
 
 
-def measure_accuracy(student: StudentProxy, model: FoundModel, images: torch.Tensor, labels: torch.Tensor,
-                     classes: int = 10, probe: int = 2000) -> tuple[InputScaling, float]:
-    """The model's accuracy on ``images`` ([0, 1] scale) under the input scaling it works with,
-    chosen on the first ``probe`` images (the plainest unless another is clearly better);
-    measured in eval mode, on the grader's copy of the model or else on unseen images."""
+@dataclass(frozen=True)
+class ScalingChoice:
+    """How the scaling a model works with is chosen: on the first ``probe`` images (None: on all of
+    them, and that measurement is the result), a later scaling only when it beats the best so far by
+    more than ``margin``, and no further scaling tried once one reaches ``enough``."""
+
+    probe: int | None = PROBE_IMAGES
+    margin: float = SCALING_MARGIN
+    enough: float | None = None
+
+
+def measure_accuracy(
+    student: StudentProxy,
+    model: FoundModel,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    choice: ScalingChoice = ScalingChoice(),
+) -> tuple[InputScaling, float]:
+    """The model's accuracy on ``images`` ([0, 1] scale) under the input scaling of its spec it works
+    with (see ``ScalingChoice``); measured in eval mode, on the grader's copy of the model or else on
+    unseen images."""
     if model.rebuilt is None:
         images = unseen(images)
+    probe = len(labels) if choice.probe is None else choice.probe
 
     def accuracy_with(scaling: InputScaling, count: int) -> float:
-        return correct_fraction(classifier_of(student, model, scaling, classes), images[:count], labels[:count])
+        return correct_fraction(classifier_of(student, model, scaling), images[:count], labels[:count])
 
-    chosen, best = SCALINGS[0], accuracy_with(SCALINGS[0], probe)
-    for scaling in SCALINGS[1:]:
+    scalings = model.spec.scalings
+    chosen, best = scalings[0], accuracy_with(scalings[0], probe)
+    for scaling in scalings[1:]:
+        if choice.enough is not None and best >= choice.enough:
+            break
         accuracy = accuracy_with(scaling, probe)
-        if accuracy > best + SCALING_MARGIN:
+        if accuracy > best + choice.margin:
             chosen, best = scaling, accuracy
-    return chosen, accuracy_with(chosen, len(labels))
+    return chosen, best if choice.probe is None else accuracy_with(chosen, len(labels))
+
+
+@dataclass(frozen=True)
+class Measured:
+    model: FoundModel
+    scaling: InputScaling
+    accuracy: float
+
+    @property
+    def where(self) -> str:
+        return f"{self.model.where}, inputs {self.scaling.name}"
+
+
+def measure_classifiers(
+    student: StudentProxy,
+    models: list[FoundModel],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    choice: ScalingChoice = ScalingChoice(),
+) -> list[Measured]:
+    """Every model's accuracy on ``images`` ([0, 1] scale) under its own scaling, best first (the
+    first found among equals)."""
+    results = [Measured(model, *measure_accuracy(student, model, images, labels, choice)) for model in models]
+    return sorted(results, key=lambda item: -item.accuracy)

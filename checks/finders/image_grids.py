@@ -24,7 +24,7 @@ def _gutters_are_blank(grey: np.ndarray, size: int, padding: int) -> bool:
     step = size + padding
     for top in range(padding, grey.shape[0], step):
         for left in range(padding, grey.shape[1], step):
-            gutter[top:top + size, left:left + size] = False
+            gutter[top : top + size, left : left + size] = False
     values = grey[gutter]
     return values.size > 0 and bool(np.all(values == values[0]))
 
@@ -56,6 +56,11 @@ def tiles(array: np.ndarray, size: int) -> list[np.ndarray]:
         return []
     padding, rows, columns = layout
     step = size + padding
-    found = [grey[padding + row * step:padding + row * step + size, padding + column * step:padding + column * step + size]
-             for row in range(rows) for column in range(columns)]
+    found = [
+        grey[
+            padding + row * step : padding + row * step + size, padding + column * step : padding + column * step + size
+        ]
+        for row in range(rows)
+        for column in range(columns)
+    ]
     return [tile for tile in found if np.ptp(tile) > 0]

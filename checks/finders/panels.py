@@ -7,9 +7,9 @@ choose their own names and layouts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -21,8 +21,11 @@ OCCLUSION_WORDS = re.compile(r"occlu|probab|heat ?map|sensitiv", re.IGNORECASE)
 
 def square_panels(figure: Figure, size: int) -> list[Axes]:
     """Panels whose first image is size x size (colour channels allowed)."""
-    return [axes for axes in plot_axes(figure)
-            if axes.get("images") and tuple(axes["images"][0].get("shape", ()))[:2] == (size, size)]
+    return [
+        axes
+        for axes in plot_axes(figure)
+        if axes.get("images") and tuple(axes["images"][0].get("shape", ()))[:2] == (size, size)
+    ]
 
 
 def _room_for_tiles(axes: Axes, size: int) -> bool:
@@ -30,24 +33,37 @@ def _room_for_tiles(axes: Axes, size: int) -> bool:
     return len(shape) >= 2 and shape[0] >= size and shape[1] >= size and shape[0] * shape[1] >= 2 * size * size
 
 
-def panel_arrays(figure: Figure, figure_dir: Path, size: int) -> list[tuple[Axes, np.ndarray]]:
-    """The figure's size x size grey images: whole panels, and the tiles of a panel that shows
-    several side by side. A tile is an untitled panel of its own that keeps its grid panel
-    (``tile_of``), its place there (``tile``) and the grid's number of tiles (``tiles``), so that
-    labels written once for the whole grid can be matched to it."""
+def _with_channels(array: np.ndarray, channels: int) -> np.ndarray | None:
+    """A grey (H, W) image when ``channels`` is 1; a colour (H, W, 3) one, alpha dropped, when it is 3."""
+    if channels == 1:
+        return array if array.ndim == 2 else None
+    if array.ndim == 3 and array.shape[2] in (channels, channels + 1):
+        return array[:, :, :channels]
+    return None
+
+
+def panel_arrays(figure: Figure, figure_dir: Path, size: int, channels: int = 1) -> list[tuple[Axes, np.ndarray]]:
+    """The figure's size x size images with ``channels`` channels (grey 2-D arrays, or colour
+    (size, size, 3) ones as imshow takes them): whole panels, and, for grey images, the tiles of a
+    panel that shows several side by side. A tile is an untitled panel of its own that keeps its grid
+    panel (``tile_of``), its place there (``tile``) and the grid's number of tiles (``tiles``), so
+    that labels written once for the whole grid can be matched to it."""
     square = {id(axes) for axes in square_panels(figure, size)}
     found = []
     for axes in plot_axes(figure):
         if id(axes) in square:
             array = load_image(figure_dir, axes)
-            if array is not None and array.ndim == 2:
-                found.append((axes, array.astype(np.float32)))
-        elif _room_for_tiles(axes, size):
+            image = _with_channels(array, channels) if array is not None else None
+            if image is not None:
+                found.append((axes, image.astype(np.float32)))
+        elif channels == 1 and _room_for_tiles(axes, size):
             array = load_image(figure_dir, axes)
             if array is not None:
                 grid = tiles(array, size)
-                found.extend(({"title": "", "tile_of": axes, "tile": position, "tiles": len(grid)},
-                              tile.astype(np.float32)) for position, tile in enumerate(grid))
+                found.extend(
+                    ({"title": "", "tile_of": axes, "tile": position, "tiles": len(grid)}, tile.astype(np.float32))
+                    for position, tile in enumerate(grid)
+                )
     return found
 
 
@@ -69,8 +85,9 @@ class OcclusionCandidate:
     in_named_figure: bool
 
 
-def occlusion_maps(figures: list[Figure], figure_dir: Path, grid_size: Callable[[int, int, int], int],
-                   image_size: int, patches: range) -> list[OcclusionCandidate]:
+def occlusion_maps(
+    figures: list[Figure], figure_dir: Path, grid_size: Callable[[int, int, int], int], image_size: int, patches: range
+) -> list[OcclusionCandidate]:
     """Square 2-D maps whose size is the number of positions of an occluder (``grid_size`` of the
     image size, patch and stride, as the assignment's reference places it): of an allowed patch
     size, or of any when the panel or its figure says occlusion or probability (so a map made
@@ -85,8 +102,12 @@ def occlusion_maps(figures: list[Figure], figure_dir: Path, grid_size: Callable[
                 shape = tuple(image.get("shape", ()))
                 if len(shape) != 2 or shape[0] != shape[1] or shape[0] > image_size:
                     continue
-                fits = tuple((patch, stride) for patch in range(1, image_size + 1) for stride in range(1, patch + 1)
-                             if grid_size(image_size, patch, stride) == shape[0])
+                fits = tuple(
+                    (patch, stride)
+                    for patch in range(1, image_size + 1)
+                    for stride in range(1, patch + 1)
+                    if grid_size(image_size, patch, stride) == shape[0]
+                )
                 allowed = tuple(fit for fit in fits if fit[0] in patches)
                 if not (allowed or named or figure_named):
                     continue

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
+
+import nbformat
+
+from checks.finders.printed_output import notebook_output_text
 
 MAX_SCAN_CHARS = 256 << 10
 """How much printed text each reader scans: beyond it, the start (model summaries) and the end
@@ -20,6 +25,8 @@ SEPARATOR = re.compile(r"\s*+(?:,|x|×|\*)\s*+", re.IGNORECASE)
 SHAPE = re.compile(rf"(?<!\d)\d++(?:{SEPARATOR.pattern}\d++)+", re.IGNORECASE)
 ACCURACY_WORD = re.compile(r"acc", re.IGNORECASE)
 PERCENTAGE_OR_FRACTION = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?!\w|\.\d)\s*(%?)")
+CLAIM_TOLERANCE = 0.5
+"""Percentage points between a stated accuracy and the grader's measurement that still agree."""
 
 
 def _scanned(text: str) -> str:
@@ -46,7 +53,7 @@ def states_shape(stated: set[tuple[int, ...]], shape: tuple[int, ...]) -> bool:
     wanted = Counter(shape)
     for candidate in stated:
         for start in range(min(2, len(candidate) - len(shape) + 1)):
-            if Counter(candidate[start:start + len(shape)]) == wanted:
+            if Counter(candidate[start : start + len(shape)]) == wanted:
                 return True
     return False
 
@@ -68,3 +75,32 @@ def accuracy_claims(text: str) -> list[float]:
                 value = float(marked[0].group(1))
                 claims.append(value if marked[0].group(2) or value > 1 else value * 100)
     return claims
+
+
+def stated_text(notebook: nbformat.NotebookNode) -> str:
+    """What the notebook printed, then what it wrote in markdown: the places a student states a number."""
+    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    return notebook_output_text(notebook) + "\n" + markdown
+
+
+@dataclass(frozen=True)
+class AccuracyClaims:
+    """The accuracies a notebook states (percent, in order of appearance) against the grader's
+    measurements (fractions, e.g. one per model). They agree when any claim is within ``tolerance``
+    points of any measurement: a notebook states validation and test figures, and may hold several
+    models, so no one claim or model can be singled out as the one meant."""
+
+    claims: list[float]
+    measurements: list[float]
+    tolerance: float = CLAIM_TOLERANCE
+
+    @property
+    def agree(self) -> bool:
+        return any(abs(claim - value * 100) <= self.tolerance for claim in self.claims for value in self.measurements)
+
+
+def judge_accuracy_claims(
+    notebook: nbformat.NotebookNode, measurements: list[float], tolerance: float = CLAIM_TOLERANCE
+) -> AccuracyClaims:
+    """The accuracies stated in the notebook's outputs and markdown, judged against ``measurements``."""
+    return AccuracyClaims(accuracy_claims(stated_text(notebook)), measurements, tolerance)

@@ -11,16 +11,19 @@ show the two side by side under the check's task.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
 from checks.engine.call_errors import StudentCallError
+from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
+from checks.grading.scheme import Assignment, AssignmentError
 
 
 class CheckFailed(Exception):
-    def __init__(self, message: str, expected: Any = None, found: Any = None, cause: str | None = None,
-                 fraction: float = 0.0) -> None:
+    def __init__(
+        self, message: str, expected: Any = None, found: Any = None, cause: str | None = None, fraction: float = 0.0
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.expected = None if expected is None else str(expected)
@@ -70,6 +73,32 @@ class CheckSuite:
         return register
 
 
+def validate_suite(suite: CheckSuite, assignment: Assignment) -> None:
+    """Refuse a suite that disagrees with assignment.toml, so marks cannot drift: each task's check points must equal
+    its automatic marks (they are never rescaled) and each check must name a task or a markless advisory."""
+    problems = []
+    for spec in suite.specs:
+        if spec.task in assignment.advisory_ids:
+            if spec.points:
+                problems.append(
+                    f"check {spec.name} of advisory {spec.task} is worth {spec.points:g} points, "
+                    f"but advisories carry no marks"
+                )
+        elif all(spec.task != task.id for task in assignment.tasks):
+            problems.append(f"check {spec.name} names {spec.task!r}, neither a task nor an advisory")
+    for task in assignment.tasks:
+        points = sum(spec.points for spec in suite.specs if spec.task == task.id)
+        if abs(points - task.automatic) > 1e-9:
+            problems.append(
+                f"task {task.id}: its checks are worth {points:g} points but its automatic marks are "
+                f"{task.automatic:g} ({task.marks:g} marks less {task.written:g} written)"
+            )
+    if problems:
+        raise AssignmentError(
+            f"{assignment.id}: the checks do not match {assignment.scheme_file}: " + "; ".join(problems)
+        )
+
+
 def run_check(spec: CheckSpec, context: Any) -> CheckResult:
     result = CheckResult(spec.name, spec.task, spec.title, spec.points, needs=spec.needs, inputs=spec.inputs)
     if spec.needs == "full" and context.mode == "quick":
@@ -90,7 +119,11 @@ def _judge(spec: CheckSpec, context: Any, result: CheckResult) -> None:
         result.score = round(spec.points * failure.fraction, 4)
         result.status = PARTIAL if failure.fraction > 0 else FAILED
         result.message, result.expected, result.found, result.cause = (
-            failure.message, failure.expected, failure.found, failure.cause)
+            failure.message,
+            failure.expected,
+            failure.found,
+            failure.cause,
+        )
     except NeedsTA as handover:
         result.status, result.message = NEEDS_TA, str(handover)
     except StudentCallError as error:
@@ -107,4 +140,3 @@ def _judge(spec: CheckSpec, context: Any, result: CheckResult) -> None:
 
 def run_suite(suite: CheckSuite, context: Any) -> list[CheckResult]:
     return [run_check(spec, context) for spec in suite.specs]
-

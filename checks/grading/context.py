@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, TypedDict, TypeVar
 
 import nbformat
 
 from checks.data.assets import DataDir
+from checks.data.model_cache import ModelCache
+from checks.engine.exchange_records import AxesRecord, FigureRecord
 from checks.engine.kernel import RunResult
 from checks.engine.student import StudentProxy
 from checks.grading.check_api import Evidence
 from checks.grading.reference_figures import Panel, draw_panels
+
+REFERENCE_TRAINING = threading.Lock()
+Model = TypeVar("Model")
+
+
+class FigureGroup(TypedDict):
+    """Several one-image figures of one cell read as one figure of their panels (a loop of
+    ``plt.figure()`` calls); a check citing it cites every part."""
+
+    cell: int | str | None
+    suptitle: str  # "": the parts' own titles are their panels' titles
+    axes: list[AxesRecord]
+    parts: list[FigureRecord]
 
 
 @dataclass
@@ -23,9 +40,10 @@ class GradingContext:
     student: StudentProxy
     executed: nbformat.NotebookNode
     run: RunResult
-    figures: list[dict[str, Any]]
+    figures: list[FigureRecord]
     figure_dir: Path
     data: DataDir
+    cache_dir: Path  # where trained reference models are cached: the instructor's choice
     stand_ins: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
@@ -37,11 +55,22 @@ class GradingContext:
             self.memo[key] = compute()
         return self.memo[key]
 
-    def cite(self, *figures: dict[str, Any]) -> None:
+    def reference_model(self, name: str, load_or_train: Callable[[DataDir, ModelCache], Model]) -> Model:
+        """A trained reference model, once per submission: ``load_or_train`` finds it among the data
+        directory's shipped models or in the cache folder, else trains and stores it there. Training
+        takes minutes, so it runs under a lock: parallel gradings never train one model twice."""
+
+        def load() -> Model:
+            with REFERENCE_TRAINING:
+                return load_or_train(self.data, ModelCache(self.cache_dir, (self.data.root,)))
+
+        return self.remember(f"reference_model_{name}", load)
+
+    def cite(self, *figures: FigureRecord | FigureGroup) -> None:
         """Mark the student's figures the running check judged, so the report shows them under its task."""
-        for figure in (part for figure in figures for part in figure.get("parts", [figure])):
-            if figure.get("png") and figure["png"] not in self.evidence.figures:
-                self.evidence.figures.append(figure["png"])
+        for part in (part for figure in figures for part in (figure["parts"] if "parts" in figure else [figure])):
+            if part["png"] and part["png"] not in self.evidence.figures:
+                self.evidence.figures.append(part["png"])
 
     def show_reference(self, name: str, caption: str, rows: list[list[Panel]], title: str = "") -> None:
         """Draw what the figure should look like, to sit beside the student's in the report."""

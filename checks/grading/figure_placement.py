@@ -8,17 +8,19 @@ and stays unplaced when the notebook has no such heading.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import nbformat
 
+from checks.engine.exchange_records import FigureRecord
 from checks.grading.results import CheckResult
 
 HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|\*\*|__)")
 
 
-def figure_title(figure: dict[str, Any]) -> str:
-    return figure.get("suptitle") or next((ax["title"] for ax in figure.get("axes", []) if ax.get("title")), "")
+def figure_title(figure: FigureRecord) -> str:
+    return figure["suptitle"] or next((axes["title"] for axes in figure["axes"] if axes["title"]), "")
 
 
 def task_headings(notebook: nbformat.NotebookNode, task_ids: Iterable[str]) -> list[tuple[int, str]]:
@@ -39,8 +41,9 @@ def task_headings(notebook: nbformat.NotebookNode, task_ids: Iterable[str]) -> l
     return found
 
 
-def place_figures(figures: list[dict[str, Any]], checks: list[CheckResult], notebook: nbformat.NotebookNode,
-                  task_ids: list[str]) -> list[dict[str, Any]]:
+def place_figures(
+    figures: list[FigureRecord], checks: list[CheckResult], notebook: nbformat.NotebookNode, task_ids: list[str]
+) -> list[dict[str, Any]]:
     judged_by: dict[str, str] = {}
     for check in checks:
         for png in check.figures:
@@ -49,10 +52,10 @@ def place_figures(figures: list[dict[str, Any]], checks: list[CheckResult], note
     headings = task_headings(notebook, task_ids)
     placed = []
     for figure in figures:
-        png = figure.get("png")
+        png = figure["png"]
         if not png:
             continue
-        cell = figure.get("cell")
+        cell = figure["cell"]
         task, placed_by = judged_by.get(png), "judged by a check"
         if task is None:
             above = [(index, task_id) for index, task_id in headings if cell is not None and index < cell]

@@ -38,8 +38,9 @@ def draw_panels(path: Path, rows: list[list[Panel]], title: str = "") -> None:
         for axes, panel in zip(axes_row, panels):
             image = np.asarray(panel.image)
             limit = float(np.abs(image).max()) or 1.0
-            shown = axes.imshow(image, cmap=panel.cmap, vmin=-limit if panel.centred else None,
-                                vmax=limit if panel.centred else None)
+            shown = axes.imshow(
+                image, cmap=panel.cmap, vmin=-limit if panel.centred else None, vmax=limit if panel.centred else None
+            )
             axes.set_title(panel.title, fontsize=9)
             if panel.colorbar:
                 figure.colorbar(shown, ax=axes, fraction=0.046)

@@ -68,15 +68,15 @@ def task_status(checks: list[CheckResult], written_max: float) -> str:
 
 
 def score_tasks(assignment: Assignment, checks: list[CheckResult]) -> dict[str, TaskScore]:
-    """Automatic marks per task; each task's check points are scaled to its automatic marks."""
+    """Automatic marks per task: the points its checks earned (``load_suite`` refuses a suite whose points differ
+    from the task's automatic marks, so nothing is rescaled)."""
     scores = {}
     for task in assignment.tasks:
         own = [check for check in checks if check.task == task.id]
-        possible = sum(check.max_score for check in own)
-        earned = sum(check.score for check in own)
-        score = task.automatic * earned / possible if possible else 0.0
-        scores[task.id] = TaskScore(round(score, 4), task.marks, task_status(own, task.written),
-                                    task.automatic, task.written)
+        score = float(sum(check.score for check in own))
+        scores[task.id] = TaskScore(
+            round(score, 4), task.marks, task_status(own, task.written), task.automatic, task.written
+        )
     return scores
 
 

@@ -40,6 +40,15 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Advisory:
+    """A note on the whole notebook (every plot labelled, say) that carries no marks: its checks are worth
+    0 points and a report shows them apart from the tasks."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Limits:
     """Seconds: per cell, per notebook, for a whole quick run, and for the checks' calls into the
     kernel after a full run (so one stuck function cannot hold the batch)."""
@@ -58,12 +67,22 @@ class Assignment:
     total: float
     limits: Limits
     tasks: tuple[Task, ...] = field(default_factory=tuple)
+    advisories: tuple[Advisory, ...] = field(default_factory=tuple)
     folder: Path = ASSIGNMENTS_DIR
 
     @property
     def module(self) -> str:
         """The Python package of this assignment's checks (``checks.assignments.<folder>``)."""
         return f"checks.assignments.{self.folder.name}"
+
+    @property
+    def scheme_file(self) -> Path:
+        return self.folder / SCHEME_FILE
+
+    @property
+    def advisory_ids(self) -> frozenset[str]:
+        """What a check may name besides a task, so pages can show its note apart from the marks."""
+        return frozenset(advisory.id for advisory in self.advisories)
 
     def task(self, task_id: str) -> Task:
         for task in self.tasks:
@@ -84,7 +103,9 @@ def load_assignment_file(path: Path) -> Assignment:
             names=tuple(entry.get("names", ())),
             question=WrittenQuestion(
                 entry["question"]["prompt"], tuple(entry["question"]["keywords"]), entry["question"]["sentences"]
-            ) if "question" in entry else None,
+            )
+            if "question" in entry
+            else None,
         )
         for entry in raw["tasks"]
     )
@@ -95,6 +116,7 @@ def load_assignment_file(path: Path) -> Assignment:
         total=float(raw["total"]),
         limits=Limits(**raw["limits"]),
         tasks=tasks,
+        advisories=tuple(Advisory(id=str(entry["id"]), title=entry["title"]) for entry in raw.get("advisories", ())),
         folder=path.parent,
     )
     validate(assignment, path)
@@ -108,6 +130,9 @@ def validate(assignment: Assignment, path: Path) -> None:
     ids = [task.id for task in assignment.tasks]
     if len(set(ids)) != len(ids):
         raise AssignmentError(f"{path}: task ids repeat")
+    advisories = [advisory.id for advisory in assignment.advisories]
+    if len(set(advisories)) != len(advisories) or set(advisories) & set(ids):
+        raise AssignmentError(f"{path}: advisory ids repeat, or repeat a task id")
     for task in assignment.tasks:
         if not 0 <= task.written <= task.marks:
             raise AssignmentError(f"{path}: task {task.id} has written marks outside 0..{task.marks:g}")

@@ -20,6 +20,7 @@ import torch
 from checks.data.assets import DataDir
 from checks.data.class_folder import RESULTS_FILE
 from checks.data.files import write_json
+from checks.data.model_cache import resolve_cache_dir
 from checks.engine.displayed_figures import audit_figures
 from checks.engine.intake import Submission
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
@@ -27,7 +28,7 @@ from checks.engine.notebook import InvalidNotebook, extract_definitions, load_no
 from checks.engine.run import copy_figures
 from checks.engine.sandbox import SandboxLimits
 from checks.engine.student import StudentProxy
-from checks.grading.check_api import CheckSuite, run_suite
+from checks.grading.check_api import CheckSuite, run_suite, validate_suite
 from checks.grading.context import GradingContext
 from checks.grading.figure_placement import place_figures
 from checks.grading.results import SubmissionResult
@@ -39,6 +40,7 @@ from checks.grading.written import Question, locate_answers
 class GradeOptions:
     mode: str = "full"
     data_dir: Path | None = None
+    cache_dir: Path | None = None  # trained reference models; None: $XAIGRADER_CACHE, else the user cache
     jobs: int | None = None  # None: sized by grade_class to the machine and the notebooks waiting
     cell_timeout_s: float | None = None
     notebook_timeout_s: float | None = None
@@ -50,12 +52,18 @@ class GradeOptions:
 
 
 def load_suite(assignment: Assignment) -> CheckSuite:
-    return importlib.import_module(f"{assignment.module}.checks").suite
+    """The assignment's checks, refused (AssignmentError) when their points disagree with its mark scheme."""
+    suite = importlib.import_module(f"{assignment.module}.checks").suite
+    validate_suite(suite, assignment)
+    return suite
 
 
 def questions_of(assignment: Assignment) -> list[Question]:
-    return [Question(task.id, task.question.prompt, task.question.keywords, task.question.sentences, task.written)
-            for task in assignment.tasks if task.question is not None]
+    return [
+        Question(task.id, task.question.prompt, task.question.keywords, task.question.sentences, task.written)
+        for task in assignment.tasks
+        if task.question is not None
+    ]
 
 
 def _run_config(assignment: Assignment, options: GradeOptions, data: DataDir) -> RunConfig:
@@ -64,13 +72,15 @@ def _run_config(assignment: Assignment, options: GradeOptions, data: DataDir) ->
     return RunConfig(
         data_dir=data.root if data.root.is_dir() else None,
         cell_timeout_s=options.cell_timeout_s or (limits.quick_timeout_s if quick else limits.cell_timeout_s),
-        notebook_timeout_s=options.notebook_timeout_s or (limits.quick_timeout_s if quick else limits.notebook_timeout_s),
+        notebook_timeout_s=options.notebook_timeout_s
+        or (limits.quick_timeout_s if quick else limits.notebook_timeout_s),
         limits=options.limits,
     )
 
 
-async def _grade_notebook(submission: Submission, notebook, assignment: Assignment, options: GradeOptions,
-                          out: Path, result: SubmissionResult) -> None:
+async def _grade_notebook(
+    submission: Submission, notebook, assignment: Assignment, options: GradeOptions, out: Path, result: SubmissionResult
+) -> None:
     data = DataDir(options.data_dir)
     program = notebook
     if options.mode == "quick":
@@ -96,6 +106,7 @@ async def _grade_notebook(submission: Submission, notebook, assignment: Assignme
             figures=figures,
             figure_dir=out / "figures",
             data=data,
+            cache_dir=resolve_cache_dir(options.cache_dir),
         )
         result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
@@ -116,16 +127,18 @@ def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:
     errors = [cell for cell in run.cells if cell.status == "error"]
     if errors:
         first = errors[0]
-        result.flags.append(f"{len(errors)} cell(s) raised errors, first in cell {first.index}: "
-                            f"{first.error_name}: {first.error_value}")
+        result.flags.append(
+            f"{len(errors)} cell(s) raised errors, first in cell {first.index}: {first.error_name}: {first.error_value}"
+        )
     if run.notebook_timed_out:
         result.flags.append("the notebook ran past its deadline; later cells did not run")
     if run.quota_exceeded:
         result.flags.append(run.quota_exceeded)
 
 
-def grade_submission(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path,
-                     grading_key: str | None = None) -> dict[str, Any]:
+def grade_submission(
+    submission: Submission, assignment: Assignment, options: GradeOptions, out: Path, grading_key: str | None = None
+) -> dict[str, Any]:
     """Grade and write ``out/results.json``; never raises for anything the submission did."""
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -142,8 +155,10 @@ def grade_submission(submission: Submission, assignment: Assignment, options: Gr
             result.problem = f"invalid submission: {error}"
         else:
             if submission.merged_from:
-                result.flags.append(f"{len(submission.merged_from)} notebooks graded as one, in name order: "
-                                    + " then ".join(submission.merged_from))
+                result.flags.append(
+                    f"{len(submission.merged_from)} notebooks graded as one, in name order: "
+                    + " then ".join(submission.merged_from)
+                )
             order = out_of_order_note(notebook)
             if order:
                 result.flags.append(order)
@@ -161,11 +176,16 @@ def grade_submission(submission: Submission, assignment: Assignment, options: Gr
     return payload
 
 
-def grader_failure(submission: Submission, assignment: Assignment, options: GradeOptions, out: Path,
-                    error: Exception) -> dict[str, Any]:
+def grader_failure(
+    submission: Submission, assignment: Assignment, options: GradeOptions, out: Path, error: Exception
+) -> dict[str, Any]:
     """A bug in the grader itself becomes this student's result (without a key, so it is retried)."""
-    result = SubmissionResult(submission.student_id, assignment.id, options.mode,
-                              problem=f"the grader failed on this submission: {type(error).__name__}: {error}")
+    result = SubmissionResult(
+        submission.student_id,
+        assignment.id,
+        options.mode,
+        problem=f"the grader failed on this submission: {type(error).__name__}: {error}",
+    )
     payload = result.as_json(assignment)
     payload["grading_key"] = None
     out.mkdir(parents=True, exist_ok=True)

@@ -57,11 +57,24 @@ def locate_answers(notebook: nbformat.NotebookNode, questions: list[Question]) -
                 best, best_score = (index, text), score
         low, high = _bounds(question.sentences)
         if best is None:
-            answers.append(WrittenAnswer(question.task, question.prompt, question.max_score, None, "", 0,
-                                         question.sentences, False))
+            answers.append(
+                WrittenAnswer(
+                    question.task, question.prompt, question.max_score, None, "", 0, question.sentences, False
+                )
+            )
             continue
         used.add(best[0])
         sentences = count_sentences(best[1])
-        answers.append(WrittenAnswer(question.task, question.prompt, question.max_score, best[0], best[1].strip(),
-                                     sentences, question.sentences, low <= sentences <= high))
+        answers.append(
+            WrittenAnswer(
+                question.task,
+                question.prompt,
+                question.max_score,
+                best[0],
+                best[1].strip(),
+                sentences,
+                question.sentences,
+                low <= sentences <= high,
+            )
+        )
     return answers

@@ -79,8 +79,9 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
     raise RequestError(f"unknown operation {operation!r}")
 
 
-def serve(inbox: Path, outbox: Path, request_id: str, namespace: dict[str, Any], data_root: Path, before,
-          after) -> None:
+def serve(
+    inbox: Path, outbox: Path, request_id: str, namespace: dict[str, Any], data_root: Path, before, after
+) -> None:
     """Answer one request read from the grader's ``inbox`` into ``outbox``; every failure, the
     student's included, becomes a response. Earlier responses are removed first: the grader has
     read them, and they would count against the exchange folder's quota."""
@@ -91,11 +92,15 @@ def serve(inbox: Path, outbox: Path, request_id: str, namespace: dict[str, Any],
         raise WireError("request too large")
     request = json.loads(request_file.read_text(encoding="utf-8"))
     tensors = inbox / f"{request_id}-in.safetensors"
-    decoder = Decoder.read(
-        tensors,
-        resolve_object=lambda name: _lookup(namespace, name),
-        open_image=lambda relative: _open_image(data_root, inbox, relative),
-    ) if tensors.exists() else Decoder({}, lambda name: _lookup(namespace, name))
+    decoder = (
+        Decoder.read(
+            tensors,
+            resolve_object=lambda name: _lookup(namespace, name),
+            open_image=lambda relative: _open_image(data_root, inbox, relative),
+        )
+        if tensors.exists()
+        else Decoder({}, lambda name: _lookup(namespace, name))
+    )
     encoder = Encoder()
     before(request)
     try:

@@ -37,8 +37,12 @@ def _function_names() -> dict[int, str]:
 def _qualified_name(function: Any) -> str:
     """A readable name for a function off the list: the public one where torch has it."""
     name = getattr(function, "__name__", None)
-    for prefix, namespace in (("torch", torch), ("torch.nn.functional", nn.functional), ("operator", operator),
-                              ("builtins", builtins)):
+    for prefix, namespace in (
+        ("torch", torch),
+        ("torch.nn.functional", nn.functional),
+        ("operator", operator),
+        ("builtins", builtins),
+    ):
         if name and getattr(namespace, name, None) is function:
             return f"{prefix}.{name}"
     module = getattr(function, "__module__", None) or type(function).__module__
@@ -65,8 +69,9 @@ def _argument(value: Any, where: str) -> Any:
             return {DTYPE: name}
     if isinstance(value, dict) and all(isinstance(key, str) and not key.startswith("$") for key in value):
         return {key: _argument(item, where) for key, item in value.items()}
-    raise ExportError(f"{where} is given a {type(value).__name__} constant ({repr(value)[:80]}), "
-                      "which the grader cannot rebuild")
+    raise ExportError(
+        f"{where} is given a {type(value).__name__} constant ({repr(value)[:80]}), which the grader cannot rebuild"
+    )
 
 
 def _trace(module: nn.Module) -> fx.GraphModule:
@@ -81,7 +86,8 @@ def _trace(module: nn.Module) -> fx.GraphModule:
         raise ExportError(
             f"the model's forward cannot be traced as a fixed graph ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''}); forward must not branch or loop on tensor "
-            "values, call .item()/.tolist()/len(), or use non-PyTorch code on the input") from error
+            "values, call .item()/.tolist()/len(), or use non-PyTorch code on the input"
+        ) from error
     _drop_fixed_arguments(traced.graph)
     traced.recompile()
     return traced
@@ -103,14 +109,23 @@ def _drop_fixed_arguments(graph: fx.Graph) -> None:
 
 def _same(expected: Any, found: Any) -> bool:
     if isinstance(expected, torch.Tensor):
-        return (isinstance(found, torch.Tensor) and expected.shape == found.shape
-                and torch.allclose(expected.float(), found.float(), rtol=1e-4, atol=1e-5, equal_nan=True))
+        return (
+            isinstance(found, torch.Tensor)
+            and expected.shape == found.shape
+            and torch.allclose(expected.float(), found.float(), rtol=1e-4, atol=1e-5, equal_nan=True)
+        )
     if isinstance(expected, (tuple, list)):
-        return (isinstance(found, (tuple, list)) and len(expected) == len(found)
-                and all(_same(a, b) for a, b in zip(expected, found)))
+        return (
+            isinstance(found, (tuple, list))
+            and len(expected) == len(found)
+            and all(_same(a, b) for a, b in zip(expected, found))
+        )
     if isinstance(expected, dict):
-        return (isinstance(found, dict) and expected.keys() == found.keys()
-                and all(_same(expected[key], found[key]) for key in expected))
+        return (
+            isinstance(found, dict)
+            and expected.keys() == found.keys()
+            and all(_same(expected[key], found[key]) for key in expected)
+        )
     return expected == found
 
 
@@ -124,19 +139,24 @@ def _check_trace(module: nn.Module, traced: fx.GraphModule, input_shape: tuple[i
         try:
             expected = module(sample)
         except Exception as error:
-            raise ExportError(f"the model fails on a {tuple(sample.shape)} input: "
-                              f"{type(error).__name__}: {error}") from error
+            raise ExportError(
+                f"the model fails on a {tuple(sample.shape)} input: {type(error).__name__}: {error}"
+            ) from error
         found = traced(sample)
     if not _same(expected, found):
-        raise ExportError("the traced graph does not reproduce the model's forward on a test input "
-                          "(does forward draw random numbers or depend on state outside the model?)")
+        raise ExportError(
+            "the traced graph does not reproduce the model's forward on a test input "
+            "(does forward draw random numbers or depend on state outside the model?)"
+        )
 
 
 def _layer(module: nn.Module, path: str) -> dict[str, Any]:
     kind = type(module).__name__
     if kind not in LAYERS or type(module) is not getattr(nn, kind, None):
-        raise ExportError(f"layer {path!r} is a {type(module).__module__}.{type(module).__qualname__}, "
-                          f"not one of the layers the grader can rebuild ({', '.join(sorted(LAYERS))})")
+        raise ExportError(
+            f"layer {path!r} is a {type(module).__module__}.{type(module).__qualname__}, "
+            f"not one of the layers the grader can rebuild ({', '.join(sorted(LAYERS))})"
+        )
     arguments = {}
     for name in LAYERS[kind]:
         value = getattr(module, name)
@@ -149,17 +169,24 @@ def _node(node: fx.Node, names: dict[int, str]) -> dict[str, Any]:
     if node.op == "call_function":
         target = names.get(id(node.target))
         if target is None:
-            raise ExportError(f"forward calls {_qualified_name(node.target)}, which is not among the functions "
-                              "the grader can rebuild")
+            raise ExportError(
+                f"forward calls {_qualified_name(node.target)}, which is not among the functions the grader can rebuild"
+            )
         if target == "builtins.getattr" and node.args[1] not in TENSOR_ATTRIBUTES:
-            raise ExportError(f"forward reads the tensor attribute {node.args[1]!r}; only "
-                              f"{', '.join(sorted(TENSOR_ATTRIBUTES))} can be rebuilt")
+            raise ExportError(
+                f"forward reads the tensor attribute {node.args[1]!r}; only "
+                f"{', '.join(sorted(TENSOR_ATTRIBUTES))} can be rebuilt"
+            )
     elif node.op == "call_method" and target not in METHODS:
         raise ExportError(f"forward calls the tensor method .{target}(), which the grader cannot rebuild")
     where = f"{node.op} {target}"
-    return {"name": node.name, "op": node.op, "target": str(target),
-            "args": [_argument(arg, where) for arg in node.args],
-            "kwargs": {key: _argument(value, where) for key, value in node.kwargs.items()}}
+    return {
+        "name": node.name,
+        "op": node.op,
+        "target": str(target),
+        "args": [_argument(arg, where) for arg in node.args],
+        "kwargs": {key: _argument(value, where) for key, value in node.kwargs.items()},
+    }
 
 
 def _state(traced: fx.GraphModule, graph: fx.Graph) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -174,8 +201,10 @@ def _state(traced: fx.GraphModule, graph: fx.Graph) -> tuple[dict[str, torch.Ten
             continue
         value = operator.attrgetter(node.target)(traced)
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise ExportError(f"forward reads {node.target!r}, a {type(value).__name__} "
-                              f"{getattr(value, 'dtype', '')}; only floating-point tensors can be rebuilt")
+            raise ExportError(
+                f"forward reads {node.target!r}, a {type(value).__name__} "
+                f"{getattr(value, 'dtype', '')}; only floating-point tensors can be rebuilt"
+            )
         tensors[node.target] = value.detach().clone().cpu()
         attributes[node.target] = {"parameter": isinstance(value, nn.Parameter)}
     values = sum(tensor.numel() for tensor in tensors.values())
@@ -201,12 +230,18 @@ def export_module(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, 
             layer.training = training
     graph = traced.graph
     if len(graph.nodes) > MAX_NODES:
-        raise ExportError(f"the traced graph has {len(graph.nodes)} operations; "
-                          f"the grader rebuilds at most {MAX_NODES}")
+        raise ExportError(
+            f"the traced graph has {len(graph.nodes)} operations; the grader rebuilds at most {MAX_NODES}"
+        )
     names = _function_names()
     nodes = [_node(node, names) for node in graph.nodes]
-    modules = {node.target: _layer(traced.get_submodule(node.target), node.target)
-               for node in graph.nodes if node.op == "call_module"}
+    modules = {
+        node.target: _layer(traced.get_submodule(node.target), node.target)
+        for node in graph.nodes
+        if node.op == "call_module"
+    }
     tensors, attributes = _state(traced, graph)
-    return {"graph": {"type": type(module).__name__, "nodes": nodes, "modules": modules, "attributes": attributes},
-            "tensors": tensors}
+    return {
+        "graph": {"type": type(module).__name__, "nodes": nodes, "modules": modules, "attributes": attributes},
+        "tensors": tensors,
+    }

@@ -158,8 +158,12 @@ class FigureRecorder:
             for image_index, image in enumerate(axes.images):
                 entry = description["axes"][axes_index]["images"][image_index]
                 array = np.ma.getdata(image.get_array())
-                if array is None or array.size > MAX_ARRAY_ELEMENTS or written >= MAX_ARRAYS_PER_FIGURE \
-                        or elements + array.size > MAX_ELEMENTS_PER_FIGURE:
+                if (
+                    array is None
+                    or array.size > MAX_ARRAY_ELEMENTS
+                    or written >= MAX_ARRAYS_PER_FIGURE
+                    or elements + array.size > MAX_ELEMENTS_PER_FIGURE
+                ):
                     continue
                 file_name = f"{name}-ax{axes_index}-im{image_index}.npy"
                 np.save(self.folder / file_name, np.asarray(array), allow_pickle=False)
@@ -183,7 +187,9 @@ def describe_figure(figure) -> dict[str, Any]:
 
 def describe_axes(axes) -> dict[str, Any]:
     legend = axes.get_legend()
-    mappables = list(axes.images) + [c for c in axes.collections if hasattr(c, "get_cmap") and c.get_array() is not None]
+    mappables = list(axes.images) + [
+        c for c in axes.collections if hasattr(c, "get_cmap") and c.get_array() is not None
+    ]
     return {
         "title": axes.get_title(),
         "title_left": axes.get_title("left"),

@@ -219,8 +219,10 @@ def install_torchvision_shims(data_root: Path, log: EventLog) -> None:
                 if torchvision.models.get_model_weights(name) is type(self)
             )
             log.record("shim", shim="weights", weights=label, stand_in=True)
-            print(f"xaigrader: {label} is not on this machine; using seeded stand-in weights "
-                  "(predicted class names are meaningless)")
+            print(
+                f"xaigrader: {label} is not on this machine; using seeded stand-in weights "
+                "(predicted class names are meaningless)"
+            )
             model = seeded_stand_in(builder, 0, num_classes=len(self.meta["categories"]))
             return model.state_dict()
 
@@ -267,7 +269,7 @@ def install_hugging_face_shim(data_root: Path, log: EventLog) -> None:
                 return original(path, *args, **kwargs)
             kwargs.pop("name", None)
             kwargs.pop("trust_remote_code", None)
-            local = original("imagefolder", data_dir=str(data_root / folder), *args, **kwargs)
+            local = original("imagefolder", *args, data_dir=str(data_root / folder), **kwargs)
             log.record("shim", shim="hf_dataset", dataset=str(path), served=folder)
             return local.rename_column("label", "labels")
 

@@ -55,9 +55,13 @@ def describe(model: Any, input_shape: tuple[int, ...] = (1, 1, 28, 28)) -> dict[
 
     def record(module, inputs, output) -> None:
         kind = type(module).__name__
-        entry = {"name": names.get(module, ""), "type": kind,
-                 "input": _shape(inputs[0]) if inputs else None, "output": _shape(output),
-                 "parameters": sum(p.numel() for p in module.parameters(recurse=False))}
+        entry = {
+            "name": names.get(module, ""),
+            "type": kind,
+            "input": _shape(inputs[0]) if inputs else None,
+            "output": _shape(output),
+            "parameters": sum(p.numel() for p in module.parameters(recurse=False)),
+        }
         for attribute in LAYER_ATTRIBUTES.get(kind, ()):
             entry[attribute] = _plain(getattr(module, attribute, None))
         layers.append(entry)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,8 +91,11 @@ class Encoder:
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in "biuf":
                 return {REPR: repr(value)[:500], "type": "numpy.ndarray", "dtype": str(value.dtype)}
-            return {NDARRAY: self._store(torch.from_numpy(np.ascontiguousarray(value))), "dtype": str(value.dtype),
-                    "shape": list(value.shape)}
+            return {
+                NDARRAY: self._store(torch.from_numpy(np.ascontiguousarray(value))),
+                "dtype": str(value.dtype),
+                "shape": list(value.shape),
+            }
         if isinstance(value, (list, tuple)):
             if len(value) > MAX_ITEMS:
                 raise WireError(f"sequence of {len(value)} items exceeds {MAX_ITEMS}")
@@ -105,8 +109,11 @@ class Encoder:
             return {MODULE: type(value).__name__, "parameters": sum(p.numel() for p in value.parameters())}
         if type(value).__module__.startswith("PIL.") and hasattr(value, "size"):
             array = np.asarray(value)
-            return {PIL_IMAGE: self._store(torch.from_numpy(np.ascontiguousarray(array))), "mode": value.mode,
-                    "size": list(value.size)}
+            return {
+                PIL_IMAGE: self._store(torch.from_numpy(np.ascontiguousarray(array))),
+                "mode": value.mode,
+                "size": list(value.size),
+            }
         return {REPR: repr(value)[:500], "type": f"{type(value).__module__}.{type(value).__qualname__}"}
 
     def write(self, structure: Any, json_path: Path, tensor_path: Path) -> None:
@@ -141,7 +148,7 @@ class Decoder:
         self.materialised_bytes = 0
 
     @classmethod
-    def read(cls, tensor_path: Path, **callbacks) -> "Decoder":
+    def read(cls, tensor_path: Path, **callbacks) -> Decoder:
         if tensor_path.stat().st_size > MAX_PAYLOAD_BYTES + (1 << 20):
             raise WireError(f"{tensor_path.name} is larger than the {MAX_PAYLOAD_BYTES >> 20} MiB cap")
         try:
@@ -194,8 +201,12 @@ class Decoder:
             return array.copy()
         self._agree(value, "dtype", str(array.dtype), key)
         shape = value.get("shape", list(array.shape))
-        if not (isinstance(shape, list) and len(shape) <= self.MAX_DIMS
-                and all(type(size) is int and size >= 0 for size in shape) and math.prod(shape) == array.size):
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= self.MAX_DIMS
+            and all(type(size) is int and size >= 0 for size in shape)
+            and math.prod(shape) == array.size
+        ):
             raise WireError(f"tensor {key} holds {array.size} values, not the shape {repr(shape)[:60]} stated")
         return array.reshape(shape).copy()
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.grading.scheme import Assignment
-from checks.grading.results import FAILED, PARTIAL, PASSED, CheckResult, score_tasks
 from checks.data.class_folder import OVERRIDES_FILE
 from checks.data.files import write_text_atomically
+from checks.grading.results import FAILED, PARTIAL, PASSED, CheckResult, score_tasks
+from checks.grading.scheme import Assignment
 
 COLUMNS = ["student", "item", "marks", "comment"]
 GUIDE_COLUMNS = ["max", "about"]
@@ -48,7 +48,9 @@ def read_overrides(path: Path) -> list[Override]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
-        raise OverrideError(f"{path}: the header must name the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}")
+        raise OverrideError(
+            f"{path}: the header must name the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}"
+        )
     overrides, problems = [], []
     for row in reader:
         line = reader.line_num
@@ -60,8 +62,15 @@ def read_overrides(path: Path) -> list[Override]:
         except ValueError:
             problems.append(f"line {line}: marks {marks!r} is not a number")
             continue
-        overrides.append(Override((row["student"] or "").strip(), (row["item"] or "").strip(), value,
-                                  (row.get("comment") or "").strip(), line))
+        overrides.append(
+            Override(
+                (row["student"] or "").strip(),
+                (row["item"] or "").strip(),
+                value,
+                (row.get("comment") or "").strip(),
+                line,
+            )
+        )
     if problems:
         raise OverrideError(f"{path}: " + "; ".join(problems))
     return overrides

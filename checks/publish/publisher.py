@@ -16,6 +16,7 @@ from checks.publish.exports import write_gradebook, write_gradescope
 from checks.publish.overrides import apply_overrides, read_overrides, validate, write_template
 from checks.publish.report import render_index, render_student
 
+
 def load_results(out: Path) -> list[dict[str, Any]]:
     paths = sorted(out.glob(f"*/{RESULTS_FILE}"))
     if not paths:

@@ -13,9 +13,9 @@ from typing import Any
 
 import jinja2
 
-from checks.grading.scheme import Assignment
 from checks.data.class_folder import INDEX_FILE
 from checks.data.files import write_text_atomically
+from checks.grading.scheme import Assignment
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("checks.publish", "templates"),
@@ -79,8 +79,11 @@ def render_student(payload: dict[str, Any], assignment: Assignment, student_dir:
 def _attention(payload: dict[str, Any]) -> str | None:
     if payload["problem"]:
         return payload["problem"]
-    serious = [flag for flag in payload["flags"]
-               if any(word in flag for word in ("timeout", "died", "printed accuracy", "deadline", "raised errors"))]
+    serious = [
+        flag
+        for flag in payload["flags"]
+        if any(word in flag for word in ("timeout", "died", "printed accuracy", "deadline", "raised errors"))
+    ]
     return "; ".join(serious) or None
 
 
@@ -89,8 +92,14 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
     width = assignment.total / HISTOGRAM_BINS
     counts = Counter(min(int(p["score"] // width), HISTOGRAM_BINS - 1) for p in rows)
     tallest = max(counts.values(), default=1)
-    histogram = [{"label": f"{i * width:g}-{(i + 1) * width:g}", "count": counts.get(i, 0),
-                  "height": round(HISTOGRAM_HEIGHT * counts.get(i, 0) / tallest)} for i in range(HISTOGRAM_BINS)]
+    histogram = [
+        {
+            "label": f"{i * width:g}-{(i + 1) * width:g}",
+            "count": counts.get(i, 0),
+            "height": round(HISTOGRAM_HEIGHT * counts.get(i, 0) / tallest),
+        }
+        for i in range(HISTOGRAM_BINS)
+    ]
     graded = [p for p in rows if not p["problem"]] or rows
     task_rates = {}
     for task in assignment.tasks:
@@ -98,7 +107,9 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
         automatic = [entry["score"] - entry.get("ta", {}).get("marks", 0) for entry in scores]
         task_rates[task.id] = {
             "mean": sum(entry["score"] for entry in scores) / max(len(scores), 1),
-            "full": sum(a >= task.automatic - 1e-9 for a in automatic) / max(len(scores), 1) if task.automatic else None,
+            "full": sum(a >= task.automatic - 1e-9 for a in automatic) / max(len(scores), 1)
+            if task.automatic
+            else None,
         }
     check_totals: Counter = Counter()
     check_passes: Counter = Counter()

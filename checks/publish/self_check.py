@@ -15,7 +15,9 @@ def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
         lines.append(f"  {payload['problem']}")
     for task in assignment.tasks:
         score = payload["tasks"][task.id]
-        lines.append(f"  {task.id:>4}  {score['score']:>5.1f}/{task.marks:<4g} {SYMBOLS[score['status']]:<4}  {task.title}")
+        lines.append(
+            f"  {task.id:>4}  {score['score']:>5.1f}/{task.marks:<4g} {SYMBOLS[score['status']]:<4}  {task.title}"
+        )
         for check in payload["checks"]:
             if check["task"] != task.id or check["status"] == "passed":
                 continue
@@ -27,8 +29,9 @@ def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
             if check.get("inputs") and check["status"] in ("failed", "partial"):
                 lines.append(f"            inputs: {check['inputs']}")
     for check in payload["checks"]:
-        if check["task"] == "all" and check["status"] != "passed":
+        if check["task"] in assignment.advisory_ids and check["status"] != "passed":
             lines.append(f"  note: {check['message']}")
-    lines.append(f"  automatic marks: {payload['score']:.1f} of {assignment.total:g} "
-                 f"(written answers are graded by a TA)")
+    lines.append(
+        f"  automatic marks: {payload['score']:.1f} of {assignment.total:g} (written answers are graded by a TA)"
+    )
     return "\n".join(lines)

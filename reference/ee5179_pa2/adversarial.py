@@ -13,57 +13,51 @@ they start from; beta 0.05 keeps the 2, beta 0.001 ignores it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from reference.torch_tools import frozen
+from reference.methods.attacks import AttackResult, logit_ascent
 
 PIXEL_SCALE = 255.0
 NOISE_MEAN, NOISE_STD = 128.0, 32.0
-
-
-@dataclass(frozen=True)
-class AttackResult:
-    target_class: int
-    image: torch.Tensor  # (1, 1, 28, 28), pixel units
-    costs: list[float]
-    predicted_class: int
-    target_probability: float
 
 
 def gaussian_start(generator: torch.Generator) -> torch.Tensor:
     return NOISE_MEAN + NOISE_STD * torch.randn(1, 1, 28, 28, generator=generator)
 
 
-def _ascend(model: nn.Module, start: torch.Tensor, target_class: int, steps: int, step_size: float,
-            penalty=None) -> AttackResult:
+def to_tensor_units(image: torch.Tensor) -> torch.Tensor:
+    return image / PIXEL_SCALE
+
+
+def non_targeted_attack(
+    model: nn.Module, target_class: int, generator: torch.Generator, steps: int = 100, step_size: float = 1000.0
+) -> AttackResult:
+    """Question 3.1: C = logits[target_class], from Gaussian noise around 128, the model in eval mode."""
     model.eval()
-    image, costs = start.clone(), []
-    with frozen(model):
-        for _ in range(steps):
-            image.requires_grad_(True)
-            cost = model(image / PIXEL_SCALE)[0, target_class]
-            if penalty is not None:
-                cost = cost - penalty(image)
-            (gradient,) = torch.autograd.grad(cost, image)
-            costs.append(float(cost.detach()))
-            image = (image + step_size * gradient).detach()
-        with torch.no_grad():
-            probabilities = torch.softmax(model(image / PIXEL_SCALE), dim=1)[0]
-    return AttackResult(target_class, image, costs, int(probabilities.argmax()), float(probabilities[target_class]))
+    return logit_ascent(
+        model, gaussian_start(generator), target_class, steps, step_size, to_model_input=to_tensor_units
+    )
 
 
-def non_targeted_attack(model: nn.Module, target_class: int, generator: torch.Generator, steps: int = 100,
-                        step_size: float = 1000.0) -> AttackResult:
-    """Question 3.1: C = logits[target_class], from Gaussian noise around 128."""
-    return _ascend(model, gaussian_start(generator), target_class, steps, step_size)
-
-
-def targeted_attack(model: nn.Module, target_image: torch.Tensor, target_class: int, generator: torch.Generator,
-                    beta: float = 0.01, steps: int = 100, step_size: float = 1000.0) -> AttackResult:
+def targeted_attack(
+    model: nn.Module,
+    target_image: torch.Tensor,
+    target_class: int,
+    generator: torch.Generator,
+    beta: float = 0.01,
+    steps: int = 100,
+    step_size: float = 1000.0,
+) -> AttackResult:
     """Question 3.2: C = logits[target_class] - beta * MSE(X, target_image), target_image in pixel units."""
     target_image = target_image.reshape(1, 1, 28, 28).to(torch.float32)
-    return _ascend(model, gaussian_start(generator), target_class, steps, step_size,
-                   penalty=lambda image: beta * nn.functional.mse_loss(image, target_image))
+    model.eval()
+    return logit_ascent(
+        model,
+        gaussian_start(generator),
+        target_class,
+        steps,
+        step_size,
+        to_model_input=to_tensor_units,
+        penalty=lambda image: beta * nn.functional.mse_loss(image, target_image),
+    )

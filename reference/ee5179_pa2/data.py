@@ -39,5 +39,13 @@ def load_split(data: DataDir, seed: int = 0) -> MnistSplit:
     test_images, test_labels = data.mnist_arrays(train=False)
     images, test = to_tensor_scale(train_images), to_tensor_scale(test_images)
     train_indices, val_indices = split_indices(seed, len(images))
-    return MnistSplit(images[train_indices], train_labels[train_indices], images[val_indices],
-                      train_labels[val_indices], test, test_labels, train_indices, val_indices)
+    return MnistSplit(
+        images[train_indices],
+        train_labels[train_indices],
+        images[val_indices],
+        train_labels[val_indices],
+        test,
+        test_labels,
+        train_indices,
+        val_indices,
+    )

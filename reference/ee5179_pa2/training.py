@@ -52,7 +52,9 @@ class TrainedModel:
     from_cache: bool
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy, from the model's logits."""
     model.eval()
     loss, correct = 0.0, 0
@@ -96,8 +98,9 @@ def train(split: MnistSplit, recipe: TrainingRecipe) -> tuple[PrescribedCNN, His
     return model, history
 
 
-def reference_model(data: DataDir, cache: ModelCache, recipe: TrainingRecipe = TrainingRecipe(),
-                    retrain: bool = False) -> TrainedModel:
+def reference_model(
+    data: DataDir, cache: ModelCache, recipe: TrainingRecipe = TrainingRecipe(), retrain: bool = False
+) -> TrainedModel:
     """The trained reference, from the cache when this exact recipe was trained before."""
     model = PrescribedCNN(batch_norm=recipe.batch_norm)
     recipe_fields = {**asdict(recipe), "architecture": repr(model)}
@@ -111,6 +114,10 @@ def reference_model(data: DataDir, cache: ModelCache, recipe: TrainingRecipe = T
     model, history = train(split, recipe)
     seconds = time.perf_counter() - started
     _, test_accuracy = evaluate(model, split.test_images, split.test_labels)
-    cache.store(model, CACHE_NAME, recipe_fields,
-                {"history": asdict(history), "test_accuracy": test_accuracy, "train_seconds": seconds})
+    cache.store(
+        model,
+        CACHE_NAME,
+        recipe_fields,
+        {"history": asdict(history), "test_accuracy": test_accuracy, "train_seconds": seconds},
+    )
     return TrainedModel(model, history, test_accuracy, seconds, False)

@@ -20,8 +20,10 @@ def filters(conv: nn.Conv2d) -> np.ndarray:
 def activations(model: nn.Module, image: torch.Tensor) -> list[tuple[str, np.ndarray]]:
     """Each convolution's output (after the layer itself, before any later ReLU) for one image."""
     captured: list[tuple[str, np.ndarray]] = []
-    hooks = [conv.register_forward_hook(lambda _m, _i, out, name=name: captured.append((name, out[0].detach().numpy())))
-             for name, conv in conv_layers(model)]
+    hooks = [
+        conv.register_forward_hook(lambda _m, _i, out, name=name: captured.append((name, out[0].detach().numpy())))
+        for name, conv in conv_layers(model)
+    ]
     model.eval()
     try:
         with torch.no_grad():

@@ -77,8 +77,9 @@ def live_session(engine_config: RunConfig):
 
     def run(notebook: nbformat.NotebookNode, probe, **overrides):
         async def main():
-            async with KernelSession(replace(engine_config, **overrides), job_root=job_root,
-                                     submission_dir=run.submission) as session:
+            async with KernelSession(
+                replace(engine_config, **overrides), job_root=job_root, submission_dir=run.submission
+            ) as session:
                 result = await session.run_notebook(notebook)
                 return await probe(session, result)
 
@@ -92,4 +93,3 @@ def live_session(engine_config: RunConfig):
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-

@@ -1,17 +1,28 @@
 """Attacks on the folder the kernel shares with the grader: links to host files, swapped
 folders, forged records, a kernel that stops answering. Each is contained."""
 
+import io
 import json
 import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from checks.engine.displayed_figures import audit_figures
 from checks.engine.exchange import ExchangeFolder, ExchangeRefused
-from checks.engine.kernel import GradingTimeUp, KernelSession
+from checks.engine.exchange_records import (
+    RECORD_FORMAT,
+    AxesRecord,
+    FigureRecord,
+    ImageRecord,
+    LineRecord,
+    figures_from_index,
+)
+from checks.engine.kernel import GradingTimeUp
+from checks.engine.run import copy_figures
 from tests.engine.conftest import cell_text, make_notebook
 
 SECRET = '{"kind": "shim", "shim": "pip", "command": "TOPSECRET host file"}\n'
@@ -36,9 +47,15 @@ def test_links_fifos_and_oversized_files_in_the_exchange_are_refused(tmp_path, h
         os.link(exchange.path / "ok.txt", exchange.path / "hard.txt")
         (exchange.path / "big").write_bytes(b"0" * 2048)
         assert exchange.read_optional("missing.txt", 100) is None
-        for name, reason in (("link.txt", "cannot be opened safely"), ("figures/secret.jsonl", "cannot be opened safely"),
-                             ("pipe", "not a regular file"), ("hard.txt", "2 links"), ("big", "more than 1024"),
-                             ("../exchange-0/ok.txt", "plain relative"), ("/etc/passwd", "plain relative")):
+        for name, reason in (
+            ("link.txt", "cannot be opened safely"),
+            ("figures/secret.jsonl", "cannot be opened safely"),
+            ("pipe", "not a regular file"),
+            ("hard.txt", "2 links"),
+            ("big", "more than 1024"),
+            ("../exchange-0/ok.txt", "plain relative"),
+            ("/etc/passwd", "plain relative"),
+        ):
             with pytest.raises(ExchangeRefused, match=reason):
                 exchange.read_bytes(name, 1024)
     finally:
@@ -57,9 +74,21 @@ print('planted')""")
 
 
 def test_a_figure_folder_swapped_for_a_host_folder_is_not_copied(run_cells, host_secret):
-    (host_secret.parent / "index.json").write_text(json.dumps([{
-        "figure": 1, "cell": 0, "png": "secret.jsonl", "saved_to": [], "suptitle": "", "size_inches": [6, 4],
-        "axes": []}]))
+    (host_secret.parent / "index.json").write_text(
+        json.dumps(
+            [
+                {
+                    "figure": 1,
+                    "cell": 0,
+                    "png": "secret.jsonl",
+                    "saved_to": [],
+                    "suptitle": "",
+                    "size_inches": [6, 4],
+                    "axes": [],
+                }
+            ]
+        )
+    )
     result, executed, out = run_cells(f"""
 import os, shutil, matplotlib.pyplot as plt
 plt.plot([1, 2]); plt.show()
@@ -75,7 +104,8 @@ def test_a_dying_kernel_cannot_make_the_grader_write_or_chown_host_files(run_cel
     victim_file, victim_folder = tmp_path / "victim.txt", tmp_path / "victim-folder"
     victim_file.write_text("original")
     victim_folder.mkdir()
-    result, executed, _ = run_cells(f"""
+    result, executed, _ = run_cells(
+        f"""
 import os, shutil, signal
 for name in ('probe.json', 'figures', 'calls', 'events.jsonl'):
     path = '/exchange/' + name
@@ -86,7 +116,9 @@ for name in ('probe.json', 'figures', 'calls', 'events.jsonl'):
 os.symlink({str(victim_file)!r}, '/exchange/probe.json')
 os.symlink({str(victim_folder)!r}, '/exchange/figures')
 os.symlink({str(victim_folder)!r}, '/exchange/calls')
-os.kill(os.getpid(), signal.SIGKILL)""", "import matplotlib.pyplot as plt\nplt.plot([1]); plt.show()\nprint('restarted')")
+os.kill(os.getpid(), signal.SIGKILL)""",
+        "import matplotlib.pyplot as plt\nplt.plot([1]); plt.show()\nprint('restarted')",
+    )
     assert result.cells[0].status == "kernel_died" and cell_text(executed, 1).endswith("restarted\n")
     assert victim_file.read_text() == "original"
     assert victim_file.stat().st_uid == os.getuid() and victim_folder.stat().st_uid == os.getuid()
@@ -105,14 +137,17 @@ get_ipython().system('pip install nothing')""")
 
 
 def test_a_hand_written_figure_record_is_set_aside(run_cells, tmp_path):
-    result, executed, out = run_cells("""
+    result, executed, out = run_cells(
+        """
 import matplotlib.pyplot as plt, numpy as np
-plt.imshow(np.zeros((28, 28))); plt.title('7'); plt.show()""", """
+plt.imshow(np.zeros((28, 28))); plt.title('7'); plt.show()""",
+        """
 import json, numpy as np
 records = json.load(open('/exchange/figures/index.json'))
 forged = dict(records[0], cell=1, figure=99, png='forged.png')
 open('/exchange/figures/forged.png', 'wb').write(open('/exchange/figures/' + records[0]['png'], 'rb').read()[:-8])
-json.dump(records + [forged], open('/exchange/figures/index.json', 'w'))""")
+json.dump(records + [forged], open('/exchange/figures/index.json', 'w'))""",
+    )
     assert len(result.figures) == 2
     audit = audit_figures(result.figures, executed, out / "figures")
     assert [record["cell"] for record in audit.shown] == [0]
@@ -121,15 +156,18 @@ json.dump(records + [forged], open('/exchange/figures/index.json', 'w'))""")
 
 
 def test_figure_arrays_that_disagree_with_their_record_are_dropped(run_cells):
-    result, _, out = run_cells("""
+    result, _, out = run_cells(
+        """
 import matplotlib.pyplot as plt, numpy as np
 plt.imshow(np.zeros((28, 28))); plt.show()
-plt.imshow(np.ones((5, 5))); plt.show()""", """
+plt.imshow(np.ones((5, 5))); plt.show()""",
+        """
 import json, numpy as np
 records = json.load(open('/exchange/figures/index.json'))
 np.save('/exchange/figures/' + records[0]['axes'][0]['images'][0]['array'], np.zeros((3, 3)))
 np.save('/exchange/figures/' + records[1]['axes'][0]['images'][0]['array'], np.array([{'a': 1}], dtype=object),
-        allow_pickle=True)""")
+        allow_pickle=True)""",
+    )
     arrays = [figure["axes"][0]["images"][0]["array"] for figure in result.figures]
     assert arrays == [None, None]
     assert not list((out / "figures").glob("*.npy"))
@@ -139,8 +177,10 @@ def test_host_paths_are_not_visible_inside(live_session, tmp_path):
     submission = tmp_path / "OUTPUT_FOLDER_SECRET" / ".intake" / "Student_R1"
     submission.mkdir(parents=True)
     (submission / "data.txt").write_text("shipped")
-    notebook = make_notebook("print(open('/proc/1/cmdline').read()); print(open('/proc/self/mountinfo').read())",
-                             "print(open('data.txt').read())")
+    notebook = make_notebook(
+        "print(open('/proc/1/cmdline').read()); print(open('/proc/self/mountinfo').read())",
+        "print(open('data.txt').read())",
+    )
 
     async def probe(session, result):
         return result
@@ -199,15 +239,20 @@ def test_nothing_is_written_into_a_folder_the_kernel_can_change(live_session):
 
     async def probe(session, result):
         await session.request({"op": "call", "target": "double"}, {"args": [torch.ones(2)]})
-        return [(path, path.stat().st_uid) for generation in session.generations
-                for folder in (generation.exchange,) for path in folder.rglob("*")]
+        return [
+            (path, path.stat().st_uid)
+            for generation in session.generations
+            for folder in (generation.exchange,)
+            for path in folder.rglob("*")
+        ]
 
     written = live_session(notebook, probe)
     assert written and all(uid != 0 for _, uid in written), written
 
 
 def test_the_kernel_cannot_swap_its_sockets_once_started(run_cells):
-    result, executed, _ = run_cells("""
+    result, executed, _ = run_cells(
+        """
 import os
 sockets = [name for name in os.listdir('/kernel') if name.startswith('ipc')]
 for name in sockets[:1] + ['kernel.json']:
@@ -216,18 +261,23 @@ for name in sockets[:1] + ['kernel.json']:
         os.symlink('/run/elsewhere.sock', '/kernel/' + name)
         print('swapped', name)
     except OSError as error:
-        print('refused', error.errno)""", "print('still talking')")
+        print('refused', error.errno)""",
+        "print('still talking')",
+    )
     assert cell_text(executed, 0).split() == ["refused", "13", "refused", "13"]
     assert cell_text(executed, 1).strip() == "still talking"
 
 
 def test_a_file_named_by_many_records_is_copied_once(run_cells):
-    result, _, out = run_cells("""
+    result, _, out = run_cells(
+        """
 import matplotlib.pyplot as plt, numpy as np
-plt.imshow(np.zeros((28, 28))); plt.show()""", """
+plt.imshow(np.zeros((28, 28))); plt.show()""",
+        """
 import json
 records = json.load(open('/exchange/figures/index.json'))
-json.dump(records * 50, open('/exchange/figures/index.json', 'w'))""")
+json.dump(records * 50, open('/exchange/figures/index.json', 'w'))""",
+    )
     assert len(result.figures) == 50
     assert len(list((out / "figures").glob("*.png"))) == 1 and len(list((out / "figures").glob("*.npy"))) == 1
 
@@ -245,3 +295,62 @@ os.kill(os.getpid(), signal.SIGKILL)"""
     result, _, _ = run_cells(cell, cell, "print('last')")
     assert len(result.figures) == 30
     assert any("figures/index.json was not read" in note for note in result.dropped)
+
+
+def test_a_record_missing_a_field_is_filled_when_it_has_a_default_and_refused_when_not():
+    bare = {
+        "figure": 1,
+        "cell": 0,
+        "png": "a.png",
+        "axes": [{"images": [{"shape": [28, 28]}], "lines": [{"x": [0, 1], "y": [1, 0]}]}],
+    }
+    without = [{key: value for key, value in bare.items() if key != name} for name in ("figure", "png")]
+    no_shape = dict(bare, axes=[{"images": [{"cmap": "gray"}]}])
+    no_points = dict(bare, axes=[{"lines": [{"label": "loss"}]}])
+    mistyped = [dict(bare, suptitle=None), dict(bare, axes=[{"title": 7}]), dict(bare, axes=[{"is_colorbar": "no"}])]
+    validated = figures_from_index(json.dumps([bare, *without, no_shape, no_points, *mistyped]).encode())
+    assert validated.dropped == ["7 malformed figure records written by the kernel were ignored"]
+    [record] = validated.records
+    axes = record["axes"][0]
+    for found, declared in (
+        (record, FigureRecord),
+        (axes, AxesRecord),
+        (axes["images"][0], ImageRecord),
+        (axes["lines"][0], LineRecord),
+    ):
+        assert set(found) == declared.__required_keys__
+    assert (record["format"], record["suptitle"], record["saved_to"]) == (RECORD_FORMAT, "", [])
+    assert record["size_inches"] == []
+    assert (axes["title"], axes["xlabel"], axes["ylabel"], axes["xscale"], axes["legend"], axes["grid"]) == (
+        "",
+        "",
+        "",
+        "linear",
+        [],
+        None,
+    )
+    assert (axes["is_colorbar"], axes["has_colorbar"], axes["visible"], axes["collections"]) == (False, False, True, [])
+    assert axes["images"][0] == {"cmap": None, "shape": [28, 28], "vmin": None, "vmax": None, "norm": "", "array": None}
+    assert axes["lines"][0]["label"] == ""
+
+
+class StoredFigures:
+    """A kernel session's figure files, as ``copy_figures`` reads them."""
+
+    def __init__(self, files: dict[tuple[int, str], bytes]) -> None:
+        self.files = files
+
+    def figure_bytes(self, generation: int, name: str) -> bytes | None:
+        return self.files.get((generation, name))
+
+
+def test_copied_records_carry_the_format_version(tmp_path):
+    array = io.BytesIO()
+    np.save(array, np.zeros((2, 2)))
+    raw = {"figure": 1, "cell": 0, "png": "k.png", "axes": [{"images": [{"shape": [2, 2], "array": "k.npy"}]}]}
+    records = [{**record, "generation": 0} for record in figures_from_index(json.dumps([raw]).encode()).records]
+    session = StoredFigures({(0, "k.png"): b"png bytes", (0, "k.npy"): array.getvalue()})
+    [copied] = copy_figures(session, records, tmp_path)
+    stored = json.loads((tmp_path / "figure-001.json").read_text())
+    assert copied["format"] == stored["format"] == RECORD_FORMAT and "generation" not in stored
+    assert stored["png"] == "figure-001.png" and stored["axes"][0]["images"][0]["array"] == "figure-001-ax0-im0.npy"

@@ -26,7 +26,7 @@ def test_grader_code_and_reference_are_invisible(run_cells):
     probe = f"""
 import os, json
 seen = {{}}
-for path in [{str(REPO / 'reference/cs411_a2/saliency.py')!r}, {str(REPO / 'checks/kernel.py')!r},
+for path in [{str(REPO / "reference/cs411_a2/saliency.py")!r}, {str(REPO / "checks/kernel.py")!r},
              '../../work/main/reference/cs411_a2/saliency.py', '/proc/1/root/work/main/README.md']:
     try:
         open(path).read(); seen[path] = 'READ'
@@ -105,7 +105,8 @@ def test_memory_is_capped_at_once_and_in_steps(run_cells):
 
 
 def test_fork_bomb_is_held_by_the_process_limit(run_cells):
-    result, executed, _ = run_cells("""
+    result, executed, _ = run_cells(
+        """
 import os, time
 children = 0
 try:
@@ -117,7 +118,9 @@ try:
         children += 1
 except OSError as error:
     print('held at', children, type(error).__name__)
-""", "print('next cell runs')")
+""",
+        "print('next cell runs')",
+    )
     text = cell_text(executed, 0)
     assert text.startswith("held at") and int(text.split()[2]) < 200
     assert cell_text(executed, 1).strip() == "next cell runs"
@@ -150,7 +153,9 @@ def test_when_recovering_from_a_timeout_fails_the_cell_says_so_and_a_fresh_kerne
         raise CellTimeoutError("the interrupt reply never came")
 
     monkeypatch.setattr(KernelSession, "_recover_after_timeout", slow_machine)
-    result, executed, _ = run_cells("import time\ntime.sleep(60)", "print('after the failed recovery')", cell_timeout_s=2)
+    result, executed, _ = run_cells(
+        "import time\ntime.sleep(60)", "print('after the failed recovery')", cell_timeout_s=2
+    )
     assert [cell.status for cell in result.cells] == ["kernel_died", "ok"]
     assert result.cells[0].error_name == "CellTimeoutError"
     assert "could not be recovered" in result.cells[0].error_value
@@ -178,8 +183,9 @@ print('daemon started')
     assert result.cells[0].status == "ok"
     time.sleep(6)
     assert not list(live_session.job_root.glob("exchange-*/late.txt"))
-    survivors = [p for p in Path("/proc").iterdir()
-                 if p.name.isdigit() and _cmdline_mentions(p, str(live_session.job_root))]
+    survivors = [
+        p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline_mentions(p, str(live_session.job_root))
+    ]
     assert survivors == []
 
 
@@ -191,8 +197,9 @@ def _cmdline_mentions(process: Path, text: str) -> bool:
 
 
 def test_monkeypatched_allclose_cannot_fool_an_out_of_process_comparison(live_session):
-    notebook = make_notebook("import torch\ntorch.allclose = lambda *args, **kwargs: True\n"
-                             "def double(x):\n    return x * 3")
+    notebook = make_notebook(
+        "import torch\ntorch.allclose = lambda *args, **kwargs: True\ndef double(x):\n    return x * 3"
+    )
 
     async def probe(session, result):
         response, decoder = await session.request({"op": "call", "target": "double"}, {"args": [torch.ones(3)]})
@@ -264,15 +271,18 @@ def test_fallback_mode_runs_and_says_it_is_weaker(run_cells):
 
 
 def test_a_normal_notebook_runs_normally_right_after_a_hostile_one(run_cells):
-    run_cells("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        break\nwhile True:\n    pass",
-              cell_timeout_s=3)
+    run_cells(
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        break\nwhile True:\n    pass",
+        cell_timeout_s=3,
+    )
     result, executed, _ = run_cells("import numpy as np\nprint(np.arange(4).sum())")
     assert [cell.status for cell in result.cells] == ["ok"] and cell_text(executed, 0).strip() == "6"
 
 
 def test_fallback_mode_ends_daemons_of_the_job_uid(live_session):
-    notebook = make_notebook("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\n"
-                             "print(os.getuid())")
+    notebook = make_notebook(
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    os._exit(0)\nprint(os.getuid())"
+    )
 
     async def probe(session, result):
         return int(cell_text(notebook, 0))
@@ -297,7 +307,8 @@ def test_memory_is_limited_for_the_job_across_processes_and_tmpfs(run_cells, eng
 
     from checks.engine.sandbox import GiB
 
-    result, executed, _ = run_cells("""
+    result, executed, _ = run_cells(
+        """
 import os, time
 children = []
 for _ in range(3):
@@ -316,7 +327,9 @@ for folder in ('/dev/shm', '/tmp'):
                 fill.write(b'1' * (1 << 20))
     except OSError as error:
         print('refused', error.errno)
-print([os.waitpid(pid, 0)[1] for pid in children])""", limits=with_changes(engine_config.limits, memory_bytes=1 * GiB))
+print([os.waitpid(pid, 0)[1] for pid in children])""",
+        limits=with_changes(engine_config.limits, memory_bytes=1 * GiB),
+    )
     limits = result.sandbox["job_limits"]
     assert limits["mode"] in ("cgroup v1", "cgroup v2") and limits["memory_bytes"] == 1 * GiB
     assert limits["oom_killed"] and limits["peak_memory_bytes"] <= 1 * GiB + (64 << 20)
@@ -328,7 +341,8 @@ def test_a_deep_folder_chain_neither_hides_the_quota_nor_survives_cleanup(run_ce
     import checks.engine.kernel
 
     before = set(Path(checks.engine.kernel.tempfile.gettempdir()).glob("xaigrader-job-*"))
-    result, _, _ = run_cells("""
+    result, _, _ = run_cells(
+        """
 import os, time
 depth = os.open('/exchange', os.O_RDONLY)
 for _ in range(1100):
@@ -340,7 +354,9 @@ for i in range(40):
     with open(os.open(f'f{i}', os.O_WRONLY | os.O_CREAT, dir_fd=depth), 'wb') as fill:
         fill.write(b'0' * (1 << 20))
     time.sleep(0.05)
-time.sleep(3)""", limits=with_changes(engine_config.limits, exchange_bytes=8 << 20))
+time.sleep(3)""",
+        limits=with_changes(engine_config.limits, exchange_bytes=8 << 20),
+    )
     assert result.cells[0].status != "error", result.cells[0]
     assert result.quota_exceeded and "limit 8388608" in result.quota_exceeded
     assert set(Path(checks.engine.kernel.tempfile.gettempdir()).glob("xaigrader-job-*")) == before

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from checks.engine.notebook import InvalidNotebook, load_notebook
 from checks.engine.intake import ZipLimits, discover, student_identity
+from checks.engine.notebook import InvalidNotebook, load_notebook
 from tests.engine.conftest import make_notebook
 
 GOOD_NOTEBOOK = nbformat.writes(make_notebook("print('hello')"))
@@ -35,8 +35,14 @@ def test_student_id_comes_from_the_file_name():
 def test_a_class_folder_mixes_zips_notebooks_and_folders(tmp_path):
     class_dir = tmp_path / "class"
     class_dir.mkdir()
-    write_zip(class_dir / "Asha_R01.zip", {"work/A2.ipynb": GOOD_NOTEBOOK, "__MACOSX/._A2.ipynb": "junk",
-                                             "work/.ipynb_checkpoints/A2-checkpoint.ipynb": GOOD_NOTEBOOK})
+    write_zip(
+        class_dir / "Asha_R01.zip",
+        {
+            "work/A2.ipynb": GOOD_NOTEBOOK,
+            "__MACOSX/._A2.ipynb": "junk",
+            "work/.ipynb_checkpoints/A2-checkpoint.ipynb": GOOD_NOTEBOOK,
+        },
+    )
     (class_dir / "Bela_R02.ipynb").write_text(GOOD_NOTEBOOK)
     (class_dir / "Chen_R03").mkdir()
     (class_dir / "Chen_R03" / "solution.ipynb").write_text(GOOD_NOTEBOOK)
@@ -66,8 +72,11 @@ def test_two_notebooks_are_merged_in_name_order_and_say_so(tmp_path):
     assert two.valid and two.merged_from == ["PA2_part1.ipynb", "PA2_part2.ipynb"]
     merged = load_notebook(two.notebook)
     assert [cell.source for cell in merged.cells] == [
-        "*xaigrader: the cells below come from PA2_part1.ipynb.*", "x = 41",
-        "*xaigrader: the cells below come from PA2_part2.ipynb.*", "print(x + 1)"]
+        "*xaigrader: the cells below come from PA2_part1.ipynb.*",
+        "x = 41",
+        "*xaigrader: the cells below come from PA2_part2.ipynb.*",
+        "print(x + 1)",
+    ]
     assert len({cell["id"] for cell in merged.cells}) == 4
     assert not (tmp_path / "work" / "Two_R2" / "Two_R2.merged.ipynb").exists(), "kept outside the student's files"
 
@@ -131,12 +140,19 @@ MALFORMED = {
     "truncated": (GOOD_NOTEBOOK[: len(GOOD_NOTEBOOK) // 2].encode(), "not valid JSON"),
     "json_array": (b"[1, 2, 3]", "JSON list, not a notebook"),
     "no_nbformat": (json.dumps({"cells": [], "metadata": {}}).encode(), "no 'nbformat' field"),
-    "version_5": (json.dumps({"nbformat": 5, "nbformat_minor": 0, "cells": [], "metadata": {}}).encode(),
-                  "version 5"),
+    "version_5": (json.dumps({"nbformat": 5, "nbformat_minor": 0, "cells": [], "metadata": {}}).encode(), "version 5"),
     "bad_cell_type": (GOOD_NOTEBOOK.replace('"code"', '"python"').encode(), "cell_type 'python'"),
-    "int_source": (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        {"cell_type": "code", "source": 7, "metadata": {}, "outputs": [], "execution_count": None}]}).encode(),
-        "source of type int"),
+    "int_source": (
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [{"cell_type": "code", "source": 7, "metadata": {}, "outputs": [], "execution_count": None}],
+            }
+        ).encode(),
+        "source of type int",
+    ),
     "deep_nesting": (b'{"nbformat": 4, "cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
 }
 
@@ -159,9 +175,19 @@ def test_an_oversized_notebook_is_refused_before_reading(tmp_path):
 
 
 def test_a_version_3_notebook_is_converted(tmp_path):
-    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
-        {"cell_type": "code", "input": "print(1 + 1)", "language": "python", "outputs": [], "metadata": {}}],
-        "metadata": {}}]}
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {},
+        "worksheets": [
+            {
+                "cells": [
+                    {"cell_type": "code", "input": "print(1 + 1)", "language": "python", "outputs": [], "metadata": {}}
+                ],
+                "metadata": {},
+            }
+        ],
+    }
     path = tmp_path / "old.ipynb"
     path.write_text(json.dumps(v3))
     notebook = load_notebook(path)
@@ -251,8 +277,13 @@ def test_names_of_class_files_are_refused_as_student_ids(tmp_path):
     (class_dir / "index.html.partial.ipynb").write_text(GOOD_NOTEBOOK)
     (class_dir / "Asha_R01.ipynb").write_text(GOOD_NOTEBOOK)
     submissions = {s.student_id: s for s in discover([class_dir], tmp_path / "work")}
-    refused = {"grades.csv-refused", "Index.HTML-refused", "overrides.csv-refused", "gradescope.json-refused",
-               "index.html.partial-refused"}
+    refused = {
+        "grades.csv-refused",
+        "Index.HTML-refused",
+        "overrides.csv-refused",
+        "gradescope.json-refused",
+        "index.html.partial-refused",
+    }
     assert set(submissions) == refused | {"Asha_R01"}
     for student_id in refused:
         assert not submissions[student_id].valid

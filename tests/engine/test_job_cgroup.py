@@ -91,8 +91,24 @@ def run_in(job: JobCgroup, command: list[str]) -> subprocess.CompletedProcess[st
 def in_bwrap(shell: str) -> list[str]:
     if shutil.which("bwrap") is None:
         pytest.skip("bwrap is not installed")
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--", "/bin/sh", "-c", shell]
+    return [
+        "bwrap",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/dev/shm",
+        "--",
+        "/bin/sh",
+        "-c",
+        shell,
+    ]
 
 
 def test_three_children_cannot_each_hold_150_mib_under_256(make_cgroup) -> None:
@@ -114,8 +130,10 @@ def test_tmpfs_pages_are_charged_to_the_writer(make_cgroup) -> None:
 
 def test_tmpfs_mounts_add_up_against_the_limit(make_cgroup) -> None:
     job = make_cgroup(256 * MiB)
-    fill = ("dd if=/dev/zero of=/tmp/fill bs=1M count=150 status=none && echo tmp-full; "
-            "dd if=/dev/zero of=/dev/shm/fill bs=1M count=150 status=none && echo shm-full")
+    fill = (
+        "dd if=/dev/zero of=/tmp/fill bs=1M count=150 status=none && echo tmp-full; "
+        "dd if=/dev/zero of=/dev/shm/fill bs=1M count=150 status=none && echo shm-full"
+    )
     done = run_in(job, in_bwrap(fill))
     assert "tmp-full" in done.stdout and "shm-full" not in done.stdout
     assert job.oom_killed()

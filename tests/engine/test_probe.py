@@ -28,7 +28,12 @@ def test_every_figure_is_captured_with_its_cell_even_without_show(run_cells):
     figures = figures_by_cell(result)
     assert sorted(figures) == [0, 1, 2], "one record per drawing cell, none for a cell that drew nothing"
     loss = figures[0]["axes"][0]
-    assert (loss["title"], loss["xlabel"], loss["ylabel"], loss["legend"]) == ("Training loss", "epoch", "loss", ["loss"])
+    assert (loss["title"], loss["xlabel"], loss["ylabel"], loss["legend"]) == (
+        "Training loss",
+        "epoch",
+        "loss",
+        ["loss"],
+    )
     assert loss["lines"][0]["y"] == [1.0, 2.0, 3.0]
     layout = figures[1]
     assert layout["suptitle"] == "tabby cat" and layout["saved_to"] == ["saliency_viridis.png"]
@@ -40,7 +45,9 @@ def test_every_figure_is_captured_with_its_cell_even_without_show(run_cells):
     assert figures[2]["axes"][0]["xscale"] == "log"
     for figure in result.figures:
         assert (out / "figures" / figure["png"]).read_bytes().startswith(b"\x89PNG")
-        assert json.loads((out / "figures" / figure["png"].replace(".png", ".json")).read_text())["cell"] == figure["cell"]
+        assert (
+            json.loads((out / "figures" / figure["png"].replace(".png", ".json")).read_text())["cell"] == figure["cell"]
+        )
 
 
 def test_pip_lines_are_skipped_and_recorded(run_cells):
@@ -111,7 +118,8 @@ def test_hard_coded_cuda_runs_on_the_cpu_and_is_recorded(run_cells):
 def test_notebooks_that_never_mention_the_gpu_run_without_the_device_mapping(run_cells):
     result, executed, _ = run_cells(
         "import torch\nfrom torch.overrides import _get_current_function_mode_stack\n"
-        "print(len(_get_current_function_mode_stack()))")
+        "print(len(_get_current_function_mode_stack()))"
+    )
     assert cell_text(executed, 0).strip() == "0"
     assert not [shim for shim in result.shims if shim["shim"] == "cuda"]
 
@@ -127,8 +135,13 @@ def test_missing_weights_become_the_same_stand_in_as_the_graders(live_session, d
         return result, decoder.decode(response["value"])
 
     result, kernel_weight = live_session(notebook, probe)
-    assert result.shims[0] == {"kind": "shim", "cell": 0, "shim": "weights",
-                               "weights": "MobileNet_V2_Weights.IMAGENET1K_V1", "stand_in": True}
+    assert result.shims[0] == {
+        "kind": "shim",
+        "cell": 0,
+        "shim": "weights",
+        "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
+        "stand_in": True,
+    }
     grader_model = DataDir(data_root).load_pretrained("mobilenet_v2", "IMAGENET1K_V1").model
     assert torch.equal(kernel_weight, grader_model.features[0][0].weight)
 
@@ -189,8 +202,13 @@ def test_hugging_face_cats_vs_dogs_is_served_from_the_data_directory(run_cells):
         "load_dataset('some/other_dataset')",
     )
     assert "2002 ['cat', 'dog'] RGB\n" in cell_text(executed, 0)
-    assert result.shims[0] == {"kind": "shim", "cell": 0, "shim": "hf_dataset",
-                               "dataset": "microsoft/cats_vs_dogs", "served": "cats_vs_dogs"}
+    assert result.shims[0] == {
+        "kind": "shim",
+        "cell": 0,
+        "shim": "hf_dataset",
+        "dataset": "microsoft/cats_vs_dogs",
+        "served": "cats_vs_dogs",
+    }
     assert result.cells[1].status == "error"
 
 
@@ -206,8 +224,10 @@ def test_files_submitted_beside_the_notebook_are_in_its_working_folder(tmp_path,
 
     async def main():
         async with KernelSession(engine_config, submission_dir=submission) as session:
-            notebook = make_notebook("import json, os\nprint(json.load(open('data/params.json'))['num_samples'], "
-                                     "os.path.exists('solution.ipynb'))\nopen('/submission/x', 'w')")
+            notebook = make_notebook(
+                "import json, os\nprint(json.load(open('data/params.json'))['num_samples'], "
+                "os.path.exists('solution.ipynb'))\nopen('/submission/x', 'w')"
+            )
             result = await session.run_notebook(notebook)
             return result, notebook
 
@@ -225,7 +245,8 @@ def test_a_model_is_described_inside_the_kernel_without_leaving_it(live_session)
         "    def forward(self, x):\n"
         "        x = F.max_pool2d(F.relu(self.conv(x)), 2)\n        logits = self.fc(x.flatten(1))\n"
         "        return logits, F.softmax(logits, dim=1)\n"
-        "net = Net().train()")
+        "net = Net().train()"
+    )
 
     async def probe(session, result):
         response, decoder = await session.request({"op": "describe", "target": "net", "input_shape": [2, 1, 28, 28]})
@@ -234,9 +255,37 @@ def test_a_model_is_described_inside_the_kernel_without_leaving_it(live_session)
 
     description, still_training = live_session(notebook, probe)
     assert [(layer["name"], layer["type"], layer["input"]) for layer in description["layers"]] == [
-        ("conv", "Conv2d", [2, 1, 28, 28]), ("fc", "Linear", [2, 1568])]
+        ("conv", "Conv2d", [2, 1, 28, 28]),
+        ("fc", "Linear", [2, 1568]),
+    ]
     assert description["outputs"] == [[2, 10], [2, 10]] and description["type"] == "Net"
     assert still_training is True
+
+
+def test_a_colour_model_is_described_at_the_shape_the_grader_asks_and_hugging_face_splits_are_surveyed(live_session):
+    notebook = make_notebook(
+        "import torch\nfrom torch import nn\nimport datasets\n"
+        "net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2))\n"
+        "pets = datasets.Dataset.from_dict({'label': [i % 2 for i in range(100)]}, split=datasets.NamedSplit('train'))\n"
+        "parts = pets.train_test_split(test_size=20, seed=0)"
+    )
+
+    async def probe(session, result):
+        colour, decoder = await session.request({"op": "describe", "target": "net", "input_shape": [2, 3, 32, 32]})
+        grey, _ = await session.request({"op": "describe", "target": "net", "input_shape": [2, 1, 28, 28]})
+        surveyed, survey_decoder = await session.request({"op": "datasets"})
+        return decoder.decode(colour["value"]), grey["ok"], survey_decoder.decode(surveyed["value"])
+
+    description, grey_described, entries = live_session(notebook, probe)
+    assert description["layers"][0]["input"] == [2, 3, 32, 32] and description["outputs"] == [[2, 2]]
+    assert grey_described is False, "a colour model refuses grey digits"
+    assert [(entry["name"], entry["length"], entry["base_length"], entry["base_part"]) for entry in entries] == [
+        ("pets", 100, 100, "train"),
+        ("parts['train']", 80, 100, "train"),
+        ("parts['test']", 20, 100, "train"),
+    ]
+    assert len({entry["base_id"] for entry in entries}) == 1
+    assert not set(entries[1]["indices"].tolist()) & set(entries[2]["indices"].tolist())
 
 
 def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path):
@@ -257,7 +306,10 @@ def test_filter_banks_and_occlusion_maps_are_found_by_shape(run_cells, tmp_path)
     assert [figure["cell"] for figure in filter_grids(figures, out / "figures", kernel=3, count=32)] == [0]
     candidates = occlusion_maps(figures, out / "figures", occlusion_grid_size, 28, range(1, 6))
     assert [(c.figure["cell"], c.size, c.named, c.in_unit_range) for c in candidates] == [
-        (1, 24, True, True), (3, 20, True, False), (2, 28, False, True)]
+        (1, 24, True, True),
+        (3, 20, True, False),
+        (2, 28, False, True),
+    ]
     assert candidates[1].allowed == () and (9, 1) in candidates[1].fits, "too large a patch, still found when named"
     assert (5, 1) in candidates[0].allowed and candidates[2].allowed == ((1, 1),)
 
@@ -274,8 +326,8 @@ def test_one_image_figures_drawn_in_a_loop_are_also_read_as_one_figure(run_cells
         "plt.imshow(np.zeros((5, 5))); plt.colorbar()",
     )
     drawn = with_cell_groups(result.figures)
-    assert drawn[:len(result.figures)] == result.figures, "every figure is still there on its own"
-    groups = drawn[len(result.figures):]
+    assert drawn[: len(result.figures)] == result.figures, "every figure is still there on its own"
+    groups = drawn[len(result.figures) :]
     assert [group["cell"] for group in groups] == [0], "a subplot figure beside a one-image figure is no loop"
     assert [axes["title"] for axes in groups[0]["axes"]] == [f"target {n}" for n in range(10)]
     assert [part["png"] for part in groups[0]["parts"]] == [figure["png"] for figure in result.figures[:10]]

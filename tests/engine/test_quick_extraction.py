@@ -24,8 +24,15 @@ STUDENT = make_notebook(
 def test_extraction_keeps_definitions_and_constants_only():
     extraction = extract_definitions(STUDENT)
     kept = "\n".join(source for _, source in extraction.cells)
-    for expected in ("import torch", "MEAN = [", "device = torch.device('cpu')", "transform = transforms.Compose(",
-                     "def normalise", "class Net", "def helper"):
+    for expected in (
+        "import torch",
+        "MEAN = [",
+        "device = torch.device('cpu')",
+        "transform = transforms.Compose(",
+        "def normalise",
+        "class Net",
+        "def helper",
+    ):
         assert expected in kept
     for unwanted in ("pip", "sleep", "load_everything", "print(helper", "timeit", "train(epochs"):
         assert unwanted not in kept

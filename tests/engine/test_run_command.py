@@ -16,7 +16,10 @@ def test_run_writes_executed_notebook_run_json_and_figures(tmp_path, data_root, 
     assert main(["run", str(path), "--out", str(out), "--data-dir", str(data_root), "--cell-timeout", "30"]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["sandbox"]["mode"] == "bubblewrap" and run["sandbox"]["network"] == "disabled"
-    assert [(c["index"], c["status"], c["error_name"]) for c in run["cells"]] == [(0, "ok", None), (1, "error", "ZeroDivisionError")]
+    assert [(c["index"], c["status"], c["error_name"]) for c in run["cells"]] == [
+        (0, "ok", None),
+        (1, "error", "ZeroDivisionError"),
+    ]
     assert run["figures"][0]["png"] == "figure-001.png" and (out / "figures" / "figure-001.png").is_file()
     assert json.loads((out / "figures" / "figure-001.json").read_text())["axes"][0]["title"] == "loss"
     executed = nbformat.read(out / "executed.ipynb", as_version=4)
@@ -25,8 +28,19 @@ def test_run_writes_executed_notebook_run_json_and_figures(tmp_path, data_root, 
 
 
 def test_a_version_3_notebook_runs(tmp_path, data_root):
-    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"metadata": {}, "cells": [
-        {"cell_type": "code", "input": "print(40 + 2)", "language": "python", "outputs": [], "metadata": {}}]}]}
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {},
+        "worksheets": [
+            {
+                "metadata": {},
+                "cells": [
+                    {"cell_type": "code", "input": "print(40 + 2)", "language": "python", "outputs": [], "metadata": {}}
+                ],
+            }
+        ],
+    }
     path = tmp_path / "old.ipynb"
     path.write_text(json.dumps(v3))
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--data-dir", str(data_root)]) == 0

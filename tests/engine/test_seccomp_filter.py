@@ -205,8 +205,15 @@ def bwrap_base() -> list[str]:
 
 
 def as_job_uid(command: list[str]) -> list[str]:
-    return ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups", "--no-new-privs", "--",
-            *command]
+    return [
+        "setpriv",
+        f"--reuid={SANDBOX_UID}",
+        f"--regid={SANDBOX_UID}",
+        "--clear-groups",
+        "--no-new-privs",
+        "--",
+        *command,
+    ]
 
 
 def sandboxed(command: list[str], with_filter: bool) -> subprocess.CompletedProcess[str]:

@@ -21,9 +21,14 @@ def round_trip(value, tmp_path):
 def test_honest_values_survive_the_round_trip(tmp_path):
     weights = torch.arange(6, dtype=torch.float32).reshape(2, 3).requires_grad_(True)
     weights.sum().backward()
-    value = {"weights": weights, "array": np.arange(4, dtype=np.int16), "scalar": np.array(5.0),
-             "pair": (1, 2.5, float("nan")),
-             "nested": {"twice": [torch.ones(2), torch.ones(2)]}, "image": Image.new("RGB", (5, 3), (9, 8, 7))}
+    value = {
+        "weights": weights,
+        "array": np.arange(4, dtype=np.int16),
+        "scalar": np.array(5.0),
+        "pair": (1, 2.5, float("nan")),
+        "nested": {"twice": [torch.ones(2), torch.ones(2)]},
+        "image": Image.new("RGB", (5, 3), (9, 8, 7)),
+    }
     decoded, structure, decoder = round_trip(value, tmp_path)
     assert torch.equal(decoded["weights"], weights.detach()) and decoded["weights"].requires_grad
     assert torch.equal(decoder.grad_of(dict(structure["$dict"])["weights"]), torch.ones(2, 3))

@@ -6,15 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from checks.grading.scheme import load_assignment
 from checks.batch.class_grading import grade_class
-from checks.grading.submission import GradeOptions
 from checks.engine.sandbox import SandboxLimits
+from checks.grading.scheme import load_assignment
+from checks.grading.submission import GradeOptions
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "student_submissions" / "cs411-a2"
 CORRECT, BUGS, NO_TITLES, CRASH, HANG, HOSTILE = (
-    "Asha_Rao_CS2301", "Bela_Sen_CS2302", "Chen_Li_CS2303", "Dev_Patel_CS2304", "Esha_Nair_CS2305", "Farid_Khan_CS2306")
+    "Asha_Rao_CS2301",
+    "Bela_Sen_CS2302",
+    "Chen_Li_CS2303",
+    "Dev_Patel_CS2304",
+    "Esha_Nair_CS2305",
+    "Farid_Khan_CS2306",
+)
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +42,13 @@ def graded(assignment, data_root, tmp_path_factory):
 
 EE5179_SAMPLES = REPO / "student_submissions" / "ee5179-pa2"
 EE_CORRECT, EE_WRONG_NETWORK, EE_TEST_AS_VALIDATION, EE_NO_BATCH_NORM, EE_NO_ATTACKS, EE_COLAB = (
-    "Arun_Kumar_EE21B001", "Bhavna_Iyer_EE21B002", "Chitra_Menon_EE21B003", "Deepak_Rao_EE21B004",
-    "Esther_Paul_EE21B005", "Faisal_Ahmed_EE21B006")
+    "Arun_Kumar_EE21B001",
+    "Bhavna_Iyer_EE21B002",
+    "Chitra_Menon_EE21B003",
+    "Deepak_Rao_EE21B004",
+    "Esther_Paul_EE21B005",
+    "Faisal_Ahmed_EE21B006",
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +65,7 @@ def ee5179_graded(ee5179, data_root, tmp_path_factory):
 @pytest.fixture
 def deadline():
     """Today's backtracking takes minutes on these inputs: fail clearly instead of hanging."""
+
     def expired(signum, frame):
         pytest.fail("over 20 s: a regular expression is backtracking on hostile text")
 

@@ -3,11 +3,12 @@
 import base64
 import json
 
-from checks.grading.scheme import load_assignment
 from checks.grading.results import SubmissionResult, WrittenAnswer
+from checks.grading.scheme import load_assignment
 
 PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 def write_student(out, student, checks, problem=None, flags=(), answer="Hot is clearest. It hides weak gradients."):
@@ -17,13 +18,31 @@ def write_student(out, student, checks, problem=None, flags=(), answer="Hot is c
     (folder / "figures" / "figure-001.png").write_bytes(PNG)
     (folder / "figures" / "figure-002.png").write_bytes(PNG)
     (folder / "figures" / "reference-viridis.png").write_bytes(PNG)
-    figures = [{"png": "figure-001.png", "cell": 7, "title": "tabby cat", "task": "1.5", "placed_by": "judged by a check"},
-               {"png": "figure-002.png", "cell": 12, "title": "stray", "task": None, "placed_by": ""}]
-    result = SubmissionResult(student, "cs411-a2", "full", checks=checks, problem=problem, flags=list(flags),
-                              figures=figures,
-                              sandbox={"mode": "bubblewrap", "warning": None},
-                              written_answers=[WrittenAnswer("1.6", "Which colormap?", 2, 9, answer, 2, "2-3", True)],
-                              run={"cells": [{"index": 1, "status": "error", "duration_s": 0.5,
-                                              "error_name": "ZeroDivisionError", "error_value": "division by zero"}],
-                                   "events": [{"kind": "shim", "cell": 1, "shim": "pip", "command": "pip install torch"}]})
+    figures = [
+        {"png": "figure-001.png", "cell": 7, "title": "tabby cat", "task": "1.5", "placed_by": "judged by a check"},
+        {"png": "figure-002.png", "cell": 12, "title": "stray", "task": None, "placed_by": ""},
+    ]
+    result = SubmissionResult(
+        student,
+        "cs411-a2",
+        "full",
+        checks=checks,
+        problem=problem,
+        flags=list(flags),
+        figures=figures,
+        sandbox={"mode": "bubblewrap", "warning": None},
+        written_answers=[WrittenAnswer("1.6", "Which colormap?", 2, 9, answer, 2, "2-3", True)],
+        run={
+            "cells": [
+                {
+                    "index": 1,
+                    "status": "error",
+                    "duration_s": 0.5,
+                    "error_name": "ZeroDivisionError",
+                    "error_value": "division by zero",
+                }
+            ],
+            "events": [{"kind": "shim", "cell": 1, "shim": "pip", "command": "pip install torch"}],
+        },
+    )
     (folder / "results.json").write_text(json.dumps(result.as_json(assignment)))

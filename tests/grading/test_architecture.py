@@ -38,9 +38,17 @@ class Functional(nn.Module):
 def sequential(filters: int = 32, kernel: int = 3, padding: int = 1) -> nn.Sequential:
     size = 28 if padding else 24
     return nn.Sequential(
-        nn.Conv2d(1, filters, kernel, padding=padding), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(filters, 32, kernel, padding=padding), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-        nn.Linear(32 * (size // 4) ** 2 if padding else 32 * 4 * 4, 500), nn.ReLU(), nn.Linear(500, 10))
+        nn.Conv2d(1, filters, kernel, padding=padding),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(filters, 32, kernel, padding=padding),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(32 * (size // 4) ** 2 if padding else 32 * 4 * 4, 500),
+        nn.ReLU(),
+        nn.Linear(500, 10),
+    )
 
 
 def differences(model: nn.Module) -> list[str]:
@@ -66,20 +74,39 @@ def test_the_layers_are_listed_in_forward_order_with_shapes():
 def test_each_planted_difference_is_named():
     assert differences(sequential(filters=64)) == ["conv1 has 64 filters instead of 32"]
     assert differences(Functional(second_pool=False)) == [
-        "fc1 takes 6272 inputs instead of 1568: the 2x2 pooling after the last convolution is missing"]
+        "fc1 takes 6272 inputs instead of 1568: the 2x2 pooling after the last convolution is missing"
+    ]
     assert differences(sequential(kernel=5, padding=0)) == [
-        "conv1 uses 5x5 kernels instead of 3x3", "conv1 has padding 0 instead of 1",
-        "conv2 uses 5x5 kernels instead of 3x3", "conv2 has padding 0 instead of 1",
+        "conv1 uses 5x5 kernels instead of 3x3",
+        "conv1 has padding 0 instead of 1",
+        "conv2 uses 5x5 kernels instead of 3x3",
+        "conv2 has padding 0 instead of 1",
         "conv2 receives 12x12 maps instead of 14x14: the 2x2 pooling before it is missing or different",
-        "fc1 takes 512 inputs instead of 1568"]
-    no_pool_between = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1),
-                                    nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 14 * 14, 500),
-                                    nn.ReLU(), nn.Linear(500, 10))
+        "fc1 takes 512 inputs instead of 1568",
+    ]
+    no_pool_between = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 14 * 14, 500),
+        nn.ReLU(),
+        nn.Linear(500, 10),
+    )
     assert differences(no_pool_between) == [
         "conv2 receives 28x28 maps instead of 14x14: the 2x2 pooling before it is missing or different",
-        "fc1 takes 6272 inputs instead of 1568"]
-    one_fc = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(32, 32, 3, padding=1),
-                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1568, 10))
+        "fc1 takes 6272 inputs instead of 1568",
+    ]
+    one_fc = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1568, 10),
+    )
     assert differences(one_fc) == ["1 fully connected layer(s) instead of 2", "fc1 has 10 outputs instead of 500"]
 
 

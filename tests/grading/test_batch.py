@@ -35,8 +35,23 @@ def class_folder(tmp_path):
 
 
 def grade_command(folder: Path, out: Path, data_root: Path) -> list[str]:
-    return [sys.executable, "-m", "checks.cli", "grade", str(folder), "--assignment", "cs411-a2", "--mode", "quick",
-            "--jobs", "1", "--out", str(out), "--data-dir", str(data_root)]
+    return [
+        sys.executable,
+        "-m",
+        "checks.cli",
+        "grade",
+        str(folder),
+        "--assignment",
+        "cs411-a2",
+        "--mode",
+        "quick",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_root),
+    ]
 
 
 def finished(out: Path) -> list[str]:
@@ -46,8 +61,14 @@ def finished(out: Path) -> list[str]:
 @pytest.mark.slow
 def test_a_killed_batch_resumes_without_regrading_what_was_done(class_folder, tmp_path, data_root):
     out = tmp_path / "out"
-    batch = subprocess.Popen(grade_command(class_folder, out, data_root), cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    batch = subprocess.Popen(
+        grade_command(class_folder, out, data_root),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while not finished(out) and time.monotonic() < deadline and batch.poll() is None:
         time.sleep(0.5)
@@ -58,8 +79,9 @@ def test_a_killed_batch_resumes_without_regrading_what_was_done(class_folder, tm
     kept = {student: (out / student / "results.json").read_bytes() for student in done_before}
     assert not list(out.rglob("*.partial")), "a killed batch leaves no half-written file"
 
-    rerun = subprocess.run(grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True, text=True,
-                           timeout=600)
+    rerun = subprocess.run(
+        grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(done_before)} unchanged submissions keep their stored results" in rerun.stdout
     assert finished(out) == list(STUDENTS)
@@ -67,19 +89,22 @@ def test_a_killed_batch_resumes_without_regrading_what_was_done(class_folder, tm
         assert (out / student / "results.json").read_bytes() == content
     graded_now = [line for line in rerun.stdout.splitlines() if "done," in line]
     assert len(graded_now) == len(STUDENTS) - len(done_before)
-    assert graded_now[-1].endswith(f"[{len(graded_now)}/{len(graded_now)} done, 0 failed, elapsed "
-                                   f"{graded_now[-1].split('elapsed ')[1].split(',')[0]}, left ~0:00]")
+    assert graded_now[-1].endswith(
+        f"[{len(graded_now)}/{len(graded_now)} done, 0 failed, elapsed "
+        f"{graded_now[-1].split('elapsed ')[1].split(',')[0]}, left ~0:00]"
+    )
     for student in STUDENTS:
         assert (out / student / "report.html").is_file() and (out / student / "gradescope.json").is_file()
 
-    unchanged = subprocess.run(grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True,
-                               text=True, timeout=600)
+    unchanged = subprocess.run(
+        grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert "3 unchanged submissions keep their stored results; 0 to grade" in unchanged.stdout
 
-    (class_folder / "Ben_R2.ipynb").write_text((class_folder / "Ben_R2.ipynb").read_text().replace(
-        "Asha Rao", "Ben"))
-    changed = subprocess.run(grade_command(class_folder, out, data_root), cwd=REPO,
-                             capture_output=True, text=True, timeout=600)
+    (class_folder / "Ben_R2.ipynb").write_text((class_folder / "Ben_R2.ipynb").read_text().replace("Asha Rao", "Ben"))
+    changed = subprocess.run(
+        grade_command(class_folder, out, data_root), cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert "2 unchanged submissions keep their stored results; 1 to grade" in changed.stdout
     assert "Ben_R2" in changed.stdout.split("to grade")[1]
 
@@ -95,8 +120,8 @@ def test_jobs_default_to_what_cores_and_memory_allow():
 def test_unset_jobs_never_outnumber_the_notebooks_waiting(monkeypatch):
     from checks.batch import capacity
     from checks.batch.class_grading import sized_for
-    from checks.grading.submission import GradeOptions
     from checks.engine.sandbox import SandboxLimits
+    from checks.grading.submission import GradeOptions
 
     monkeypatch.setattr(capacity, "available_cores", lambda: 4)
     monkeypatch.setattr(capacity, "total_memory_bytes", lambda: 64 << 30)
@@ -149,7 +174,9 @@ def test_a_grader_bug_on_one_submission_costs_only_that_result_and_is_retried(tm
     out = tmp_path / "out"
     first = {p["student"]: p for p in class_grading.grade_class([folder], load_assignment("cs411-a2"), options, out)}
     assert first["Ana_R1"]["problem"].startswith("invalid submission") and first["Ana_R1"]["grading_key"]
-    assert first["Ben_R2"]["problem"] == "the grader failed on this submission: MemoryError: the grader ran out of memory"
+    assert (
+        first["Ben_R2"]["problem"] == "the grader failed on this submission: MemoryError: the grader ran out of memory"
+    )
     assert first["Ben_R2"]["grading_key"] is None and (out / "Ben_R2" / "report.html").is_file()
 
     monkeypatch.setattr(class_grading, "grade_submission", real)
@@ -162,17 +189,23 @@ def test_a_grader_bug_on_one_submission_costs_only_that_result_and_is_retried(tm
 def test_a_submission_split_across_two_notebooks_runs_as_one_and_says_so(tmp_path, data_root):
     import nbformat
 
+    from checks.engine.intake import intake_one
     from checks.grading.scheme import load_assignment
     from checks.grading.submission import GradeOptions, grade_submission
-    from checks.engine.intake import intake_one
 
     folder = tmp_path / "Dan_R4"
     folder.mkdir()
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 41")]), folder / "PA_part1.ipynb")
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(x + 1)")]), folder / "PA_part2.ipynb")
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(x + 1)")]), folder / "PA_part2.ipynb"
+    )
     submission = intake_one(folder, tmp_path / "intake")
-    payload = grade_submission(submission, load_assignment("cs411-a2"),
-                               GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=60), tmp_path / "out")
+    payload = grade_submission(
+        submission,
+        load_assignment("cs411-a2"),
+        GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=60),
+        tmp_path / "out",
+    )
     assert "2 notebooks graded as one, in name order: PA_part1.ipynb then PA_part2.ipynb" in payload["flags"]
     executed = nbformat.read(tmp_path / "out" / "executed.ipynb", as_version=4)
     assert executed.cells[3].outputs[0]["text"] == "42\n"

@@ -24,8 +24,14 @@ def browser():
         pytest.fail("Chromium and chromedriver are missing: run `bash scripts/setup.sh --browser` as root")
     options = Options()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--allow-file-access-from-files"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--allow-file-access-from-files",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -53,7 +59,8 @@ def console_errors(driver) -> list[str]:
 
 def broken_images(driver) -> int:
     return driver.execute_script(
-        "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
+        "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
+    )
 
 
 def test_the_class_overview_sorts_and_links_every_report(browser, graded, tmp_path):
@@ -69,8 +76,10 @@ def test_the_class_overview_sorts_and_links_every_report(browser, graded, tmp_pa
     total_header = browser.find_element(By.XPATH, "//table[@id='students']//th[text()='Total']")
     for expected in (sorted, lambda values: sorted(values, reverse=True)):
         total_header.click()
-        totals = [float(row.find_elements(By.TAG_NAME, "td")[1].text)
-                  for row in browser.find_elements(By.CSS_SELECTOR, "#students tbody tr")]
+        totals = [
+            float(row.find_elements(By.TAG_NAME, "td")[1].text)
+            for row in browser.find_elements(By.CSS_SELECTOR, "#students tbody tr")
+        ]
         assert totals == expected(totals)
     shot = screenshot(browser, tmp_path, "index")
     with Image.open(shot) as image:

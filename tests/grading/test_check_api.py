@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import nbformat
 
-from checks.grading.scheme import load_assignment
-from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
-from checks.publish.exports import gradescope_results
-from checks.grading.results import CheckResult, SubmissionResult, score_tasks
 from checks.engine.call_errors import StudentCallError
+from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
+from checks.grading.results import CheckResult, SubmissionResult, score_tasks
+from checks.grading.scheme import load_assignment
 from checks.grading.written import Question, count_sentences, locate_answers
+from checks.publish.exports import gradescope_results
 
 suite = CheckSuite()
 
@@ -54,7 +54,11 @@ def test_each_way_a_check_can_end():
     assert (results["passes"].status, results["passes"].score, results["passes"].message) == ("passed", 4, "fine")
     assert (results["partly"].status, results["partly"].score) == ("partial", 2.0)
     assert (results["partly"].expected, results["partly"].found, results["partly"].cause) == ("a", "b", "starter bug")
-    assert (results["human"].status, results["human"].score, results["human"].message) == ("needs_ta", 0, "look at the plot")
+    assert (results["human"].status, results["human"].score, results["human"].message) == (
+        "needs_ta",
+        0,
+        "look at the plot",
+    )
     assert results["student_raised"].status == "failed"
     assert "non-leaf" in results["student_raised"].cause
     assert results["full_only"].status == "passed"
@@ -82,13 +86,39 @@ def test_task_marks_scale_check_points_to_the_automatic_share():
 
 def test_results_export_to_gradescope_with_a_test_per_check_and_written_answer():
     assignment = load_assignment("cs411-a2")
-    result = SubmissionResult("Asha_R1", "cs411-a2", "full",
-                              checks=[CheckResult("a", "1.2", "shape", 2, score=2, status="passed"),
-                                      CheckResult("b", "1.2", "values", 2, status="failed", message="differs",
-                                                  expected="x", found="y", inputs="hidden image 1")])
+    result = SubmissionResult(
+        "Asha_R1",
+        "cs411-a2",
+        "full",
+        checks=[
+            CheckResult("a", "1.2", "shape", 2, score=2, status="passed"),
+            CheckResult(
+                "b",
+                "1.2",
+                "values",
+                2,
+                status="failed",
+                message="differs",
+                expected="x",
+                found="y",
+                inputs="hidden image 1",
+            ),
+        ],
+    )
     payload = result.as_json(assignment)
-    for key in ("score", "execution_time", "output", "student", "assignment", "mode", "sandbox",
-                "stand_ins", "tasks", "written_answers", "figures"):
+    for key in (
+        "score",
+        "execution_time",
+        "output",
+        "student",
+        "assignment",
+        "mode",
+        "sandbox",
+        "stand_ins",
+        "tasks",
+        "written_answers",
+        "figures",
+    ):
         assert key in payload
     assert payload["score"] == 2.0
     exported = gradescope_results(payload, assignment)
@@ -109,13 +139,16 @@ def test_answers_are_located_by_their_keywords_and_checked_for_length():
     notebook.cells = [
         nbformat.v4.new_markdown_cell("# Assignment heading with several words"),
         nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_markdown_cell("The hot colormap is clearest. Its dark background hides weak gradients. "
-                                      "Gray is the hardest to read."),
+        nbformat.v4.new_markdown_cell(
+            "The hot colormap is clearest. Its dark background hides weak gradients. Gray is the hardest to read."
+        ),
         nbformat.v4.new_markdown_cell("SmoothGrad removes the noise of the vanilla map."),
     ]
-    questions = [Question("1.6", "Which colormap?", ("colormap", "hot"), "2-3", 2),
-                 Question("1.8", "SmoothGrad?", ("smoothgrad", "noise"), "2-3", 2),
-                 Question("2.8", "Failure?", ("harder",), "3-5", 5)]
+    questions = [
+        Question("1.6", "Which colormap?", ("colormap", "hot"), "2-3", 2),
+        Question("1.8", "SmoothGrad?", ("smoothgrad", "noise"), "2-3", 2),
+        Question("2.8", "Failure?", ("harder",), "3-5", 5),
+    ]
     colormap, smooth, failure = locate_answers(notebook, questions)
     assert (colormap.cell, colormap.sentences, colormap.length_ok) == (2, 3, True)
     assert (smooth.cell, smooth.sentences, smooth.length_ok) == (3, 1, False)

@@ -7,12 +7,12 @@ import json
 import nbformat
 import pytest
 
-from checks.cli import main
-from checks.publish.exports import GRADEBOOK_FIXED
 from checks.batch.class_grading import grade_class
-from checks.grading.submission import GradeOptions, grade_submission, load_suite
-from checks.engine.sandbox import SandboxLimits
+from checks.cli import main
 from checks.engine.intake import intake_one
+from checks.engine.sandbox import SandboxLimits
+from checks.grading.submission import GradeOptions, grade_submission, load_suite
+from checks.publish.exports import GRADEBOOK_FIXED
 from tests.grading.conftest import BUGS, CORRECT, CRASH, HANG, HOSTILE, NO_TITLES, SAMPLES
 from tests.grading.mutant_notebook import mutant_notebook
 
@@ -38,7 +38,9 @@ def test_the_correct_submission_gets_every_automatic_mark(graded):
     correct = results[CORRECT]
     assert correct["score"] == AUTOMATIC_TOTAL and correct["problem"] is None
     assert [c["name"] for c in correct["checks"] if c["status"] != "passed"] == []
-    assert correct["stand_ins"] == ["mobilenet_v2 IMAGENET1K_V1: stand-in weights: predicted class names are meaningless"]
+    assert correct["stand_ins"] == [
+        "mobilenet_v2 IMAGENET1K_V1: stand-in weights: predicted class names are meaningless"
+    ]
     answers = {answer["task"]: answer for answer in correct["written_answers"]}
     assert sorted(answers) == ["1.6", "1.7", "1.8", "2.6", "2.7", "2.8"]
     assert answers["1.6"]["text"].startswith("**Which colormap is clearest?**") and answers["1.6"]["length_ok"]
@@ -68,7 +70,9 @@ def test_crash_hang_and_hostile_submissions_each_get_a_result(graded):
     out, results = graded
     assert sorted(results) == sorted([CORRECT, BUGS, NO_TITLES, CRASH, HANG, HOSTILE])
     assert any("Conv2D" in flag for flag in results[CRASH]["flags"])
-    assert checks_of(results[CRASH])["small_cnn_architecture"]["message"].startswith("calling SmallCNN() raised AttributeError")
+    assert checks_of(results[CRASH])["small_cnn_architecture"]["message"].startswith(
+        "calling SmallCNN() raised AttributeError"
+    )
     assert any("timeout" in flag for flag in results[HANG]["flags"])
     assert results[HANG]["score"] == AUTOMATIC_TOTAL, "a hung cell is interrupted and the rest is graded"
     hostile = results[HOSTILE]
@@ -82,21 +86,28 @@ def test_gradebook_has_a_row_per_student_and_a_column_per_task(graded, assignmen
     out, results = graded
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [row["student"] for row in rows] == sorted(results)
-    assert [f"task {task.id}" for task in assignment.tasks] == list(rows[0])[len(GRADEBOOK_FIXED):]
+    assert [f"task {task.id}" for task in assignment.tasks] == list(rows[0])[len(GRADEBOOK_FIXED) :]
     assert float(next(r for r in rows if r["student"] == CORRECT)["total"]) == AUTOMATIC_TOTAL
 
 
 def test_each_figure_sits_under_its_task_with_the_reference_beside_it(graded):
     out, results = graded
     placed = {figure["task"] for figure in results[CORRECT]["figures"]}
-    assert all(figure["task"] for figure in results[CORRECT]["figures"]), "every figure of the correct notebook is placed"
+    assert all(figure["task"] for figure in results[CORRECT]["figures"]), (
+        "every figure of the correct notebook is placed"
+    )
     assert placed == {"1.1", "1.5", "1.6", "1.7", "1.8", "2.1", "2.2", "2.5", "2.6", "2.7"}
     references = {ref["png"] for check in results[CORRECT]["checks"] for ref in check["references"]}
-    assert references == {"reference-viridis.png", "reference-colormaps.png", "reference-second.png",
-                          "reference-smoothgrad.png", "reference-counterfactual-rows.png"}
+    assert references == {
+        "reference-viridis.png",
+        "reference-colormaps.png",
+        "reference-second.png",
+        "reference-smoothgrad.png",
+        "reference-counterfactual-rows.png",
+    }
     assert all((out / CORRECT / "figures" / name).stat().st_size > 5000 for name in references)
     report = (out / CORRECT / "report.html").read_text()
-    task_25 = report[report.index('id="task-2.5"'):report.index('id="task-2.6"')]
+    task_25 = report[report.index('id="task-2.5"') : report.index('id="task-2.6"')]
     assert task_25.count("data:image/png;base64,") == 4, "three student rows and one reference figure"
     plain = results[NO_TITLES]
     failing = next(c for c in plain["checks"] if c["name"] == "smoothgrad_figure")
@@ -118,8 +129,18 @@ def test_quick_self_check_agrees_with_the_full_run_on_every_function_check(grade
         student = zip_path.stem
         report = tmp_path / f"{student}.json"
         submission = intake_one(zip_path, tmp_path / "intake")
-        assert main(["check", str(submission.notebook), "--assignment", "cs411-a2", "--data-dir", str(data_root),
-                     "--json", str(report)]) in (0, 1)
+        assert main(
+            [
+                "check",
+                str(submission.notebook),
+                "--assignment",
+                "cs411-a2",
+                "--data-dir",
+                str(data_root),
+                "--json",
+                str(report),
+            ]
+        ) in (0, 1)
         quick = checks_of(json.loads(report.read_text()))
         full = checks_of(results[student])
         for name, check in quick.items():
@@ -133,13 +154,14 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(graded, assignm
     _, results = graded
     path = tmp_path / "Mutant_R0.ipynb"
     nbformat.write(mutant_notebook(), path)
-    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120,
-                           limits=SandboxLimits(threads=1))
+    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
     mutant = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), assignment, options, tmp_path / "out"))
     correct = checks_of(results[CORRECT])
     for spec in load_suite(assignment).specs:
         if spec.points == 0:
             continue
         assert correct[spec.name]["status"] == "passed", spec.name
-        seen_failing = [p for p in [mutant, *map(checks_of, results.values())] if p[spec.name]["status"] in ("failed", "partial")]
+        seen_failing = [
+            p for p in [mutant, *map(checks_of, results.values())] if p[spec.name]["status"] in ("failed", "partial")
+        ]
         assert seen_failing, f"{spec.name} never fails"

@@ -1,27 +1,34 @@
 """A notebook's train / validation / test split judged by length, origin and disjointness,
-on real torchvision MNIST datasets built the ways notebooks build them."""
+on real torchvision MNIST datasets and Hugging Face datasets built the ways notebooks build them."""
 
+import datasets
 import pytest
 import torch
 import torchvision
-from torch.utils.data import DataLoader, Subset, random_split
+from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
 
-from checks.finders.data_split import judge_split
+from checks.finders.data_split import SplitSizes, judge_split
 from checks.probe.datasets import survey
 
 
 @pytest.fixture(scope="module")
 def mnist(data):
     root = str(data.mnist_root)
-    return (torchvision.datasets.MNIST(root, train=True, download=False),
-            torchvision.datasets.MNIST(root, train=False, download=False))
+    return (
+        torchvision.datasets.MNIST(root, train=True, download=False),
+        torchvision.datasets.MNIST(root, train=False, download=False),
+    )
 
 
 def test_a_random_split_with_loaders_is_found_whatever_the_names(mnist):
     full, test = mnist
     first, second = random_split(full, [50_000, 10_000], generator=torch.Generator().manual_seed(0))
-    namespace = {"tr": DataLoader(first, batch_size=64), "held_out": DataLoader(second), "test_loader": DataLoader(test),
-                 "_private": first}
+    namespace = {
+        "tr": DataLoader(first, batch_size=64),
+        "held_out": DataLoader(second),
+        "test_loader": DataLoader(test),
+        "_private": first,
+    }
     finding = judge_split(survey(namespace))
     assert finding.correct, finding.problems
     assert finding.train == "tr (DataLoader): 50,000 images"
@@ -32,8 +39,13 @@ def test_a_random_split_with_loaders_is_found_whatever_the_names(mnist):
 def test_nested_subsets_resolve_to_indices_into_the_training_images(mnist):
     full, test = mnist
     shuffled = Subset(full, list(range(59_999, -1, -1)))
-    entries = survey({"train_set": Subset(shuffled, range(50_000)), "val_set": Subset(shuffled, range(50_000, 60_000)),
-                      "test_set": test})
+    entries = survey(
+        {
+            "train_set": Subset(shuffled, range(50_000)),
+            "val_set": Subset(shuffled, range(50_000, 60_000)),
+            "test_set": test,
+        }
+    )
     assert entries[1]["indices"][:3].tolist() == [9_999, 9_998, 9_997]
     assert judge_split(entries).correct
 
@@ -41,14 +53,17 @@ def test_nested_subsets_resolve_to_indices_into_the_training_images(mnist):
 def test_validating_on_the_test_set_is_named(mnist):
     full, test = mnist
     finding = judge_split(survey({"train_loader": DataLoader(full), "val_loader": DataLoader(test)}))
-    assert finding.problems == ["the validation data (val_loader (DataLoader): 10,000 images) is the test set: "
-                                "split the 60,000 training images 50,000 / 10,000"]
+    assert finding.problems == [
+        "the validation data (val_loader (DataLoader): 10,000 images) is the test set: "
+        "split the 60,000 training images 50,000 / 10,000"
+    ]
 
 
 def test_overlapping_subsets_are_refused_with_the_overlap(mnist):
     full, test = mnist
-    finding = judge_split(survey({"a": Subset(full, range(50_000)), "b": Subset(full, range(45_000, 55_000)),
-                                  "t": test}))
+    finding = judge_split(
+        survey({"a": Subset(full, range(50_000)), "b": Subset(full, range(45_000, 55_000)), "t": test})
+    )
     assert finding.problems == ["a and b share 5,000 images; the training and validation sets must be disjoint"]
 
 
@@ -56,6 +71,77 @@ def test_no_split_and_no_test_set_say_what_was_seen(mnist):
     full, _ = mnist
     finding = judge_split(survey({"everything": full}))
     assert finding.problems == [
-        "no disjoint 50,000 / 10,000 split of the 60,000 training images was found "
-        "(found everything: 60,000 images)",
-        "no 10,000-image test set (MNIST train=False) was found"]
+        "no disjoint 50,000 / 10,000 split of the 60,000 training images was found (found everything: 60,000 images)",
+        "no 10,000-image test set (MNIST train=False) was found",
+    ]
+
+
+CATS_AND_DOGS = SplitSizes(
+    train=700,
+    validation=100,
+    test=200,
+    test_in_pool=True,
+    test_source="split off the same data, disjoint from training and validation",
+)
+
+
+@pytest.fixture(scope="module")
+def pets():
+    """A Hugging Face dataset that ships one split, as cats_vs_dogs does."""
+    return datasets.Dataset.from_dict({"label": [i % 2 for i in range(1_000)]}, split=datasets.NamedSplit("train"))
+
+
+def test_a_hugging_face_dataset_split_three_ways_is_traced_to_its_rows(pets):
+    first = pets.train_test_split(test_size=200, seed=0)
+    second = first["train"].train_test_split(test_size=100, seed=0)
+    entries = survey(
+        {
+            "parts": first,
+            "train_ds": second["train"],
+            "val_ds": second["test"],
+            "val_loader": DataLoader(second["test"], batch_size=32),
+        }
+    )
+    assert [entry["name"] for entry in entries] == [
+        "parts['train']",
+        "parts['test']",
+        "train_ds",
+        "val_ds",
+        "val_loader",
+    ]
+    assert {entry["base_part"] for entry in entries} == {"train"} and len({entry["base_id"] for entry in entries}) == 1
+    assert set(entries[2]["indices"].tolist()) <= set(entries[0]["indices"].tolist()), "indices into the table's rows"
+    finding = judge_split(entries, CATS_AND_DOGS)
+    assert finding.correct, finding.problems
+    assert (finding.train, finding.validation, finding.test) == (
+        "train_ds: 700 images",
+        "val_ds: 100 images",
+        "parts['test']: 200 images",
+    )
+
+
+def test_a_hugging_face_test_set_that_overlaps_the_training_rows_is_not_taken(pets):
+    shuffled = pets.shuffle(seed=0)
+    entries = survey(
+        {
+            "train_ds": shuffled.select(range(700)),
+            "val_ds": shuffled.select(range(700, 800)),
+            "test_ds": shuffled.select(range(600, 800)),
+        }
+    )
+    assert judge_split(entries[:2], CATS_AND_DOGS).validation == "val_ds: 100 images"
+    assert judge_split(entries, CATS_AND_DOGS).problems == [
+        "no 200-image test set (split off the same data, disjoint from training and validation) was found"
+    ]
+
+
+def test_a_test_set_is_known_by_its_split_or_else_by_its_size(mnist):
+    full, _ = mnist
+    first, second = random_split(full, [50_000, 10_000], generator=torch.Generator().manual_seed(0))
+    hugging_face_test = datasets.Dataset.from_dict({"label": [0] * 10_000}, split=datasets.NamedSplit("test"))
+    tensors = TensorDataset(torch.zeros(10_000, 1, 28, 28))
+    for test in (hugging_face_test, tensors):
+        finding = judge_split(survey({"train_set": first, "val_set": second, "test_set": test}))
+        assert finding.correct and finding.test == "test_set: 10,000 images", finding.problems
+    unnamed_training_part = datasets.Dataset.from_dict({"label": [0] * 10_000}, split=datasets.NamedSplit("train"))
+    assert not judge_split(survey({"train_set": first, "val_set": second, "test_set": unnamed_training_part})).correct

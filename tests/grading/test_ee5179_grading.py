@@ -7,9 +7,9 @@ import re
 import nbformat
 import pytest
 
-from checks.grading.submission import GradeOptions, grade_submission, load_suite
-from checks.engine.sandbox import SandboxLimits
 from checks.engine.intake import intake_one
+from checks.engine.sandbox import SandboxLimits
+from checks.grading.submission import GradeOptions, grade_submission, load_suite
 from tests.grading.conftest import (
     EE_COLAB,
     EE_CORRECT,
@@ -35,14 +35,18 @@ def test_the_correct_submission_gets_every_automatic_mark_and_says_where_it_look
     assert checks["architecture"]["message"].startswith("`model` (Net, 799,078 parameters) matches")
     assert "train train_set: 50,000 images; validation val_set: 10,000 images" in checks["split"]["message"]
     assert "measured by the grader" in checks["test_accuracy"]["message"]
-    assert checks["stated_parameters"]["message"].startswith("convolutional 9,568, fully connected 789,510, total 799,078")
+    assert checks["stated_parameters"]["message"].startswith(
+        "convolutional 9,568, fully connected 789,510, total 799,078"
+    )
     assert "total 31,870" in checks["stated_neurons"]["message"]
     assert checks["batch_norm_model"]["message"].startswith("`bn_model` (Net, 800,206 parameters)")
     assert checks["conv1_filters"]["message"].startswith("conv1 of `model`")
     assert checks["higher_filters"]["message"].startswith("conv2 of `model`")
     assert "patch 4, stride 2" in checks["occlusion_recomputed"]["message"]
     assert "taken as the targeted attack: the images resemble one another" in checks["targeted_images"]["message"]
-    assert checks["targeted_closeness"]["message"].startswith("every image stays close to test image 1, a 2: correlation")
+    assert checks["targeted_closeness"]["message"].startswith(
+        "every image stays close to test image 1, a 2: correlation"
+    )
     answers = {answer["task"]: answer for answer in correct["written_answers"]}
     assert sorted(answers) == ["1.6", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2"]
     assert answers["2.1"]["text"].startswith("**Do you observe interesting patterns?**")
@@ -57,7 +61,10 @@ def test_each_planted_difference_costs_its_sub_question_and_says_what_was_found(
     assert differing_tasks(wrong, correct) == {"1"} and task_scores(wrong)["1"] == 0
     network = checks_of(wrong)["architecture"]
     assert "conv1 has 64 filters instead of 32" in network["message"]
-    assert "fc1 takes 6272 inputs instead of 1568: the 2x2 pooling after the last convolution is missing" in network["message"]
+    assert (
+        "fc1 takes 6272 inputs instead of 1568: the 2x2 pooling after the last convolution is missing"
+        in network["message"]
+    )
     assert "differs from the prescribed one" in checks_of(wrong)["stated_parameters"]["message"]
 
     validation = results[EE_TEST_AS_VALIDATION]
@@ -93,13 +100,19 @@ def test_the_colab_notebook_runs_to_the_end_on_this_cpu(ee5179_graded):
 def test_the_report_shows_where_each_passed_check_looked_and_the_reference_figures(ee5179_graded):
     out, results = ee5179_graded
     page = (out / EE_CORRECT / "report.html").read_text()
-    assert "The network is the prescribed CNN (found by its structure): `model` (Net, 799,078 parameters) matches" in page
-    assert re.search(r"predicted labels are those of `(bn_)?model` \(Net, [\d,]+ parameters\) and `(bn_)?model`", page), \
-        "both models predict the titles' labels, so both are named"
+    assert (
+        "The network is the prescribed CNN (found by its structure): `model` (Net, 799,078 parameters) matches" in page
+    )
+    assert re.search(
+        r"predicted labels are those of `(bn_)?model` \(Net, [\d,]+ parameters\) and `(bn_)?model`", page
+    ), "both models predict the titles' labels, so both are named"
     checks = checks_of(results[EE_CORRECT])
-    for name, reference in (("conv1_filters", "reference-conv1-filters.png"), ("occlusion_recomputed", "reference-occlusion.png"),
-                            ("non_targeted_images", "reference-non-targeted.png"),
-                            ("targeted_closeness", "reference-targeted-source.png")):
+    for name, reference in (
+        ("conv1_filters", "reference-conv1-filters.png"),
+        ("occlusion_recomputed", "reference-occlusion.png"),
+        ("non_targeted_images", "reference-non-targeted.png"),
+        ("targeted_closeness", "reference-targeted-source.png"),
+    ):
         assert checks[name]["figures"], name
         assert [item["png"] for item in checks[name]["references"]] == [reference]
         assert (out / EE_CORRECT / "figures" / reference).is_file()
@@ -122,16 +135,18 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, 
     assert "needs a patch larger than 5 pixels (e.g. 9 with stride 1)" in mutant["occlusion_grid"]["message"]
     assert "does not increase" in mutant["cost_curve"]["message"]
     assert "not the images' labels" in mutant["labelled_test_images"]["message"]
-    assert "the notebook's later figure of generated images" in mutant["targeted_images"]["message"], \
+    assert "the notebook's later figure of generated images" in mutant["targeted_images"]["message"], (
         "two attacks whose images do not resemble one another: the later is 3.2's"
+    )
     closeness = mutant["targeted_closeness"]
     assert closeness["message"] == "8 of 10 targeted images drift away from the source digit (test image 1, a 2)"
     assert closeness["status"] == "partial" and closeness["score"] == pytest.approx(0.2 * closeness["max_score"])
     correct = checks_of(results[EE_CORRECT])
     for spec in load_suite(ee5179).specs:
         assert correct[spec.name]["status"] == "passed", spec.name
-        seen_failing = [p for p in [mutant, *map(checks_of, results.values())]
-                        if p[spec.name]["status"] in ("failed", "partial")]
+        seen_failing = [
+            p for p in [mutant, *map(checks_of, results.values())] if p[spec.name]["status"] in ("failed", "partial")
+        ]
         assert seen_failing, f"{spec.name} never fails"
 
 
@@ -162,8 +177,10 @@ for target in range(10):
 
 def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179, data_root, tmp_path):
     checks = grade_cells([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS], ee5179, data_root, tmp_path)
-    for name, drawn in (("labelled_test_images", "8 test images in the 8 one-image figures of cell 2"),
-                        ("non_targeted_images", "10 images in the 10 one-image figures of cell 3")):
+    for name, drawn in (
+        ("labelled_test_images", "8 test images in the 8 one-image figures of cell 2"),
+        ("non_targeted_images", "10 images in the 10 one-image figures of cell 3"),
+    ):
         assert checks[name]["status"] == "passed" and checks[name]["message"].startswith(drawn), checks[name]["message"]
     assert len(checks["non_targeted_images"]["figures"]) == 10, "each of the ten figures is shown under the task"
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
@@ -200,25 +217,40 @@ plt.show()""",
     ]
 
 
-@pytest.mark.parametrize(("labels", "status", "message"), [
-    ('print("GroundTruth:", *truth)\nprint("Predicted:  ", *predicted)', "passed",
-     "8 test images in the figure of cell 2 (labels read from the printed output of cell 2): true labels verified, "
-     "predicted labels are those of `model` (Wide, 3,160,614 parameters)"),
-    ('plt.title(f"predicted {predicted}\\nlabels {truth[1:] + truth[:1]}")', "partial",
-     "the true labels in the titles are not the images' labels (labels read from the grid's title and labels)"),
-    ('plt.title("eight test images")', "failed",
-     "8 of 8 test images in the figure of cell 2 (eight test images) lack a title with the true and the predicted "
-     "label"),
-], ids=["printed", "title-shifted", "unlabelled"])
-def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(labels, status, message, ee5179, data_root,
-                                                                     tmp_path):
+@pytest.mark.parametrize(
+    ("labels", "status", "message"),
+    [
+        (
+            'print("GroundTruth:", *truth)\nprint("Predicted:  ", *predicted)',
+            "passed",
+            "8 test images in the figure of cell 2 (labels read from the printed output of cell 2): true labels verified, "
+            "predicted labels are those of `model` (Wide, 3,160,614 parameters)",
+        ),
+        (
+            'plt.title(f"predicted {predicted}\\nlabels {truth[1:] + truth[:1]}")',
+            "partial",
+            "the true labels in the titles are not the images' labels (labels read from the grid's title and labels)",
+        ),
+        (
+            'plt.title("eight test images")',
+            "failed",
+            "8 of 8 test images in the figure of cell 2 (eight test images) lack a title with the true and the predicted "
+            "label",
+        ),
+    ],
+    ids=["printed", "title-shifted", "unlabelled"],
+)
+def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(
+    labels, status, message, ee5179, data_root, tmp_path
+):
     checks = grade_cells([*UNTRAINED_WIDE_MODEL, *grid_cells(labels)], ee5179, data_root, tmp_path)
     digits = checks["labelled_test_images"]
     assert (digits["status"], digits["message"]) == (status, message), digits
     assert checks["non_targeted_images"]["message"].startswith("10 images in the figure of cell 3")
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
-    assert checks["activation_maps"]["message"] == ("conv1 maps in the figure of cell 4; deeper maps in the figure of "
-                                                    "cell 4"), checks["activation_maps"]
+    assert checks["activation_maps"]["message"] == (
+        "conv1 maps in the figure of cell 4; deeper maps in the figure of cell 4"
+    ), checks["activation_maps"]
     place = "in the figure of cell 5 (conv1 | conv2, first input channel)"
     assert checks["conv1_filters"]["message"] == f"conv1 of `model` {place}, beside conv2 of `model`"
     assert checks["higher_filters"]["message"] == f"conv2 of `model` {place}, beside conv1 of `model`"
@@ -234,8 +266,10 @@ plt.show()"""
 def test_a_figure_of_two_half_banks_shows_conv2_but_too_few_conv1_filters(ee5179, data_root, tmp_path):
     checks = grade_cells([*UNTRAINED_WIDE_MODEL, HALF_BANKS], ee5179, data_root, tmp_path)
     conv1 = checks["conv1_filters"]
-    assert (conv1["status"], conv1["message"]) == ("partial", "the figure of cell 2 shows only 16 kernels of conv1 of "
-                                                              "`model`"), conv1
+    assert (conv1["status"], conv1["message"]) == (
+        "partial",
+        "the figure of cell 2 shows only 16 kernels of conv1 of `model`",
+    ), conv1
     assert conv1["found"] == "conv1 of `model`: 16 panels, conv2 of `model`: 16 panels"
     assert checks["higher_filters"]["message"] == "conv2 of `model` in the figure of cell 2, beside conv1 of `model`"
 
@@ -251,12 +285,22 @@ plt.show()"""
 NOISE = "128 + 32 * np.random.RandomState(seed + t).randn(28, 28)"
 
 
-@pytest.mark.parametrize(("targeted", "message", "found"), [
-    (NOISE, "no digit shows through the targeted images",
-     r"the closest is (test|training) image \d+, a \d, correlation 0\.[0-2]\d"),
-    (f"np.where(np.arange(784).reshape(28, 28) % 7 == 0, np.nan, {NOISE})",
-     "the targeted images cannot be compared with any digit", "their average is blank or holds NaN or infinite values"),
-], ids=["noise", "nan"])
+@pytest.mark.parametrize(
+    ("targeted", "message", "found"),
+    [
+        (
+            NOISE,
+            "no digit shows through the targeted images",
+            r"the closest is (test|training) image \d+, a \d, correlation 0\.[0-2]\d",
+        ),
+        (
+            f"np.where(np.arange(784).reshape(28, 28) % 7 == 0, np.nan, {NOISE})",
+            "the targeted images cannot be compared with any digit",
+            "their average is blank or holds NaN or infinite values",
+        ),
+    ],
+    ids=["noise", "nan"],
+)
 def test_a_targeted_attack_that_keeps_no_digit_is_told_so(targeted, message, found, ee5179, data_root, tmp_path):
     cells = [*UNTRAINED_WIDE_MODEL, "seed = 0", attack_figure(NOISE), "seed = 50", attack_figure(targeted)]
     checks = grade_cells(cells, ee5179, data_root, tmp_path)

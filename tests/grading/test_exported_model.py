@@ -42,8 +42,9 @@ class FunctionalNet(nn.Module):
 class LogitsAndProbabilities(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(inplace=True),
-                                      nn.AdaptiveAvgPool2d((4, 4)))
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((4, 4))
+        )
         self.classifier = nn.Linear(6 * 16, 10)
 
     def forward(self, x):
@@ -73,8 +74,16 @@ class Assorted(nn.Module):
 
 
 def sequential() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout2d(0.25), nn.Flatten(),
-                         nn.Linear(4 * 13 * 13, 32), nn.Tanh(), nn.Linear(32, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout2d(0.25),
+        nn.Flatten(),
+        nn.Linear(4 * 13 * 13, 32),
+        nn.Tanh(),
+        nn.Linear(32, 10),
+    )
 
 
 def trained_looking(model: nn.Module) -> nn.Module:
@@ -135,12 +144,17 @@ def node(name: str, op: str, target: str, *args, **kwargs) -> dict:
 
 
 def test_dropout_and_in_place_calls_cannot_reach_the_graders_input():
-    graph = {"type": "Careless", "modules": {}, "attributes": {}, "nodes": [
-        node("x", "placeholder", "x"),
-        node("relu", "call_function", "torch.nn.functional.relu", {"$node": "x"}, inplace=True),
-        node("dropout", "call_function", "torch.nn.functional.dropout", {"$node": "relu"}, 0.5, True),
-        node("output", "output", "output", {"$node": "dropout"}),
-    ]}
+    graph = {
+        "type": "Careless",
+        "modules": {},
+        "attributes": {},
+        "nodes": [
+            node("x", "placeholder", "x"),
+            node("relu", "call_function", "torch.nn.functional.relu", {"$node": "x"}, inplace=True),
+            node("dropout", "call_function", "torch.nn.functional.dropout", {"$node": "relu"}, 0.5, True),
+            node("output", "output", "output", {"$node": "dropout"}),
+        ],
+    }
     rebuilt = rebuild(graph, {}, MNIST)
     images = torch.randn(*MNIST)
     before = images.clone()
@@ -161,6 +175,7 @@ def node_named(export: dict, name: str) -> dict:
 def forge_call(target: str):
     def change(export):
         node_named(export, "relu")["target"] = target
+
     return change
 
 
@@ -313,12 +328,23 @@ def test_the_probe_refuses_what_it_cannot_describe(make, reason):
 
 IMAGE, SEQUENCE, VECTOR = (2, 2, 8, 8), (2, 2, 8), (2, 2)
 LAYER_SAMPLES = {  # constructor arguments and an input each layer takes
-    "Conv1d": ((2, 3, 3), SEQUENCE), "Conv2d": ((2, 3, 3), IMAGE), "Linear": ((2, 3), VECTOR),
-    "BatchNorm1d": ((2,), VECTOR), "BatchNorm2d": ((2,), IMAGE), "LayerNorm": ((8,), SEQUENCE),
-    "GroupNorm": ((1, 2), IMAGE), "Softmax": ((1,), IMAGE), "LogSoftmax": ((1,), IMAGE),
-    "MaxPool1d": ((2,), SEQUENCE), "MaxPool2d": ((2,), IMAGE), "AvgPool1d": ((2,), SEQUENCE),
-    "AvgPool2d": ((2,), IMAGE), "AdaptiveAvgPool1d": ((3,), SEQUENCE), "AdaptiveAvgPool2d": ((3,), IMAGE),
-    "AdaptiveMaxPool2d": ((3,), IMAGE), "Dropout1d": ((), SEQUENCE),
+    "Conv1d": ((2, 3, 3), SEQUENCE),
+    "Conv2d": ((2, 3, 3), IMAGE),
+    "Linear": ((2, 3), VECTOR),
+    "BatchNorm1d": ((2,), VECTOR),
+    "BatchNorm2d": ((2,), IMAGE),
+    "LayerNorm": ((8,), SEQUENCE),
+    "GroupNorm": ((1, 2), IMAGE),
+    "Softmax": ((1,), IMAGE),
+    "LogSoftmax": ((1,), IMAGE),
+    "MaxPool1d": ((2,), SEQUENCE),
+    "MaxPool2d": ((2,), IMAGE),
+    "AvgPool1d": ((2,), SEQUENCE),
+    "AvgPool2d": ((2,), IMAGE),
+    "AdaptiveAvgPool1d": ((3,), SEQUENCE),
+    "AdaptiveAvgPool2d": ((3,), IMAGE),
+    "AdaptiveMaxPool2d": ((3,), IMAGE),
+    "Dropout1d": ((), SEQUENCE),
 }
 
 
@@ -335,25 +361,45 @@ def test_every_allowed_layer_survives_the_round_trip(kind, tmp_path):
 def hand_made(calls: list[tuple[str, str, list, dict]], modules: dict, tensors: dict) -> tuple[dict, dict]:
     """A graph written by hand, as a hostile kernel could send it: (name, op, target, args) after the input."""
     nodes = [{"name": "x", "op": "placeholder", "target": "x", "args": [], "kwargs": {}}]
-    nodes += [{"name": name, "op": op, "target": target, "args": args, "kwargs": kwargs}
-              for name, op, target, args, kwargs in calls]
-    nodes.append({"name": "output", "op": "output", "target": "output", "args": [{"$node": nodes[-1]["name"]}],
-                  "kwargs": {}})
+    nodes += [
+        {"name": name, "op": op, "target": target, "args": args, "kwargs": kwargs}
+        for name, op, target, args, kwargs in calls
+    ]
+    nodes.append(
+        {"name": "output", "op": "output", "target": "output", "args": [{"$node": nodes[-1]["name"]}], "kwargs": {}}
+    )
     return {"type": "Forged", "nodes": nodes, "modules": modules, "attributes": {}}, tensors
 
 
 def conv_spec(channels_in: int, channels_out: int) -> dict:
-    return {"type": "Conv2d", "kwargs": {"in_channels": channels_in, "out_channels": channels_out,
-                                         "kernel_size": [3, 3], "stride": [1, 1], "padding": [1, 1],
-                                         "dilation": [1, 1], "groups": 1, "bias": True, "padding_mode": "zeros"}}
+    return {
+        "type": "Conv2d",
+        "kwargs": {
+            "in_channels": channels_in,
+            "out_channels": channels_out,
+            "kernel_size": [3, 3],
+            "stride": [1, 1],
+            "padding": [1, 1],
+            "dilation": [1, 1],
+            "groups": 1,
+            "bias": True,
+            "padding_mode": "zeros",
+        },
+    }
 
 
 def conv_chain(channels: int, repeats: int) -> tuple[dict, dict]:
     calls = [("widen", "call_module", "widen", [{"$node": "x"}], {})]
-    calls += [(f"conv_{i}", "call_module", "conv", [{"$node": calls[-1][0] if i == 0 else f"conv_{i - 1}"}], {})
-              for i in range(repeats)]
-    tensors = {"widen.weight": torch.zeros(channels, 1, 3, 3), "widen.bias": torch.zeros(channels),
-               "conv.weight": torch.zeros(channels, channels, 3, 3), "conv.bias": torch.zeros(channels)}
+    calls += [
+        (f"conv_{i}", "call_module", "conv", [{"$node": calls[-1][0] if i == 0 else f"conv_{i - 1}"}], {})
+        for i in range(repeats)
+    ]
+    tensors = {
+        "widen.weight": torch.zeros(channels, 1, 3, 3),
+        "widen.bias": torch.zeros(channels),
+        "conv.weight": torch.zeros(channels, channels, 3, 3),
+        "conv.bias": torch.zeros(channels),
+    }
     return hand_made(calls, {"widen": conv_spec(1, channels), "conv": conv_spec(channels, channels)}, tensors)
 
 
@@ -364,17 +410,23 @@ def test_a_graph_that_would_keep_the_grader_busy_for_hours_is_refused():
 
 
 def test_a_graph_whose_sizes_grow_faster_than_its_batch_is_refused_at_the_grader_batch():
-    graph, tensors = hand_made([("row", "call_method", "reshape", [{"$node": "x"}, 1, -1], {}),
-                                ("column", "call_method", "t", [{"$node": "row"}], {}),
-                                ("outer", "call_function", "operator.matmul", [{"$node": "column"}, {"$node": "row"}],
-                                 {})], {}, {})
+    graph, tensors = hand_made(
+        [
+            ("row", "call_method", "reshape", [{"$node": "x"}, 1, -1], {}),
+            ("column", "call_method", "t", [{"$node": "row"}], {}),
+            ("outer", "call_function", "operator.matmul", [{"$node": "column"}, {"$node": "row"}], {}),
+        ],
+        {},
+        {},
+    )
     with pytest.raises(ExportRefused, match="produces .* values for this input"):
         rebuild(graph, tensors, MNIST)
 
 
 def test_a_graph_writing_into_its_input_is_refused():
-    graph, tensors = hand_made([("stamp", "call_function", "torch.add", [{"$node": "x"}, 1], {"out": {"$node": "x"}})],
-                               {}, {})
+    graph, tensors = hand_made(
+        [("stamp", "call_function", "torch.add", [{"$node": "x"}, 1], {"out": {"$node": "x"}})], {}, {}
+    )
     with pytest.raises(ExportRefused, match=r"out="):
         rebuild(graph, tensors, MNIST)
 
@@ -403,8 +455,10 @@ def test_the_grader_runs_a_rebuilt_model_in_padded_batches_and_can_stop_it():
 def test_a_graph_holding_many_large_results_at_once_is_refused():
     calls = [(f"copy_{i}", "call_method", "mul", [{"$node": "x"}, float(i)], {}) for i in range(40)]
     calls += [("sum_0", "call_function", "operator.add", [{"$node": "copy_0"}, {"$node": "copy_1"}], {})]
-    calls += [(f"sum_{i}", "call_function", "operator.add", [{"$node": f"sum_{i - 1}"}, {"$node": f"copy_{i + 1}"}], {})
-              for i in range(1, 39)]
+    calls += [
+        (f"sum_{i}", "call_function", "operator.add", [{"$node": f"sum_{i - 1}"}, {"$node": f"copy_{i + 1}"}], {})
+        for i in range(1, 39)
+    ]
     graph, tensors = hand_made(calls, {}, {})
     assert rebuild(graph, tensors, MNIST).grader_batch == 64
     assert 1 < rebuild(graph, tensors, (2, 1, 512, 512)).grader_batch < 64

@@ -2,20 +2,28 @@
 
 import nbformat
 
+from checks.engine.exchange_records import FigureRecord, figure
 from checks.grading.figure_placement import place_figures, task_headings
 from checks.grading.results import CheckResult
 
 TASKS = ["1.1", "1.5", "1.6", "2.1"]
 
 
+def record(png: str | None, cell: int, **fields) -> FigureRecord:
+    """A figure record as the grader holds it once copied: validated, every field present."""
+    return {**figure({"figure": 1, "cell": cell, "png": png or "", **fields}), "png": png}
+
+
 def notebook():
-    cells = [nbformat.v4.new_markdown_cell("# CS411 A2"),
-             nbformat.v4.new_code_cell("plt.imshow(img)"),
-             nbformat.v4.new_markdown_cell("## 1.5 Visualise the saliency map\nUse viridis, as in 1.6's hint."),
-             nbformat.v4.new_code_cell("plt.imshow(saliency)"),
-             nbformat.v4.new_markdown_cell("**Task 2.1** Load MNIST.\n\nSee 10.5 for details."),
-             nbformat.v4.new_code_cell("plt.plot(losses)"),
-             nbformat.v4.new_markdown_cell("Version 1.55 of the notes; 1.5 is mentioned but not as a heading")]
+    cells = [
+        nbformat.v4.new_markdown_cell("# CS411 A2"),
+        nbformat.v4.new_code_cell("plt.imshow(img)"),
+        nbformat.v4.new_markdown_cell("## 1.5 Visualise the saliency map\nUse viridis, as in 1.6's hint."),
+        nbformat.v4.new_code_cell("plt.imshow(saliency)"),
+        nbformat.v4.new_markdown_cell("**Task 2.1** Load MNIST.\n\nSee 10.5 for details."),
+        nbformat.v4.new_code_cell("plt.plot(losses)"),
+        nbformat.v4.new_markdown_cell("Version 1.55 of the notes; 1.5 is mentioned but not as a heading"),
+    ]
     return nbformat.v4.new_notebook(cells=cells)
 
 
@@ -24,15 +32,21 @@ def test_headings_name_tasks_and_ordinary_text_does_not():
 
 
 def test_a_judged_figure_follows_its_check_and_others_follow_the_heading_above():
-    figures = [{"png": "figure-001.png", "cell": 1, "suptitle": "a cat"},
-               {"png": "figure-002.png", "cell": 3, "axes": [{"title": "viridis"}]},
-               {"png": "figure-003.png", "cell": 5},
-               {"png": "figure-004.png", "cell": 5},
-               {"png": None, "cell": 5}]
-    checks = [CheckResult("shown", "1.1", "image shown", 2, figures=["figure-001.png"]),
-              CheckResult("labelled", "all", "titles", 0, figures=["figure-003.png"]),
-              CheckResult("digits", "2.1", "digits", 1, figures=["figure-004.png"])]
-    placed = {f["png"]: (f["task"], f["placed_by"], f["title"]) for f in place_figures(figures, checks, notebook(), TASKS)}
+    figures = [
+        record("figure-001.png", 1, suptitle="a cat"),
+        record("figure-002.png", 3, axes=[{"title": "viridis"}]),
+        record("figure-003.png", 5),
+        record("figure-004.png", 5),
+        record(None, 5),
+    ]
+    checks = [
+        CheckResult("shown", "1.1", "image shown", 2, figures=["figure-001.png"]),
+        CheckResult("labelled", "all", "titles", 0, figures=["figure-003.png"]),
+        CheckResult("digits", "2.1", "digits", 1, figures=["figure-004.png"]),
+    ]
+    placed = {
+        f["png"]: (f["task"], f["placed_by"], f["title"]) for f in place_figures(figures, checks, notebook(), TASKS)
+    }
     assert placed == {
         "figure-001.png": ("1.1", "judged by a check", "a cat"),
         "figure-002.png": ("1.5", "under the heading in cell 2", "viridis"),
@@ -42,5 +56,5 @@ def test_a_judged_figure_follows_its_check_and_others_follow_the_heading_above()
 
 
 def test_a_figure_above_every_heading_stays_unplaced():
-    placed = place_figures([{"png": "figure-001.png", "cell": 1}], [], notebook(), TASKS)
+    placed = place_figures([record("figure-001.png", 1)], [], notebook(), TASKS)
     assert placed[0]["task"] is None

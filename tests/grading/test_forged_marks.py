@@ -9,16 +9,23 @@ import zipfile
 import nbformat
 import pytest
 
-from checks.cli import main
 from checks.batch.class_grading import grade_class
-from checks.grading.submission import GradeOptions
+from checks.cli import main
 from checks.engine.sandbox import SandboxLimits
+from checks.grading.submission import GradeOptions
 from tests.grading.forged_notebook import forged_notebook
 from tests.grading.mutant_notebook import mutant_notebook
 
 pytestmark = pytest.mark.slow
-FORGED_CHECKS = ("trained_accuracy", "printed_accuracy", "digits_shown", "loss_curve", "counterfactual_frozen",
-                 "counterfactual_result", "counterfactual_history")
+FORGED_CHECKS = (
+    "trained_accuracy",
+    "printed_accuracy",
+    "digits_shown",
+    "loss_curve",
+    "counterfactual_frozen",
+    "counterfactual_result",
+    "counterfactual_history",
+)
 
 
 @pytest.fixture(scope="module")

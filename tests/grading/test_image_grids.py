@@ -1,10 +1,13 @@
-"""Digits shown side by side in one image are split back into the digits."""
+"""Digits shown side by side in one image are split back into the digits; colour panels are
+found when an assignment asks for them."""
 
 import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+from checks.engine.exchange_records import figure
 from checks.finders.image_grids import tiles
+from checks.finders.panels import panel_arrays
 
 
 def digits(data, count: int) -> torch.Tensor:
@@ -32,7 +35,6 @@ def test_a_strip_of_digits_splits_but_a_photo_or_a_single_digit_does_not(data):
     assert tiles(rng.random((62, 242, 3)), 28) == [], "colour channels that differ are a colour image"
 
 
-
 def test_a_grid_of_filters_splits_into_its_kernels_and_not_into_larger_squares():
     kernels = torch.randn(64, 1, 3, 3, generator=torch.Generator().manual_seed(0))
     grid = make_grid(kernels, nrow=8, normalize=True, padding=1).permute(1, 2, 0).numpy()
@@ -41,3 +43,34 @@ def test_a_grid_of_filters_splits_into_its_kernels_and_not_into_larger_squares()
     assert len(found) == 64
     assert np.corrcoef(found[9].ravel(), kernels[9, 0].numpy().ravel())[0, 1] > 0.9999, "make_grid rescales, row by row"
     assert tiles(grid, 7) == [], "its blank lines every 8 pixels also frame 7 x 7 squares, each holding four filters"
+
+
+def test_colour_panels_are_found_when_asked_and_grey_ones_by_default(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "photo.npy": rng.random((32, 32, 3)),
+        "rgba.npy": rng.random((32, 32, 4)),
+        "grey.npy": rng.random((32, 32)),
+        "small.npy": rng.random((16, 16, 3)),
+    }
+    for name, array in arrays.items():
+        np.save(tmp_path / name, array)
+    shown = figure(
+        {
+            "figure": 1,
+            "cell": 0,
+            "png": "figure-001.png",
+            "axes": [
+                {"title": name, "images": [{"shape": list(array.shape), "array": name}]}
+                for name, array in arrays.items()
+            ],
+        }
+    )
+    colour = panel_arrays(shown, tmp_path, 32, channels=3)
+    assert [(axes["title"], array.shape) for axes, array in colour] == [
+        ("photo.npy", (32, 32, 3)),
+        ("rgba.npy", (32, 32, 3)),
+    ]
+    assert np.allclose(colour[1][1], arrays["rgba.npy"][:, :, :3]), "the alpha channel dropped"
+    assert [axes["title"] for axes, _ in panel_arrays(shown, tmp_path, 32)] == ["grey.npy"]
+    assert panel_arrays(shown, tmp_path, 28, channels=3) == []

@@ -1,11 +1,34 @@
 """Finding what a notebook holds without names: scores from any forward, images by their pixels."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
+from checks.engine.call_errors import StudentCallError
+from checks.engine.exported_model import ExportRefused, rebuild
+from checks.finders.classifiers import (
+    IMAGENET_NORMALISED,
+    MINUS_ONE_TO_ONE,
+    MNIST_NORMALISED,
+    SCALINGS,
+    TO_TENSOR,
+    InputScaling,
+    InputSpec,
+    ScalingChoice,
+    class_scores,
+    classifier_of,
+    correct_fraction,
+    find_classifiers,
+    measure_accuracy,
+    measure_classifiers,
+)
 from checks.finders.dataset_images import ImageIndex
-from checks.finders.classifiers import SCALINGS, class_scores
+from checks.finders.filters import kernel_layers
+from checks.probe import structure
+from checks.probe.export import ExportError, export_module
 
 
 def test_class_scores_take_the_logits_out_of_a_tuple_and_turn_probabilities_into_logits():
@@ -51,3 +74,148 @@ def test_an_image_made_from_a_test_digit_is_traced_to_it_and_noise_to_none(data)
     assert index.nearest(128 + 32 * rng.standard_normal((28, 28))).correlation < 0.3, "noise resembles no digit"
     assert index.nearest(np.full((28, 28), 7.0)) is None and index.nearest(np.zeros((14, 14))) is None
     assert index.nearest(np.where(digit > 0, np.nan, digit)) is None
+
+
+class InProcessStudent:
+    """A notebook's namespace seen through the proxy's interface, without a kernel: models are
+    exported by the probe's exporter and rebuilt by the grader's, as a real kernel would."""
+
+    def __init__(self, **namespace) -> None:
+        self.namespace = namespace
+        self.session = SimpleNamespace(ensure_time=lambda: None)
+
+    def find(self, type_name: str) -> list[dict]:
+        return [
+            {"name": name, "type": type(value).__name__, "identity": id(value)}
+            for name, value in self.namespace.items()
+            if isinstance(value, nn.Module)
+        ]
+
+    def export(self, name: str, input_shape: tuple[int, ...]):
+        try:
+            return rebuild(**export_module(self.namespace[name], input_shape), input_shape=input_shape)
+        except ExportError as error:
+            raise ExportRefused(str(error)) from error
+
+    def describe(self, name: str, input_shape: tuple[int, ...]) -> dict:
+        try:
+            return structure.describe(self.namespace[name], input_shape)
+        except RuntimeError as error:
+            raise StudentCallError(name, "RuntimeError", str(error)) from error
+
+
+PER_CHANNEL = InputScaling("normalised per channel", (0.6, 0.3, 0.4), (0.2, 0.25, 0.3))
+RGB_TWO_CLASSES = InputSpec(shape=(3, 32, 32), classes=2, scalings=(TO_TENSOR, PER_CHANNEL, MINUS_ONE_TO_ONE))
+
+
+class RedVersusRest(nn.Module):
+    """Two classes by the red channel's mean against its normalisation mean: right only when fed
+    images normalised per channel; ``(logits, softmax)`` when asked."""
+
+    def __init__(self, with_softmax: bool = False) -> None:
+        super().__init__()
+        self.pool, self.fc, self.with_softmax = nn.AdaptiveAvgPool2d(1), nn.Linear(3, 2, bias=False), with_softmax
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]))
+
+    def forward(self, x):
+        logits = self.fc(torch.flatten(self.pool(x), 1))
+        return (logits, torch.softmax(logits, dim=1)) if self.with_softmax else logits
+
+
+def red_images(count: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
+    """[0, 1] images of even colour whose red value is class 0 above 0.6, class 1 below."""
+    generator = torch.Generator().manual_seed(0)
+    red = 0.35 + 0.5 * torch.rand(count, generator=generator)
+    images = torch.rand(count, 3, 1, 1, generator=generator).expand(count, 3, 32, 32).clone()
+    images[:, 0] = red[:, None, None]
+    return images, (red <= 0.6).long()
+
+
+def test_an_rgb_two_class_classifier_is_found_and_measured_under_its_per_channel_normalisation():
+    student = InProcessStudent(model=RedVersusRest(), digits=nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
+    found = find_classifiers(student, RGB_TWO_CLASSES)
+    assert [model.name for model in found] == ["model"], "the MNIST model takes no 3 x 32 x 32 images"
+    assert found[0].comparison is None and found[0].rebuilt is not None and found[0].spec == RGB_TWO_CLASSES
+    images, labels = red_images()
+    scaling, accuracy = measure_accuracy(student, found[0], images, labels)
+    assert scaling == PER_CHANNEL and accuracy == 1.0
+    by_scaling = {
+        item.name: correct_fraction(classifier_of(student, found[0], item), images, labels)
+        for item in RGB_TWO_CLASSES.scalings
+    }
+    assert by_scaling[TO_TENSOR.name] < 0.6 and 0.7 < by_scaling[MINUS_ONE_TO_ONE.name] < 0.9
+    assert [model.name for model in find_classifiers(student)] == ["digits"], "with MNIST's spec only the digit model"
+
+
+def test_a_model_returning_logits_and_softmax_is_found_and_its_logits_are_measured():
+    student = InProcessStudent(
+        pair=RedVersusRest(with_softmax=True), features=nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 8))
+    )
+    found = find_classifiers(student, RGB_TWO_CLASSES)
+    assert [model.name for model in found] == ["pair"], "eight features are no two class scores"
+    assert found[0].description["outputs"] == [[2, 2], [2, 2]]
+    images, labels = red_images()
+    [best] = measure_classifiers(student, found, images, labels)
+    assert best.scaling == PER_CHANNEL and best.accuracy == 1.0
+    assert best.where == "`pair` (RedVersusRest, 6 parameters), inputs normalised per channel"
+
+
+def test_every_scaling_can_be_measured_on_all_images_until_one_is_good_enough():
+    student = InProcessStudent(model=RedVersusRest())
+    [model] = find_classifiers(student, RGB_TWO_CLASSES)
+    images, labels = red_images()
+    first_enough = ScalingChoice(probe=None, margin=0.0, enough=0.4)
+    assert measure_accuracy(student, model, images, labels, first_enough)[0] == TO_TENSOR, "ToTensor's 50% is enough"
+    assert measure_accuracy(student, model, images, labels, ScalingChoice(probe=None, margin=0.0)) == (PER_CHANNEL, 1.0)
+
+
+def test_a_per_channel_scaling_normalises_each_channel_with_its_own_mean_and_std():
+    images = torch.ones(2, 3, 4, 4) * torch.tensor([0.6, 0.3, 0.4]).reshape(1, 3, 1, 1)
+    assert torch.allclose(PER_CHANNEL.apply(images), torch.zeros(2, 3, 4, 4))
+    assert torch.allclose(IMAGENET_NORMALISED.apply(torch.full((3, 2, 2), 0.485))[0], torch.zeros(2, 2))
+    assert MNIST_NORMALISED.apply(torch.tensor([0.1307])).item() == 0.0
+
+
+def colour_images(count: int = 50) -> torch.Tensor:
+    """uint8 (N, 3, 32, 32) images, smooth enough that a thumbnail still tells them apart."""
+    generator = torch.Generator().manual_seed(1)
+    coarse = torch.rand(count, 3, 4, 4, generator=generator)
+    return (255 * torch.nn.functional.interpolate(coarse, size=32, mode="bilinear")).round().to(torch.uint8)
+
+
+def test_a_plotted_colour_image_is_identified_among_uint8_images_kept_as_they_are():
+    images = colour_images()
+    index = ImageIndex(images, cached_values=0, chunk=16)
+    assert index.rows.dtype == torch.uint8 and index._flat is None, "no float copy of the set"
+    shown = images[17].permute(1, 2, 0).numpy().astype(np.float32) / 255
+    assert index.identify(shown) == 17, "as imshow takes it, (H, W, 3) in [0, 1]"
+    assert index.identify(images[17].numpy() * 2.0 - 1) == 17, "as a (3, H, W) tensor in [-1, 1]"
+    assert index.identify(np.dstack([shown, np.ones((32, 32, 1))])) == 17, "with an alpha channel"
+    assert index.identify(shown[:, :, ::-1]) is None, "BGR is another picture"
+    assert index.identify(shown.mean(axis=2)) is None, "a grey rendering is no colour image of the set"
+    assert ImageIndex(images).identify(shown) == 17 and ImageIndex(images).nearest(shown).index == 17
+    rng = np.random.default_rng(0)
+    noisy = 0.5 * shown + 0.5 * rng.random((32, 32, 3))
+    assert index.identify(noisy) is None and index.nearest(noisy).index == 17
+
+
+def test_a_thumbnail_index_built_in_pieces_finds_a_photo_at_any_size():
+    images = colour_images()
+    index = ImageIndex((images[start : start + 10] for start in range(0, 50, 10)), thumbnail=8)
+    assert index.rows.shape == (50, 3 * 8 * 8)
+    larger = torch.nn.functional.interpolate(images[33:34].float(), size=64, mode="bilinear")[0]
+    assert index.identify(larger.permute(1, 2, 0).numpy()) == 33, "shown at twice the size"
+    assert index.identify(np.random.default_rng(2).random((64, 64, 3))) is None
+    assert index.identify(np.zeros((4, 4, 3))) is None, "smaller than a thumbnail"
+
+
+def test_filter_panels_are_traced_to_the_layers_of_colour_models_and_strays_void_the_figure():
+    rng = np.random.default_rng(3)
+    banks = [("net", [rng.normal(size=(16, 3, 5, 5)), rng.normal(size=(8, 16, 5, 5))])]
+    first, second = banks[0][1]
+    panels = [first[i, 1] * 4 + 2 for i in range(10)] + [second[i].mean(axis=0) for i in range(8)]
+    assert kernel_layers(panels, banks) == {"conv1 of `net`": 10, "conv2 of `net`": 8}
+    assert kernel_layers(panels + [rng.normal(size=(5, 5)) for _ in range(3)], banks) == {}, "3 of 21 panels unmatched"
+    assert kernel_layers(panels[:4], banks) == {"conv1 of `net`": 4}, "fewer panels than eight: all of them count"
+    assert kernel_layers([panel[:3, :3] for panel in panels], banks) == {}

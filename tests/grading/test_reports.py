@@ -1,37 +1,63 @@
 """HTML reports and the class overview, rendered from stored results (no kernel needed)."""
 
 from checks.cli import main
-from checks.publish.publisher import publish
 from checks.grading.results import CheckResult
+from checks.publish.publisher import publish
 from tests.grading.stored_results import write_student
 
 
 def test_reports_and_overview_render_from_stored_results(tmp_path):
-    write_student(tmp_path, "Asha_R1", [CheckResult("preprocess_shape", "1.2", "shape", 2, score=2, status="passed")])
-    write_student(tmp_path, "Bela_R2", [CheckResult("preprocess_shape", "1.2", "shape", 2, status="failed",
-                                                    message="preprocess returned shape (3, 224, 224)",
-                                                    expected="(1, 3, 224, 224)", found="(3, 224, 224)",
-                                                    cause="the starter code forgets .unsqueeze(0)"),
-                                        CheckResult("viridis_layout", "1.5", "layout", 2, score=2, status="passed",
-                                                    figures=["figure-001.png"],
-                                                    references=[{"png": "reference-viridis.png",
-                                                                 "caption": "reference map for the image"}])],
-                  flags=["printed accuracy 99.50% but the grader measured 10.00%"],
-                  answer="<script>alert('x')</script> Gray is clearest.")
+    write_student(
+        tmp_path,
+        "Asha_R1",
+        [
+            CheckResult("preprocess_shape", "1.2", "shape", 2, score=2, status="passed"),
+            CheckResult("preprocess_values", "1.2", "values", 2, score=2, status="passed"),
+        ],
+    )
+    write_student(
+        tmp_path,
+        "Bela_R2",
+        [
+            CheckResult(
+                "preprocess_shape",
+                "1.2",
+                "shape",
+                2,
+                status="failed",
+                message="preprocess returned shape (3, 224, 224)",
+                expected="(1, 3, 224, 224)",
+                found="(3, 224, 224)",
+                cause="the starter code forgets .unsqueeze(0)",
+            ),
+            CheckResult(
+                "viridis_layout",
+                "1.5",
+                "layout",
+                2,
+                score=2,
+                status="passed",
+                figures=["figure-001.png"],
+                references=[{"png": "reference-viridis.png", "caption": "reference map for the image"}],
+            ),
+        ],
+        flags=["printed accuracy 99.50% but the grader measured 10.00%"],
+        answer="<script>alert('x')</script> Gray is clearest.",
+    )
     write_student(tmp_path, "Dev_R4", [], problem="invalid submission: broken.ipynb is empty")
     assert main(["report", str(tmp_path)]) == 0
     bela = (tmp_path / "Bela_R2" / "report.html").read_text()
     assert "forgets .unsqueeze(0)" in bela and "Expected: <code>(1, 3, 224, 224)</code>" in bela
     assert "&lt;script&gt;alert" in bela and "<script>alert" not in bela
-    task_15 = bela[bela.index('id="task-1.5"'):bela.index('id="task-1.6"')]
+    task_15 = bela[bela.index('id="task-1.5"') : bela.index('id="task-1.6"')]
     assert "cell 7 — tabby cat (judged by a check)" in task_15 and "data:image/png;base64," in task_15
     assert 'alt="reference: reference map for the image"' in task_15
-    other = bela[bela.index("Other figures"):]
+    other = bela[bela.index("Other figures") :]
     assert "cell 12 — stray" in other and "tabby cat" not in other
     assert "ZeroDivisionError: division by zero" in bela and "pip install torch" in bela
     assert "Expected 2-3 sentences; found 2 in cell 9" in bela
-    assert "0 of 1 automatic checks passed." in bela[bela.index('id="task-1.2"'):]
-    assert "1 of 1 automatic checks passed: shape." in (tmp_path / "Asha_R1" / "report.html").read_text()
+    assert "0 of 1 automatic checks passed." in bela[bela.index('id="task-1.2"') :]
+    assert "2 of 2 automatic checks passed: shape; values." in (tmp_path / "Asha_R1" / "report.html").read_text()
     assert 'id="problem"' in (tmp_path / "Dev_R4" / "report.html").read_text()
     index = (tmp_path / "index.html").read_text()
     for student in ("Asha_R1", "Bela_R2", "Dev_R4"):

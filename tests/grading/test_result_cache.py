@@ -10,7 +10,7 @@ import jinja2
 import pytest
 
 from checks.batch import class_grading
-from checks.batch.result_cache import grader_digest, graded_code
+from checks.batch.result_cache import graded_code, grader_digest
 from checks.engine.sandbox import SandboxLimits
 from checks.grading.scheme import load_assignment_file
 from checks.grading.submission import GradeOptions
@@ -18,12 +18,25 @@ from checks.publish import report
 from tests.grading.conftest import CORRECT, SAMPLES
 
 REPO = Path(__file__).resolve().parents[2]
-LEFT_OUT = ["checks/publish/templates/student.html.j2", "checks/publish/report.py", "checks/batch/progress.py",
-            "checks/cli.py", "checks/assignments/ee5179_pa2/checks.py", "reference/ee5179_pa2/network.py"]
-COVERED = ["checks/engine/kernel.py", "checks/probe/shims.py", "checks/finders/figures.py",
-           "checks/grading/check_api.py", "checks/data/assets.py", "checks/assignments/cs411_a2/checks.py",
-           "checks/assignments/cs411_a2/assignment.toml", "reference/cs411_a2/saliency.py",
-           "reference/torch_tools.py"]
+LEFT_OUT = [
+    "checks/publish/templates/student.html.j2",
+    "checks/publish/report.py",
+    "checks/batch/progress.py",
+    "checks/cli.py",
+    "checks/assignments/ee5179_pa2/checks.py",
+    "reference/ee5179_pa2/network.py",
+]
+COVERED = [
+    "checks/engine/kernel.py",
+    "checks/probe/shims.py",
+    "checks/finders/figures.py",
+    "checks/grading/check_api.py",
+    "checks/data/assets.py",
+    "checks/assignments/cs411_a2/checks.py",
+    "checks/assignments/cs411_a2/assignment.toml",
+    "reference/cs411_a2/saliency.py",
+    "reference/torch_tools.py",
+]
 
 
 @pytest.fixture
@@ -51,15 +64,20 @@ def test_only_code_that_decides_marks_changes_the_key(tree, changed):
         assert after == before, f"{changed} does not decide CS411 marks: editing it must not regrade"
 
 
-def test_a_template_edit_re_renders_the_class_without_running_a_notebook(graded, assignment, data_root, tmp_path,
-                                                                         monkeypatch):
+@pytest.mark.slow
+def test_a_template_edit_re_renders_the_class_without_running_a_notebook(
+    graded, assignment, data_root, tmp_path, monkeypatch
+):
     stored, results = graded
     out = tmp_path / "class"
     shutil.copytree(stored, out)
     edited = (REPO / "checks/publish/templates/student.html.j2").read_text(encoding="utf-8")
     edited = edited.replace("</body>", "<p>edited by the course staff</p></body>")
-    monkeypatch.setattr(report.TEMPLATES, "loader", jinja2.ChoiceLoader(
-        [jinja2.DictLoader({"student.html.j2": edited}), report.TEMPLATES.loader]))
+    monkeypatch.setattr(
+        report.TEMPLATES,
+        "loader",
+        jinja2.ChoiceLoader([jinja2.DictLoader({"student.html.j2": edited}), report.TEMPLATES.loader]),
+    )
     report.TEMPLATES.cache.clear()
 
     def no_run(*args, **kwargs):

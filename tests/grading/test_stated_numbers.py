@@ -1,9 +1,21 @@
-"""Numbers and shapes as students write them, read back as values."""
+"""Numbers and shapes as students write them, read back as values; stated accuracies judged
+against the grader's measurements; the numbers a network should be stated with."""
 
+import nbformat
+import torch
+from torch import nn
 
-import pytest
-
-from checks.finders.stated_numbers import MAX_SCAN_CHARS, accuracy_claims, integers, shapes, states_shape
+from checks.finders.network_numbers import own_numbers
+from checks.finders.stated_numbers import (
+    MAX_SCAN_CHARS,
+    accuracy_claims,
+    integers,
+    judge_accuracy_claims,
+    shapes,
+    stated_text,
+    states_shape,
+)
+from checks.probe import structure
 
 
 def test_integers_accept_thousands_separators_and_ignore_decimals_and_identifiers():
@@ -34,8 +46,16 @@ def test_accuracy_claims_come_in_percent_whatever_their_form():
 def test_a_long_run_of_digits_is_read_quickly_and_is_not_a_number(deadline):
     digits = "7" * 20_000
     plain = "Total params: 799,078\nconv1 -> (32, 28, 28)\nTest accuracy: 98.26%"
-    hostile = "\n".join([digits, "Total params: 799,078", f"{digits}x{digits}", "conv1 -> (32, 28, 28)", digits,
-                         "Test accuracy: 98.26%"])
+    hostile = "\n".join(
+        [
+            digits,
+            "Total params: 799,078",
+            f"{digits}x{digits}",
+            "conv1 -> (32, 28, 28)",
+            digits,
+            "Test accuracy: 98.26%",
+        ]
+    )
     assert integers(hostile) == integers(plain) == {799_078, 32, 28}
     assert shapes(hostile) == shapes(plain) == {(799, 78), (32, 28, 28)}
     assert accuracy_claims(hostile) == accuracy_claims(plain) == [98.26]
@@ -52,3 +72,54 @@ def test_output_over_the_cap_keeps_its_start_and_its_end(deadline):
     assert len(text) > MAX_SCAN_CHARS
     assert 799_078 in integers(text) and accuracy_claims(text)[-1] == 98.26
     assert states_shape(shapes(text), (32, 14, 14))
+
+
+def notebook(printed: str, markdown: str = "") -> nbformat.NotebookNode:
+    code = nbformat.v4.new_code_cell("print(...)", outputs=[nbformat.v4.new_output("stream", text=printed)])
+    return nbformat.v4.new_notebook(cells=[code, nbformat.v4.new_markdown_cell(markdown)])
+
+
+def test_a_stated_accuracy_agrees_when_any_claim_in_outputs_or_markdown_matches_any_measured_model():
+    measured = [0.9812, 0.9905]
+    stated = judge_accuracy_claims(notebook("epoch 1: val acc 0.951\nTest accuracy: 99.00%"), measured)
+    assert stated.claims == [95.1, 99.0] and stated.agree, "the second model's 99.05% is within half a point"
+    in_markdown = judge_accuracy_claims(
+        notebook("loss 0.05", "Our network reaches an accuracy of **98.3%**."), measured
+    )
+    assert in_markdown.claims == [98.3] and in_markdown.agree
+    assert stated_text(notebook("printed", "written")) == "printed\nwritten"
+
+
+def test_a_stated_accuracy_no_model_reaches_does_not_agree():
+    stated = judge_accuracy_claims(notebook("Test accuracy: 99.50%", "accuracy 97.0%"), [0.1012, 0.9805])
+    assert stated.claims == [99.5, 97.0] and not stated.agree
+    assert not judge_accuracy_claims(notebook("loss 0.05"), [0.99]).claims
+    assert judge_accuracy_claims(notebook("accuracy: 98.00%"), [0.9840], tolerance=0.5).agree
+    assert not judge_accuracy_claims(notebook("accuracy: 98.00%"), [0.9840], tolerance=0.1).agree
+
+
+class ColourNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 16 * 16, 2)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(torch.relu(self.conv(x))), 1))
+
+
+def test_the_numbers_to_state_are_read_from_any_network_with_its_own_class_count():
+    description = structure.describe(ColourNet(), (2, 3, 32, 32))
+    numbers = own_numbers(description, "the notebook's network", 2, ("outputs", "with pooling"))
+    assert numbers.sizes == [(8, 32, 32), (8, 16, 16)], "the two class scores are no layer size to state"
+    assert numbers.parameters == {
+        "convolutional": 3 * 8 * 9 + 8,
+        "fully connected": 8 * 16 * 16 * 2 + 2,
+        "total": 3 * 8 * 9 + 8 + 8 * 16 * 16 * 2 + 2,
+    }
+    assert numbers.neurons == {
+        "outputs": {"convolutional": 8192, "fully connected": 2, "total": 8194},
+        "with pooling": {"convolutional": 8192 + 2048, "fully connected": 2, "total": 10242},
+    }
+    assert own_numbers(description, "", 10, ("a", "b")).sizes[-1] == (2,), "with ten classes, two outputs are a layer"

@@ -1,6 +1,5 @@
 """Written answers of hostile size: located and counted quickly, with the counts of normal text."""
 
-
 import nbformat
 import pytest
 
@@ -27,7 +26,9 @@ def test_the_cap_leaves_normal_answers_alone():
 
 def test_a_huge_markdown_cell_does_not_stall_locating_answers():
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell("colormap " + "\n" * 400_000),
-                      nbformat.v4.new_markdown_cell(ANSWER)]
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("colormap " + "\n" * 400_000),
+        nbformat.v4.new_markdown_cell(ANSWER),
+    ]
     (answer,) = locate_answers(notebook, [Question("1.6", "Which colormap?", ("colormap", "hot"), "2-3", 2)])
     assert (answer.cell, answer.sentences, answer.length_ok) == (1, 2, True)

@@ -54,8 +54,10 @@ def fully_trained(data, tmp_path_factory):
     """The assignment's recipe trained from scratch (about a minute on two cores)."""
     started = time.perf_counter()
     trained = reference_small_cnn(data, ModelCache(tmp_path_factory.mktemp("cache")), retrain=True)
-    print(f"\nreference SmallCNN: {trained.test_accuracy:.4f} test accuracy, "
-          f"trained in {trained.train_seconds:.0f} s ({time.perf_counter() - started:.0f} s with evaluation)")
+    print(
+        f"\nreference SmallCNN: {trained.test_accuracy:.4f} test accuracy, "
+        f"trained in {trained.train_seconds:.0f} s ({time.perf_counter() - started:.0f} s with evaluation)"
+    )
     return trained
 
 

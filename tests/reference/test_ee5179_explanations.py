@@ -44,8 +44,9 @@ def test_occlusion_equals_captum_with_non_overlapping_patches():
     probability = lambda x: torch.softmax(model(x), dim=1)[:, target]  # noqa: E731
     for patch in (2, 4):
         ours = occlusion_map(model, image, target, patch, stride=patch)
-        attribution = Occlusion(probability).attribute(image, sliding_window_shapes=(1, patch, patch),
-                                                       strides=(1, patch, patch), baselines=0.5)
+        attribution = Occlusion(probability).attribute(
+            image, sliding_window_shapes=(1, patch, patch), strides=(1, patch, patch), baselines=0.5
+        )
         unoccluded = float(probability(image).detach())
         captum = unoccluded - attribution[0, 0, ::patch, ::patch].numpy()
         assert ours.shape == (28 // patch, 28 // patch)
@@ -90,8 +91,9 @@ def test_the_non_targeted_attack_is_gradient_ascent_on_the_logit():
 def test_the_targeted_attack_adds_the_mse_pull_towards_the_target_image():
     model, target, beta, step = Linear(), 5, 0.5, 3.0
     target_image = torch.full((28, 28), 200.0)
-    result = targeted_attack(model, target_image, target, torch.Generator().manual_seed(2), beta=beta, steps=3,
-                             step_size=step)
+    result = targeted_attack(
+        model, target_image, target, torch.Generator().manual_seed(2), beta=beta, steps=3, step_size=step
+    )
     image = start(2)
     for _ in range(3):
         gradient = model.layer.weight[target].detach().reshape(1, 1, 28, 28) / PIXEL_SCALE

@@ -31,8 +31,10 @@ def plain(data, cache):
 def test_both_references_train_to_high_accuracy_with_full_histories(data, cache, plain):
     normalised = reference_model(data, cache, TrainingRecipe(batch_norm=True))
     for trained in (plain, normalised):
-        print(f"batch_norm={trained.model.batch_norm}: test accuracy {trained.test_accuracy:.4f}, "
-              f"{trained.train_seconds:.0f} s, history {trained.history}")
+        print(
+            f"batch_norm={trained.model.batch_norm}: test accuracy {trained.test_accuracy:.4f}, "
+            f"{trained.train_seconds:.0f} s, history {trained.history}"
+        )
         assert trained.test_accuracy >= 0.985
         assert all(len(values) == 3 for values in vars(trained.history).values())
         assert trained.history.train_loss[-1] < trained.history.train_loss[0]

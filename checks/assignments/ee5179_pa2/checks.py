@@ -11,29 +11,37 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.finders.classifiers import MNIST_INPUT, classifier_of
 from checks.finders.data_split import judge_split
+from checks.finders.figures import label_summary, load_image, missing_labels
+from checks.finders.filters import kernel_layers
+from checks.finders.network_numbers import NetworkNumbers, own_numbers
 from checks.finders.panels import filter_grids, occlusion_maps, panel_arrays
-from checks.finders.figures import load_image
-from checks.finders.classifiers import SCALINGS, classifier_of
+from checks.finders.stated_numbers import integers, judge_accuracy_claims, shapes, stated_text, states_shape
+from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.grading.reference_figures import Panel
-from checks.finders.printed_output import notebook_output_text
-from checks.finders.stated_numbers import accuracy_claims, integers, shapes, states_shape
-from reference.ee5179_pa2 import NEURON_DEFINITIONS, PrescribedCNN, filters, layer_shapes, non_targeted_attack, occlusion_map
+from reference.ee5179_pa2 import (
+    NEURON_DEFINITIONS,
+    PrescribedCNN,
+    filters,
+    layer_shapes,
+    non_targeted_attack,
+    occlusion_map,
+)
 from reference.ee5179_pa2 import neuron_counts as reference_neuron_counts
 from reference.ee5179_pa2 import parameter_counts as reference_parameter_counts
 from reference.ee5179_pa2.occlusion import GREY, occlusion_grid_size
 
 from .findings import (
     DIGIT,
+    PRESCRIBED,
     attack_figures,
-    best_models,
     batch_norm_models,
+    best_models,
     classifiers,
     correlation,
     drawn_figures,
@@ -53,7 +61,6 @@ from .findings import (
 suite = CheckSuite()
 
 ACCURACY_TARGET = 0.97  # the prescribed CNN passes 98% after one epoch of Adam
-CLAIM_TOLERANCE = 0.5  # percentage points
 OCCLUSION_TOLERANCE = 0.02
 IMAGE_SIZE = 28
 OCCLUDER_PATCHES = range(1, 6)  # pixels; the assignment asks for a small patch
@@ -65,14 +72,19 @@ DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|min|minutes)\b", r
 
 def statements(ctx) -> str:
     """What the notebook printed and wrote: the places a student reports a number."""
-    markdown = "\n".join(cell.source for cell in ctx.executed.cells if cell.cell_type == "markdown")
-    return notebook_output_text(ctx.executed) + "\n" + markdown
+    return stated_text(ctx.executed)
 
 
 # ---- 1: the network, 1.0: the split ---------------------------------------------------
 
-@suite.check("1", 10, "The network is the prescribed CNN (found by its structure)", needs="full",
-             inputs="every nn.Module in the notebook, run on a (2, 1, 28, 28) batch of zeros")
+
+@suite.check(
+    "1",
+    10,
+    "The network is the prescribed CNN (found by its structure)",
+    needs="full",
+    inputs="every nn.Module in the notebook, run on a (2, 1, 28, 28) batch of zeros",
+)
 def architecture(ctx):
     found = classifiers(ctx)
     if not found:
@@ -80,26 +92,41 @@ def architecture(ctx):
     plain = [model for model in found if not model.comparison.batch_norm] or found
     best = min(plain, key=lambda model: len(model.comparison.differences))
     if best.refused is not None:
-        raise NeedsTA(f"{best.where} could not be exported ({best.refused}), so its layers were read in the notebook's "
-                      "kernel and need a TA's confirmation: " + " -> ".join(best.comparison.layers))
+        raise NeedsTA(
+            f"{best.where} could not be exported ({best.refused}), so its layers were read in the notebook's "
+            "kernel and need a TA's confirmation: " + " -> ".join(best.comparison.layers)
+        )
     if best.comparison.matches:
         others = len(found) - 1
         return f"{best.where} matches the prescription" + (f"; {others} other classifier(s) found" if others else "")
-    raise CheckFailed(f"{best.where} differs from the prescribed network: " + "; ".join(best.comparison.differences),
-                      expected="conv 32 3x3 s1 p1 -> pool 2x2 -> conv 32 3x3 s1 p1 -> pool 2x2 -> fc 500 -> fc 10",
-                      found=" -> ".join(best.comparison.layers))
+    raise CheckFailed(
+        f"{best.where} differs from the prescribed network: " + "; ".join(best.comparison.differences),
+        expected="conv 32 3x3 s1 p1 -> pool 2x2 -> conv 32 3x3 s1 p1 -> pool 2x2 -> fc 500 -> fc 10",
+        found=" -> ".join(best.comparison.layers),
+    )
 
 
-@suite.check("1.0", 4, "Train / validation / test split of 50,000 / 10,000 / 10,000 (found by size)", needs="full",
-             inputs="every Dataset and DataLoader in the notebook's namespace")
+@suite.check(
+    "1.0",
+    4,
+    "Train / validation / test split of 50,000 / 10,000 / 10,000 (found by size)",
+    needs="full",
+    inputs="every Dataset and DataLoader in the notebook's namespace",
+)
 def split(ctx):
     finding = judge_split(ctx.student.datasets())
     if finding.correct:
         return f"train {finding.train}; validation {finding.validation}; test {finding.test}"
-    raise CheckFailed("; ".join(finding.problems), expected="disjoint 50,000 / 10,000 subsets of MNIST train, and test",
-                      found=", ".join(f"{role} {label}" for role, label in
-                                      (("train", finding.train), ("validation", finding.validation), ("test", finding.test))
-                                      if label) or "no split")
+    raise CheckFailed(
+        "; ".join(finding.problems),
+        expected="disjoint 50,000 / 10,000 subsets of MNIST train, and test",
+        found=", ".join(
+            f"{role} {label}"
+            for role, label in (("train", finding.train), ("validation", finding.validation), ("test", finding.test))
+            if label
+        )
+        or "no split",
+    )
 
 
 # ---- 1.1: curves and the test accuracy -------------------------------------------------
@@ -113,10 +140,10 @@ CURVE_KINDS = {
 
 def curve_kinds(figure, axes, line) -> list[str]:
     """What a plotted line is, by its legend label, else by its panel's title; with the y label."""
-    label = line.get("label", "")
-    own = label if label and not label.startswith("_") else f"{axes.get('title', '')} {figure.get('suptitle', '')}"
-    text = f"{own} {axes.get('ylabel', '')}".lower()
-    return [kind for kind, matches in CURVE_KINDS.items() if matches(text)] if len(line.get("y") or []) >= 2 else []
+    label = line["label"]
+    own = label if label and not label.startswith("_") else f"{axes['title']} {figure['suptitle']}"
+    text = f"{own} {axes['ylabel']}".lower()
+    return [kind for kind, matches in CURVE_KINDS.items() if matches(text)] if len(line["y"]) >= 2 else []
 
 
 @suite.check("1.1", 4, "Training error, validation error and accuracy plotted with labelled axes", needs="full")
@@ -128,82 +155,119 @@ def training_curves(ctx):
                 found.setdefault(kind, (figure, axes))
     ctx.cite(*{id(figure): figure for figure, _ in found.values()}.values())
     missing = [kind for kind in CURVE_KINDS if kind not in found]
-    unlabelled = sorted({kind for kind, (_, axes) in found.items() if not (axes.get("xlabel") and axes.get("ylabel"))})
+    unlabelled = sorted({kind for kind, (_, axes) in found.items() if missing_labels(axes, title=False)})
     if missing or unlabelled:
         fraction = (len(found) / 3) * (0.75 if unlabelled else 1)
         problems = ([f"no {', no '.join(missing)} curve"] if missing else []) + (
-            [f"unlabelled axes on the {', '.join(unlabelled)} plot"] if unlabelled else [])
-        raise CheckFailed("; ".join(problems), expected="three curves over iterations or epochs, axes labelled",
-                          found=", ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
-                          or "no line plots of training", fraction=fraction)
+            [f"unlabelled axes on the {', '.join(unlabelled)} plot"] if unlabelled else []
+        )
+        raise CheckFailed(
+            "; ".join(problems),
+            expected="three curves over iterations or epochs, axes labelled",
+            found=", ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
+            or "no line plots of training",
+            fraction=fraction,
+        )
     return "; ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
 
 
-@suite.check("1.1", 4, f"Test accuracy of the trained network re-measured on the 10,000 test images (>= {ACCURACY_TARGET:.0%})",
-             needs="full", inputs="the real MNIST test set, through the notebook's own model")
+@suite.check(
+    "1.1",
+    4,
+    f"Test accuracy of the trained network re-measured on the 10,000 test images (>= {ACCURACY_TARGET:.0%})",
+    needs="full",
+    inputs="the real MNIST test set, through the notebook's own model",
+)
 def test_accuracy(ctx):
     model = plain_model(ctx)
     if model.accuracy < ACCURACY_TARGET:
-        raise CheckFailed(f"{model.where} classifies {model.accuracy:.2%} of the test images correctly",
-                          expected=f">= {ACCURACY_TARGET:.0%}",
-                          found=f"{model.accuracy:.2%}, {model.model.measured_how}",
-                          cause="the model may be untrained, or trained on badly scaled inputs",
-                          fraction=max(0.0, (model.accuracy - 0.5) / (ACCURACY_TARGET - 0.5)) / 2)
+        raise CheckFailed(
+            f"{model.where} classifies {model.accuracy:.2%} of the test images correctly",
+            expected=f">= {ACCURACY_TARGET:.0%}",
+            found=f"{model.accuracy:.2%}, {model.model.measured_how}",
+            cause="the model may be untrained, or trained on badly scaled inputs",
+            fraction=max(0.0, (model.accuracy - 0.5) / (ACCURACY_TARGET - 0.5)) / 2,
+        )
     return f"{model.where}: {model.accuracy:.2%} {model.model.measured_how}"
 
 
 @suite.check("1.1", 2, "The reported test accuracy agrees with the grader's measurement", needs="full")
 def reported_accuracy(ctx):
     model = plain_model(ctx)
-    claims = accuracy_claims(statements(ctx))
-    if not claims:
+    stated = judge_accuracy_claims(ctx.executed, [item.accuracy for item in measured(ctx)])
+    if not stated.claims:
         raise CheckFailed("no test accuracy is reported", expected=f"about {model.accuracy:.2%}", found="nothing")
-    measurements = [item.accuracy * 100 for item in measured(ctx)]
-    if any(abs(claim - value) <= CLAIM_TOLERANCE for claim in claims for value in measurements):
+    if stated.agree:
         return None
-    ctx.flags.append(f"reported accuracy {claims[-1]:.2f}% but the grader measured {model.accuracy:.2%}")
-    raise CheckFailed("no reported accuracy is what the notebook's models achieve",
-                      expected=" or ".join(f"{value:.2f}%" for value in measurements),
-                      found=", ".join(f"{claim:.2f}%" for claim in claims))
+    ctx.flags.append(f"reported accuracy {stated.claims[-1]:.2f}% but the grader measured {model.accuracy:.2%}")
+    raise CheckFailed(
+        "no reported accuracy is what the notebook's models achieve",
+        expected=" or ".join(f"{value * 100:.2f}%" for value in stated.measurements),
+        found=", ".join(f"{claim:.2f}%" for claim in stated.claims),
+    )
 
 
 # ---- 1.2: random test images -----------------------------------------------------------
 
+
 def title_digits(axes) -> list[int]:
-    return [int(digit) for digit in DIGIT.findall(axes.get("title", ""))]
+    return [int(digit) for digit in DIGIT.findall(axes["title"])]
 
 
-@suite.check("1.2", 4, "Random test images shown with their true and predicted labels", needs="full",
-             inputs="the arrays behind each 28 x 28 panel, looked up among the 10,000 test images")
+@suite.check(
+    "1.2",
+    4,
+    "Random test images shown with their true and predicted labels",
+    needs="full",
+    inputs="the arrays behind each 28 x 28 panel, looked up among the 10,000 test images",
+)
 def labelled_test_images(ctx):
     shown = shown_test_digits(ctx)
     if not shown:
-        raise CheckFailed("no figure shows at least four MNIST test images", expected="a grid of test digits",
-                          found="none of the plotted 28 x 28 images is a test image")
+        raise CheckFailed(
+            "no figure shows at least four MNIST test images",
+            expected="a grid of test digits",
+            found="none of the plotted 28 x 28 images is a test image",
+        )
     _, labels = mnist(ctx)
     best = max(shown, key=lambda item: sum(len(title_digits(axes)) >= 2 for axes, _ in item.panels))
     ctx.cite(best.figure)
     titled = [(axes, index) for axes, index in best.panels if len(title_digits(axes)) >= 2]
     if len(titled) < len(best.panels):
-        raise CheckFailed(f"{len(best.panels) - len(titled)} of {len(best.panels)} test images in "
-                          f"{figure_place(best.figure)} lack a title with the true and the predicted label",
-                          expected="e.g. 'true 7, predicted 7'", found=best.panels[0][0].get("title") or "no title",
-                          fraction=0.5 * len(titled) / len(best.panels))
+        raise CheckFailed(
+            f"{len(best.panels) - len(titled)} of {len(best.panels)} test images in "
+            f"{figure_place(best.figure)} lack a title with the true and the predicted label",
+            expected="e.g. 'true 7, predicted 7'",
+            found=best.panels[0][0]["title"] or "no title",
+            fraction=0.5 * len(titled) / len(best.panels),
+        )
     read_from = f" (labels read from {best.labels_from})" if best.labels_from else ""
-    wrong = [f"test image {index} labelled {axes.get('title')!r}, its label is {int(labels[index])}"
-             for axes, index in titled if title_digits(axes)[0] != int(labels[index])]
+    wrong = [
+        f"test image {index} labelled {axes['title']!r}, its label is {int(labels[index])}"
+        for axes, index in titled
+        if title_digits(axes)[0] != int(labels[index])
+    ]
     if wrong:
-        raise CheckFailed(f"the true labels in the titles are not the images' labels{read_from}",
-                          expected="the dataset's labels", found="; ".join(wrong[:3]), fraction=0.5)
+        raise CheckFailed(
+            f"the true labels in the titles are not the images' labels{read_from}",
+            expected="the dataset's labels",
+            found="; ".join(wrong[:3]),
+            fraction=0.5,
+        )
     stated = torch.tensor([title_digits(axes)[-1] for axes, _ in titled])
     agreement, model = predictions_agreement(ctx, [index for _, index in titled], stated)
     if agreement < len(titled):
-        raise CheckFailed(f"{len(titled) - agreement} predicted label(s) in {figure_place(best.figure)} are not what "
-                          f"the notebook's models predict (closest: {model}){read_from}",
-                          expected="the model's own predictions", found=f"{agreement} of {len(titled)} agree",
-                          fraction=0.75)
-    return (f"{len(titled)} test images in {figure_place(best.figure)}{read_from}: true labels verified, predicted "
-            f"labels are those of {model}")
+        raise CheckFailed(
+            f"{len(titled) - agreement} predicted label(s) in {figure_place(best.figure)} are not what "
+            f"the notebook's models predict (closest: {model}){read_from}",
+            expected="the model's own predictions",
+            found=f"{agreement} of {len(titled)} agree",
+            fraction=0.75,
+        )
+    return (
+        f"{len(titled)} test images in {figure_place(best.figure)}{read_from}: true labels verified, predicted "
+        f"labels are those of {model}"
+    )
 
 
 def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tuple[int, str]:
@@ -214,7 +278,7 @@ def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tupl
     images, _ = mnist(ctx)
     outcomes = []
     for model in measured(ctx):
-        for scaling in SCALINGS:
+        for scaling in MNIST_INPUT.scalings:
             with torch.no_grad():
                 predicted = classifier_of(ctx.student, model.model, scaling)(images[indices]).argmax(dim=1)
             outcomes.append((int((predicted == stated).sum()), predicted, model.model.where))
@@ -225,60 +289,34 @@ def predictions_agreement(ctx, indices: list[int], stated: torch.Tensor) -> tupl
 
 # ---- 1.3-1.5: stated dimensions, parameters, neurons -----------------------------------
 
-@dataclass(frozen=True)
-class ExpectedNumbers:
-    """What 1.3-1.5 should state, and about which network."""
 
-    basis: str
-    sizes: list[tuple[int, ...]]
-    parameters: dict[str, int]
-    neurons: dict[str, dict[str, int]]
-
-
-def reference_numbers() -> ExpectedNumbers:
+def reference_numbers() -> NetworkNumbers:
+    """What 1.3-1.5 should state about the prescribed network."""
     network = PrescribedCNN()
     sizes = [shape.output_shape for shape in layer_shapes(network) if shape.output_shape != (10,)]
     counts = reference_parameter_counts(network)
-    return ExpectedNumbers(
-        "the prescribed network", list(dict.fromkeys(sizes)),
+    return NetworkNumbers(
+        "the prescribed network",
+        list(dict.fromkeys(sizes)),
         {"convolutional": counts.conv, "fully connected": counts.fc, "total": counts.total},
-        {count.definition: {"convolutional": count.conv, "fully connected": count.fc, "total": count.total}
-         for count in reference_neuron_counts(network)})
+        {
+            count.definition: {"convolutional": count.conv, "fully connected": count.fc, "total": count.total}
+            for count in reference_neuron_counts(network)
+        },
+    )
 
 
-def own_numbers(model) -> ExpectedNumbers:
-    """The same numbers for a network that differs from the prescription, from its forward pass."""
-    layers = model.description["layers"]
-    sizes: list[tuple[int, ...]] = []
-    for position, layer in enumerate(layers):
-        if layer["type"] == "Conv2d" and position and layer.get("input"):
-            sizes.append(tuple(layer["input"][1:]))
-        if layer["type"] in ("Conv2d", "MaxPool2d", "AvgPool2d") and layer.get("output"):
-            sizes.append(tuple(layer["output"][1:]))
-        if layer["type"] == "Linear":
-            sizes.append((layer["out_features"],))
-    distinct = {layer["name"] + str(layer["output"]): layer for layer in layers}.values()
-    by_name = {layer["name"]: layer for layer in layers}.values()
-
-    def total(kinds, measure, among=distinct):
-        return sum(measure(layer) for layer in among if layer["type"] in kinds)
-
-    conv = total(("Conv2d",), lambda layer: int(np.prod(layer["output"][1:])))
-    pooled = conv + total(("MaxPool2d", "AvgPool2d"), lambda layer: int(np.prod(layer["output"][1:])))
-    fc = total(("Linear",), lambda layer: layer["out_features"])
-    return ExpectedNumbers(
-        f"the notebook's own network {model.where}, which differs from the prescribed one",
-        [size for size in dict.fromkeys(sizes) if size != (10,)],
-        {"convolutional": total(("Conv2d",), lambda layer: layer["parameters"], by_name),
-         "fully connected": total(("Linear",), lambda layer: layer["parameters"], by_name),
-         "total": model.description["parameters"]},
-        {NEURON_DEFINITIONS[0]: {"convolutional": conv, "fully connected": fc, "total": conv + fc},
-         NEURON_DEFINITIONS[1]: {"convolutional": pooled, "fully connected": fc, "total": pooled + fc}})
-
-
-def expected_numbers(ctx) -> ExpectedNumbers:
+def expected_numbers(ctx) -> NetworkNumbers:
+    """The prescribed network's numbers, or the notebook's own network's when it differs."""
     model = plain_model(ctx).model
-    return reference_numbers() if model.comparison.matches else own_numbers(model)
+    if model.comparison.matches:
+        return reference_numbers()
+    return own_numbers(
+        model.description,
+        f"the notebook's own network {model.where}, which differs from the prescribed one",
+        PRESCRIBED.classes,
+        NEURON_DEFINITIONS,
+    )
 
 
 def stated_size(size: tuple[int, ...], numbers: set[int], written: set[tuple[int, ...]]) -> bool:
@@ -292,10 +330,12 @@ def stated_dimensions(ctx):
     numbers, written = integers(text), shapes(text)
     missing = [size for size in expected.sizes if not stated_size(size, numbers, written)]
     if missing:
-        raise CheckFailed(f"dimensions of {expected.basis} are missing from the notebook's outputs and markdown",
-                          expected=", ".join(" x ".join(map(str, size)) for size in expected.sizes),
-                          found="missing: " + ", ".join(" x ".join(map(str, size)) for size in missing),
-                          fraction=1 - len(missing) / len(expected.sizes))
+        raise CheckFailed(
+            f"dimensions of {expected.basis} are missing from the notebook's outputs and markdown",
+            expected=", ".join(" x ".join(map(str, size)) for size in expected.sizes),
+            found="missing: " + ", ".join(" x ".join(map(str, size)) for size in missing),
+            fraction=1 - len(missing) / len(expected.sizes),
+        )
     return f"all {len(expected.sizes)} layer sizes of {expected.basis} stated"
 
 
@@ -305,10 +345,12 @@ def stated_parameters(ctx):
     numbers = integers(statements(ctx))
     missing = {kind: count for kind, count in expected.parameters.items() if count not in numbers}
     if missing:
-        raise CheckFailed(f"parameter counts of {expected.basis} are not all stated",
-                          expected=", ".join(f"{kind} {count:,}" for kind, count in expected.parameters.items()),
-                          found="missing: " + ", ".join(f"{kind} {count:,}" for kind, count in missing.items()),
-                          fraction=1 - len(missing) / len(expected.parameters))
+        raise CheckFailed(
+            f"parameter counts of {expected.basis} are not all stated",
+            expected=", ".join(f"{kind} {count:,}" for kind, count in expected.parameters.items()),
+            found="missing: " + ", ".join(f"{kind} {count:,}" for kind, count in missing.items()),
+            fraction=1 - len(missing) / len(expected.parameters),
+        )
     return ", ".join(f"{kind} {count:,}" for kind, count in expected.parameters.items()) + f" ({expected.basis})"
 
 
@@ -316,56 +358,78 @@ def stated_parameters(ctx):
 def stated_neurons(ctx):
     expected = expected_numbers(ctx)
     numbers = integers(statements(ctx))
-    scored = {name: [kind for kind, count in counts.items() if count in numbers]
-              for name, counts in expected.neurons.items()}
+    scored = {
+        name: [kind for kind, count in counts.items() if count in numbers] for name, counts in expected.neurons.items()
+    }
     name, found = max(scored.items(), key=lambda item: len(item[1]))
     if len(found) == 3:
         return f"counted as {name}: " + ", ".join(f"{k} {v:,}" for k, v in expected.neurons[name].items())
     distinct: dict[tuple, str] = {}
     for definition, counts in expected.neurons.items():
         distinct.setdefault(tuple(counts.items()), definition)
-    raise CheckFailed(f"neuron counts of {expected.basis} are not all stated",
-                      expected=" or ".join(f"{n}: " + ", ".join(f"{k} {v:,}" for k, v in counts)
-                                           for counts, n in distinct.items()),
-                      found=f"stated: {', '.join(found) or 'none'}", fraction=len(found) / 3,
-                      cause="another definition of a neuron may be valid; a TA can override this mark")
+    raise CheckFailed(
+        f"neuron counts of {expected.basis} are not all stated",
+        expected=" or ".join(f"{n}: " + ", ".join(f"{k} {v:,}" for k, v in counts) for counts, n in distinct.items()),
+        found=f"stated: {', '.join(found) or 'none'}",
+        fraction=len(found) / 3,
+        cause="another definition of a neuron may be valid; a TA can override this mark",
+    )
 
 
 # ---- 1.6: batch normalisation ----------------------------------------------------------
+
 
 @suite.check("1.6", 3, "A network with batch normalisation is kept in the notebook", needs="full")
 def batch_norm_model(ctx):
     found = [model for model in classifiers(ctx) if model.comparison.batch_norm]
     if not found:
-        raise CheckFailed("no classifier with BatchNorm layers is left in the notebook's namespace",
-                          expected="the prescribed network with nn.BatchNorm2d / nn.BatchNorm1d layers",
-                          found=", ".join(model.where for model in classifiers(ctx)) or "no classifiers")
+        raise CheckFailed(
+            "no classifier with BatchNorm layers is left in the notebook's namespace",
+            expected="the prescribed network with nn.BatchNorm2d / nn.BatchNorm1d layers",
+            found=", ".join(model.where for model in classifiers(ctx)) or "no classifiers",
+        )
     return f"{found[0].where}: " + " -> ".join(found[0].comparison.layers)
 
 
-@suite.check("1.6", 2, f"The batch-norm network reaches {ACCURACY_TARGET:.0%} on the test set (re-measured)", needs="full",
-             inputs="the real MNIST test set, through the notebook's batch-norm model")
+@suite.check(
+    "1.6",
+    2,
+    f"The batch-norm network reaches {ACCURACY_TARGET:.0%} on the test set (re-measured)",
+    needs="full",
+    inputs="the real MNIST test set, through the notebook's batch-norm model",
+)
 def batch_norm_accuracy(ctx):
     found = batch_norm_models(ctx)
     if not found:
-        raise CheckFailed("there is no batch-norm network to measure", expected="a trained batch-norm model", found="none")
+        raise CheckFailed(
+            "there is no batch-norm network to measure", expected="a trained batch-norm model", found="none"
+        )
     best = found[0]
     if best.accuracy < ACCURACY_TARGET:
-        raise CheckFailed(f"{best.where} classifies {best.accuracy:.2%} of the test images correctly",
-                          expected=f">= {ACCURACY_TARGET:.0%}", found=f"{best.accuracy:.2%}, {best.model.measured_how}")
-    return (f"{best.where}: {best.accuracy:.2%} {best.model.measured_how} "
-            f"(without batch norm: {plain_model(ctx).accuracy:.2%})")
+        raise CheckFailed(
+            f"{best.where} classifies {best.accuracy:.2%} of the test images correctly",
+            expected=f">= {ACCURACY_TARGET:.0%}",
+            found=f"{best.accuracy:.2%}, {best.model.measured_how}",
+        )
+    return (
+        f"{best.where}: {best.accuracy:.2%} {best.model.measured_how} "
+        f"(without batch norm: {plain_model(ctx).accuracy:.2%})"
+    )
 
 
 @suite.check("1.6", 1, "Training times are reported for the comparison", needs="full")
 def training_times(ctx):
     durations = DURATION.findall(statements(ctx))
     if len(durations) < 2:
-        raise CheckFailed("the training times with and without batch norm are not both reported",
-                          expected="two durations, e.g. '41.2 s' and '46.0 s'", found=", ".join(durations) or "none")
+        raise CheckFailed(
+            "the training times with and without batch norm are not both reported",
+            expected="two durations, e.g. '41.2 s' and '46.0 s'",
+            found=", ".join(durations) or "none",
+        )
 
 
 # ---- 2.1-2.3: filters and activations --------------------------------------------------
+
 
 def conv_weights(ctx) -> list[tuple[str, list[np.ndarray]]]:
     """Each classifier's convolution weights, in the order the layers were registered."""
@@ -373,51 +437,26 @@ def conv_weights(ctx) -> list[tuple[str, list[np.ndarray]]]:
     def fetch():
         found = []
         for model in classifiers(ctx):
-            ctx.student.run(f"__xaigrader_convs = [m.weight.detach().cpu() for m in {model.name}.modules() "
-                            "if type(m).__name__ == 'Conv2d']", label="reading conv weights")
-            found.append((model.name, [np.asarray(w, dtype=np.float64) for w in ctx.student.evaluate("__xaigrader_convs")]))
+            ctx.student.run(
+                f"__xaigrader_convs = [m.weight.detach().cpu() for m in {model.name}.modules() "
+                "if type(m).__name__ == 'Conv2d']",
+                label="reading conv weights",
+            )
+            found.append(
+                (model.name, [np.asarray(w, dtype=np.float64) for w in ctx.student.evaluate("__xaigrader_convs")])
+            )
         return found
 
     return ctx.remember("conv_weights", fetch)
 
 
-def _unit_rows(rows: np.ndarray) -> np.ndarray:
-    """Rows centred and scaled to unit length, so that their dot products are correlations; a
-    constant row becomes zeros and correlates with nothing."""
-    centred = rows - rows.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(centred, axis=1, keepdims=True)
-    return np.divide(centred, norms, out=np.zeros_like(centred), where=norms > 0)
-
-
-def kernel_matches(panels: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    """Which plotted 3 x 3 panels are one of a layer's kernels (or their mean over input channels),
-    up to the affine rescaling a plot may apply. Kernels of another size match nothing."""
-    if weights.shape[-2:] != panels[0].shape:
-        return np.zeros(len(panels), dtype=bool)
-    size = panels[0].size
-    kernels = np.concatenate([weights.reshape(-1, size), weights.mean(axis=1).reshape(-1, size)])
-    shown = np.stack([panel.ravel() for panel in panels]).astype(np.float64)
-    return (_unit_rows(shown) @ _unit_rows(kernels).T).max(axis=1) > 0.999
-
-
 def filter_layers(ctx, figure) -> dict[str, int]:
-    """The layers whose kernels a filter figure shows ('conv1 of `model`': panels of it), when
-    nearly all its panels are kernels: one bank, or several side by side in one figure. A layer
-    counts from 8 of its kernels (or all the figure's panels, when fewer)."""
+    """The layers whose 3 x 3 kernels a filter figure shows ('conv1 of `model`': panels of it), see
+    ``kernel_layers``."""
 
     def match() -> dict[str, int]:
         panels = [array for _, array in panel_arrays(figure, ctx.figure_dir, 3)]
-        if not panels:
-            return {}
-        unmatched = np.ones(len(panels), dtype=bool)
-        shown = {}
-        for name, layers in conv_weights(ctx):
-            for position, weights in enumerate(layers, start=1):
-                hits = unmatched & kernel_matches(panels, weights)
-                if hits.sum() >= min(8, len(panels)):
-                    shown[f"conv{position} of `{name}`"] = int(hits.sum())
-                    unmatched &= ~hits
-        return shown if unmatched.sum() <= 0.1 * len(panels) else {}
+        return kernel_layers(panels, conv_weights(ctx)) if panels else {}
 
     return ctx.remember(f"filter_layers_{id(figure)}", match)
 
@@ -425,7 +464,9 @@ def filter_layers(ctx, figure) -> dict[str, int]:
 def show_reference_filters(ctx) -> None:
     conv1 = filters(reference_trained(ctx).model.conv1)
     rows = [[Panel(conv1[row * 8 + col, 0], "", "gray") for col in range(8)] for row in range(4)]
-    ctx.show_reference("conv1-filters", "conv1 of the reference CNN (3 epochs of Adam)", rows, "32 conv1 filters, 3 x 3")
+    ctx.show_reference(
+        "conv1-filters", "conv1 of the reference CNN (3 epochs of Adam)", rows, "32 conv1 filters, 3 x 3"
+    )
 
 
 def shown_layer(ctx, figures: list, wanted, least: int) -> tuple | None:
@@ -436,7 +477,9 @@ def shown_layer(ctx, figures: list, wanted, least: int) -> tuple | None:
         for layer, count in shown.items():
             if wanted(layer) and count >= least:
                 beside = [other for other in shown if other != layer]
-                return figure, f"{layer} in {figure_place(figure)}" + (f", beside {', '.join(beside)}" if beside else "")
+                return figure, f"{layer} in {figure_place(figure)}" + (
+                    f", beside {', '.join(beside)}" if beside else ""
+                )
     return None
 
 
@@ -444,8 +487,13 @@ def is_conv1(layer: str) -> bool:
     return layer.startswith("conv1 ")
 
 
-@suite.check("2.1", 3, "The 32 conv1 filters (3 x 3) are plotted", needs="full",
-             inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights")
+@suite.check(
+    "2.1",
+    3,
+    "The 32 conv1 filters (3 x 3) are plotted",
+    needs="full",
+    inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights",
+)
 def conv1_filters(ctx):
     grids = filter_grids(drawn_figures(ctx), ctx.figure_dir, 3, 32)
     show_reference_filters(ctx)
@@ -457,17 +505,29 @@ def conv1_filters(ctx):
         ctx.cite(grids[0])
         shown = filter_layers(ctx, grids[0])
         conv1 = {layer: count for layer, count in shown.items() if is_conv1(layer)}
-        problem = (f"shows only {', '.join(f'{count} kernels of {layer}' for layer, count in conv1.items())}" if conv1
-                   else "shows 32 3 x 3 panels, but they are not conv1 kernels of any model in the notebook")
-        raise CheckFailed(f"{figure_place(grids[0])} {problem}", expected="model.conv1.weight[i, 0] for i in 0..31",
-                          found=", ".join(f"{layer}: {count} panels" for layer, count in shown.items())
-                          or "unmatched kernels", fraction=2 / 3)
-    raise CheckFailed("no figure shows 32 panels of 3 x 3 filters", expected="a 4 x 8 grid of conv1 kernels",
-                      found="none")
+        problem = (
+            f"shows only {', '.join(f'{count} kernels of {layer}' for layer, count in conv1.items())}"
+            if conv1
+            else "shows 32 3 x 3 panels, but they are not conv1 kernels of any model in the notebook"
+        )
+        raise CheckFailed(
+            f"{figure_place(grids[0])} {problem}",
+            expected="model.conv1.weight[i, 0] for i in 0..31",
+            found=", ".join(f"{layer}: {count} panels" for layer, count in shown.items()) or "unmatched kernels",
+            fraction=2 / 3,
+        )
+    raise CheckFailed(
+        "no figure shows 32 panels of 3 x 3 filters", expected="a 4 x 8 grid of conv1 kernels", found="none"
+    )
 
 
-@suite.check("2.2", 3, "Filters of a higher convolution layer are plotted", needs="full",
-             inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights")
+@suite.check(
+    "2.2",
+    3,
+    "Filters of a higher convolution layer are plotted",
+    needs="full",
+    inputs="the arrays behind each 3 x 3 panel, compared with the models' conv weights",
+)
 def higher_filters(ctx):
     grids = filter_grids(drawn_figures(ctx), ctx.figure_dir, 3, 8)
     found = shown_layer(ctx, grids, lambda layer: not is_conv1(layer), 8)
@@ -477,10 +537,17 @@ def higher_filters(ctx):
     unmatched = [figure for figure in grids if not filter_layers(ctx, figure)]
     if unmatched:
         ctx.cite(unmatched[0])
-        raise CheckFailed(f"{figure_place(unmatched[0])} shows 3 x 3 filters that are not a higher layer's kernels",
-                          expected="e.g. model.conv2.weight[i, 0]", found="unmatched kernels", fraction=0.5)
-    raise CheckFailed("no figure shows the kernels of a convolution layer after conv1",
-                      expected="a grid of conv2 kernels", found="only conv1 filters" if grids else "no filter grids")
+        raise CheckFailed(
+            f"{figure_place(unmatched[0])} shows 3 x 3 filters that are not a higher layer's kernels",
+            expected="e.g. model.conv2.weight[i, 0]",
+            found="unmatched kernels",
+            fraction=0.5,
+        )
+    raise CheckFailed(
+        "no figure shows the kernels of a convolution layer after conv1",
+        expected="a grid of conv2 kernels",
+        found="only conv1 filters" if grids else "no filter grids",
+    )
 
 
 @suite.check("2.3", 3, "Activations of the convolution layers are plotted", needs="full")
@@ -488,35 +555,45 @@ def activation_maps(ctx):
     excluded = {id(item.figure) for item in shown_test_digits(ctx)} | {id(item.figure) for item in attack_figures(ctx)}
     candidates = [figure for figure in drawn_figures(ctx) if id(figure) not in excluded]
     first = [figure for figure in candidates if len(panel_arrays(figure, ctx.figure_dir, 28)) >= 8]
-    deeper = [figure for figure in candidates
-              if any(len(panel_arrays(figure, ctx.figure_dir, size)) >= 8 for size in (14, 7))]
+    deeper = [
+        figure for figure in candidates if any(len(panel_arrays(figure, ctx.figure_dir, size)) >= 8 for size in (14, 7))
+    ]
     ctx.cite(*first[:1], *deeper[:1])
     found = bool(first) + bool(deeper)
     if found < 2:
-        raise CheckFailed("the activations of both convolution layers are not plotted",
-                          expected="at least 8 feature maps of 28 x 28 (conv1) and of 14 x 14 or 7 x 7 (conv2)",
-                          found=("conv1 maps only" if first else "deeper maps only" if deeper else "none"),
-                          fraction=found / 2)
+        raise CheckFailed(
+            "the activations of both convolution layers are not plotted",
+            expected="at least 8 feature maps of 28 x 28 (conv1) and of 14 x 14 or 7 x 7 (conv2)",
+            found=("conv1 maps only" if first else "deeper maps only" if deeper else "none"),
+            fraction=found / 2,
+        )
     return f"conv1 maps in {figure_place(first[0])}; deeper maps in {figure_place(deeper[0])}"
 
 
 # ---- 2.4: occlusion --------------------------------------------------------------------
 
+
 def occlusion_candidate(ctx):
     """The occlusion map: a fitting grid that is not itself a test digit (28 x 28 with patch 1)."""
-    found = [candidate for candidate in occlusion_maps(ctx.figures, ctx.figure_dir, occlusion_grid_size, IMAGE_SIZE, OCCLUDER_PATCHES)
-             if mnist_index(ctx).identify(load_image(ctx.figure_dir, candidate.axes)) is None]
+    found = [
+        candidate
+        for candidate in occlusion_maps(ctx.figures, ctx.figure_dir, occlusion_grid_size, IMAGE_SIZE, OCCLUDER_PATCHES)
+        if mnist_index(ctx).identify(load_image(ctx.figure_dir, candidate.axes)) is None
+    ]
     if not found:
-        raise CheckFailed("no occlusion map found", expected="a square grid of (28 - patch) // stride + 1 cells "
-                          "for a patch of 1-5 pixels, or a map titled as an occlusion map",
-                          found="no plotted 2-D map of such a size or title")
+        raise CheckFailed(
+            "no occlusion map found",
+            expected="a square grid of (28 - patch) // stride + 1 cells "
+            "for a patch of 1-5 pixels, or a map titled as an occlusion map",
+            found="no plotted 2-D map of such a size or title",
+        )
     return found[0]
 
 
 def occluded_image(ctx, candidate) -> int | None:
     """The test image the occlusion figure shows beside its map."""
-    for axes in candidate.figure.get("axes", []):
-        for position in range(len(axes.get("images", []))):
+    for axes in candidate.figure["axes"]:
+        for position in range(len(axes["images"])):
             index = mnist_index(ctx).identify(load_image(ctx.figure_dir, axes, position))
             if index is not None:
                 return index
@@ -529,10 +606,12 @@ def occlusion_grid(ctx):
     ctx.cite(candidate.figure)
     if not candidate.allowed:
         patch, stride = candidate.fits[0]
-        raise CheckFailed(f"the {candidate.size} x {candidate.size} map in {figure_place(candidate.figure)} needs a "
-                          f"patch larger than 5 pixels (e.g. {patch} with stride {stride})",
-                          expected="a patch of 1-5 pixels: (28 - patch) // stride + 1 cells a side",
-                          found=f"{candidate.size} cells a side")
+        raise CheckFailed(
+            f"the {candidate.size} x {candidate.size} map in {figure_place(candidate.figure)} needs a "
+            f"patch larger than 5 pixels (e.g. {patch} with stride {stride})",
+            expected="a patch of 1-5 pixels: (28 - patch) // stride + 1 cells a side",
+            found=f"{candidate.size} cells a side",
+        )
     fits = ", ".join(f"patch {patch} stride {stride}" for patch, stride in candidate.allowed)
     return f"{candidate.size} x {candidate.size} map in {figure_place(candidate.figure)} ({fits})"
 
@@ -542,28 +621,37 @@ def occlusion_range(ctx):
     candidate = occlusion_candidate(ctx)
     if not candidate.in_unit_range:
         values = load_image(ctx.figure_dir, candidate.axes)
-        raise CheckFailed("the occlusion map's values are not probabilities",
-                          expected="softmax probabilities in [0, 1]",
-                          found="no array saved" if values is None else f"[{values.min():.3g}, {values.max():.3g}]",
-                          cause="plot softmax(model(x))[target], not the logit")
+        raise CheckFailed(
+            "the occlusion map's values are not probabilities",
+            expected="softmax probabilities in [0, 1]",
+            found="no array saved" if values is None else f"[{values.min():.3g}, {values.max():.3g}]",
+            cause="plot softmax(model(x))[target], not the logit",
+        )
 
 
-@suite.check("2.4", 4, "The map equals the grader's recomputation with the notebook's model", needs="full",
-             inputs="the test image shown beside the map, each patch/stride the grid fits, grey/black/white occluders")
+@suite.check(
+    "2.4",
+    4,
+    "The map equals the grader's recomputation with the notebook's model",
+    needs="full",
+    inputs="the test image shown beside the map, each patch/stride the grid fits, grey/black/white occluders",
+)
 def occlusion_recomputed(ctx):
     candidate = occlusion_candidate(ctx)
     ctx.cite(candidate.figure)
     index = occluded_image(ctx, candidate)
     if index is None:
-        raise NeedsTA(f"the occluded image in {figure_place(candidate.figure)} is not an MNIST test image the grader "
-                      "can identify, so the map cannot be recomputed; compare it with the reference by eye")
+        raise NeedsTA(
+            f"the occluded image in {figure_place(candidate.figure)} is not an MNIST test image the grader "
+            "can identify, so the map cannot be recomputed; compare it with the reference by eye"
+        )
     images, labels = mnist(ctx)
     drawn = load_image(ctx.figure_dir, candidate.axes)
     gaps = {}
     for model in measured(ctx):
         classifier = classifier_of(ctx.student, model.model, model.scaling)
         with torch.no_grad():
-            predicted = int(classifier(images[index:index + 1]).argmax())
+            predicted = int(classifier(images[index : index + 1]).argmax())
         for patch, stride in candidate.allowed or candidate.fits:
             for target in dict.fromkeys((int(labels[index]), predicted)):
                 for fill in OCCLUDER_FILLS:
@@ -573,45 +661,72 @@ def occlusion_recomputed(ctx):
         raise no_classifier()
     (where, patch, stride, target, fill), gap = min(gaps.items(), key=lambda item: item[1])
     reference = occlusion_map(reference_trained(ctx).model, images[index], int(labels[index]), patch, stride)
-    ctx.show_reference("occlusion", f"the reference CNN on test image {index}, patch {patch}, stride {stride}",
-                       [[Panel(images[index, 0].numpy(), f"test image {index}", "gray"),
-                         Panel(reference, f"P({int(labels[index])})", "hot", colorbar=True)]])
+    ctx.show_reference(
+        "occlusion",
+        f"the reference CNN on test image {index}, patch {patch}, stride {stride}",
+        [
+            [
+                Panel(images[index, 0].numpy(), f"test image {index}", "gray"),
+                Panel(reference, f"P({int(labels[index])})", "hot", colorbar=True),
+            ]
+        ],
+    )
     if gap > OCCLUSION_TOLERANCE:
-        raise CheckFailed(f"the map of test image {index} differs from the recomputation with every model in the "
-                          f"notebook (closest: {where})",
-                          expected=f"within {OCCLUSION_TOLERANCE} of the grader's map", found=f"largest gap {gap:.3f}",
-                          cause="the map may be transposed, or computed with another model or image")
-    return (f"test image {index}, class {target}, patch {patch}, stride {stride}, occluder {fill:g}, model {where}: "
-            f"largest gap {gap:.1e}")
+        raise CheckFailed(
+            f"the map of test image {index} differs from the recomputation with every model in the "
+            f"notebook (closest: {where})",
+            expected=f"within {OCCLUSION_TOLERANCE} of the grader's map",
+            found=f"largest gap {gap:.3f}",
+            cause="the map may be transposed, or computed with another model or image",
+        )
+    return (
+        f"test image {index}, class {target}, patch {patch}, stride {stride}, occluder {fill:g}, model {where}: "
+        f"largest gap {gap:.1e}"
+    )
 
 
 # ---- 3: adversarial images -------------------------------------------------------------
+
 
 def attack(ctx, targeted: bool):
     found = [item for item in attack_figures(ctx) if item.targeted == targeted]
     if not found:
         others = attack_figures(ctx)
         kind = "targeted (images resembling one source digit)" if targeted else "non-targeted"
-        raise CheckFailed(f"no figure of {kind} generated images", expected="one figure of ten 28 x 28 images, one per "
-                          "target class", found=f"{len(others)} other figure(s) of generated images" if others else "none")
+        raise CheckFailed(
+            f"no figure of {kind} generated images",
+            expected="one figure of ten 28 x 28 images, one per target class",
+            found=f"{len(others)} other figure(s) of generated images" if others else "none",
+        )
     return found[0]
 
 
 def judge_hits(ctx, found, kind: str) -> str:
     hits, misses, where = hits_on_target(ctx, found)
     if misses:
-        raise CheckFailed(f"{len(misses)} of {len(found.panels)} {kind} images are not classified as their target "
-                          f"by {where}", expected="every image classified as its target", found="; ".join(misses[:4]),
-                          fraction=hits / len(found.panels))
+        raise CheckFailed(
+            f"{len(misses)} of {len(found.panels)} {kind} images are not classified as their target by {where}",
+            expected="every image classified as its target",
+            found="; ".join(misses[:4]),
+            fraction=hits / len(found.panels),
+        )
     return f"all {hits} classified as their targets by {where}"
 
 
 def show_reference_attack(ctx) -> None:
     model = reference_trained(ctx).model
     results = [non_targeted_attack(model, target, torch.Generator().manual_seed(target)) for target in range(10)]
-    ctx.show_reference("non-targeted", "the reference attack on the reference CNN (100 steps of 1000, pixel units)",
-                       [[Panel(result.image[0, 0].numpy(), f"{result.target_class}: p={result.target_probability:.2f}",
-                               "gray") for result in results[row * 5:row * 5 + 5]] for row in range(2)])
+    ctx.show_reference(
+        "non-targeted",
+        "the reference attack on the reference CNN (100 steps of 1000, pixel units)",
+        [
+            [
+                Panel(result.image[0, 0].numpy(), f"{result.target_class}: p={result.target_probability:.2f}", "gray")
+                for result in results[row * 5 : row * 5 + 5]
+            ]
+            for row in range(2)
+        ],
+    )
 
 
 @suite.check("3.1", 3, "Ten generated images, one per target class", needs="full")
@@ -621,13 +736,22 @@ def non_targeted_images(ctx):
     show_reference_attack(ctx)
     targets = sorted({target for _, _, target in found.panels})
     if targets != list(range(10)):
-        raise CheckFailed(f"{figure_place(found.figure)} does not cover every target class",
-                          expected="targets 0-9", found=f"targets {targets}", fraction=len(targets) / 10)
+        raise CheckFailed(
+            f"{figure_place(found.figure)} does not cover every target class",
+            expected="targets 0-9",
+            found=f"targets {targets}",
+            fraction=len(targets) / 10,
+        )
     return f"{len(found.panels)} images in {figure_place(found.figure)}"
 
 
-@suite.check("3.1", 4, "Each generated image is classified as its target by the notebook's model", needs="full",
-             inputs="the arrays behind each panel, through each of the notebook's models")
+@suite.check(
+    "3.1",
+    4,
+    "Each generated image is classified as its target by the notebook's model",
+    needs="full",
+    inputs="the arrays behind each panel, through each of the notebook's models",
+)
 def non_targeted_hits(ctx):
     return judge_hits(ctx, attack(ctx, targeted=False), "generated")
 
@@ -635,18 +759,26 @@ def non_targeted_hits(ctx):
 @suite.check("3.1", 3, "The cost is plotted against the iterations and increases", needs="full")
 def cost_curve(ctx):
     for figure, axes in line_axes(ctx):
-        text = " ".join((axes.get("title", ""), axes.get("ylabel", ""), figure.get("suptitle", ""))).lower()
+        text = " ".join((axes["title"], axes["ylabel"], figure["suptitle"])).lower()
         if not re.search(r"cost|logit|objective", text) or re.search(r"train|valid", text):
             continue
         ctx.cite(figure)
-        rising = [line for line in axes["lines"] if len(line.get("y") or []) >= 2 and line["y"][-1] > line["y"][0]]
+        rising = [line for line in axes["lines"] if len(line["y"]) >= 2 and line["y"][-1] > line["y"][0]]
         if len(rising) * 2 < len(axes["lines"]):
-            raise CheckFailed("the plotted cost does not increase", expected="gradient ascent raises the cost",
-                              found=f"{len(rising)} of {len(axes['lines'])} curves end higher than they start",
-                              cause="the update must be X = X + step_size * dC/dX", fraction=0.5)
-        if not (axes.get("xlabel") and axes.get("ylabel")):
-            raise CheckFailed("the cost plot's axes are not labelled", expected="iteration and cost",
-                              found=f"x={axes.get('xlabel')!r}, y={axes.get('ylabel')!r}", fraction=2 / 3)
+            raise CheckFailed(
+                "the plotted cost does not increase",
+                expected="gradient ascent raises the cost",
+                found=f"{len(rising)} of {len(axes['lines'])} curves end higher than they start",
+                cause="the update must be X = X + step_size * dC/dX",
+                fraction=0.5,
+            )
+        if missing_labels(axes, title=False):
+            raise CheckFailed(
+                "the cost plot's axes are not labelled",
+                expected="iteration and cost",
+                found=label_summary(axes, title=False),
+                fraction=2 / 3,
+            )
         return f"{len(rising)} rising curve(s) in {figure_place(figure)}"
     raise CheckFailed("no plot of the attack's cost", expected="a line plot titled or labelled 'cost'", found="none")
 
@@ -658,40 +790,70 @@ def targeted_images(ctx):
     return f"{len(found.panels)} images in {figure_place(found.figure)}, taken as the targeted attack: {found.why}"
 
 
-@suite.check("3.2", 3, "Each targeted image is classified as its target by the notebook's model", needs="full",
-             inputs="the arrays behind each panel, through each of the notebook's models")
+@suite.check(
+    "3.2",
+    3,
+    "Each targeted image is classified as its target by the notebook's model",
+    needs="full",
+    inputs="the arrays behind each panel, through each of the notebook's models",
+)
 def targeted_hits(ctx):
     return judge_hits(ctx, attack(ctx, targeted=True), "targeted")
 
 
-@suite.check("3.2", 2, "The targeted images stay close to the source digit", needs="full",
-             inputs="the arrays behind each panel: the MNIST image their average resembles most (test and training "
-                    "sets), and each image's correlation with it")
+@suite.check(
+    "3.2",
+    2,
+    "The targeted images stay close to the source digit",
+    needs="full",
+    inputs="the arrays behind each panel: the MNIST image their average resembles most (test and training "
+    "sets), and each image's correlation with it",
+)
 def targeted_closeness(ctx):
     found = attack(ctx, targeted=True)
     ctx.cite(found.figure)
     source = source_digit(ctx, found)
     if source is None:
-        raise CheckFailed("the targeted images cannot be compared with any digit",
-                          expected="finite images that keep the source digit's shape",
-                          found="their average is blank or holds NaN or infinite values")
+        raise CheckFailed(
+            "the targeted images cannot be compared with any digit",
+            expected="finite images that keep the source digit's shape",
+            found="their average is blank or holds NaN or infinite values",
+        )
     average = np.mean([array for _, array, _ in found.panels], axis=0)
-    ctx.show_reference("targeted-source", "the MNIST image the grader traced the targeted images to, beside their "
-                       "average", [[Panel(source.image, f"{source.name}: a {source.label}", "gray"),
-                                    Panel(average, "the images' average", "gray")]])
+    ctx.show_reference(
+        "targeted-source",
+        "the MNIST image the grader traced the targeted images to, beside their average",
+        [
+            [
+                Panel(source.image, f"{source.name}: a {source.label}", "gray"),
+                Panel(average, "the images' average", "gray"),
+            ]
+        ],
+    )
     if source.correlation < SOURCE_MATCH:
-        raise CheckFailed("no digit shows through the targeted images", expected="images that keep the source digit's "
-                          f"shape: their average correlating at least {SOURCE_MATCH} with an MNIST image",
-                          found=f"the closest is {source.name}, a {source.label}, correlation {source.correlation:.2f}",
-                          cause="beta too small, or the MSE term left out of the cost")
+        raise CheckFailed(
+            "no digit shows through the targeted images",
+            expected="images that keep the source digit's "
+            f"shape: their average correlating at least {SOURCE_MATCH} with an MNIST image",
+            found=f"the closest is {source.name}, a {source.label}, correlation {source.correlation:.2f}",
+            cause="beta too small, or the MSE term left out of the cost",
+        )
     scores = [correlation(array, source.image) for _, array, _ in found.panels]
-    far = [f"target {target}: {score:.2f}" for (_, _, target), score in zip(found.panels, scores)
-           if score < CLOSE_TO_SOURCE]
+    far = [
+        f"target {target}: {score:.2f}"
+        for (_, _, target), score in zip(found.panels, scores)
+        if score < CLOSE_TO_SOURCE
+    ]
     if far:
-        raise CheckFailed(f"{len(far)} of {len(scores)} targeted images drift away from the source digit "
-                          f"({source.name}, a {source.label})",
-                          expected=f"each image correlating at least {CLOSE_TO_SOURCE} with the source digit",
-                          found="; ".join(far[:5]), cause="beta too small: the MSE term no longer holds the image "
-                          "near the source", fraction=1 - len(far) / len(scores))
-    return (f"every image stays close to {source.name}, a {source.label}: correlation "
-            f"{min(scores):.2f}-{max(scores):.2f} with it")
+        raise CheckFailed(
+            f"{len(far)} of {len(scores)} targeted images drift away from the source digit "
+            f"({source.name}, a {source.label})",
+            expected=f"each image correlating at least {CLOSE_TO_SOURCE} with the source digit",
+            found="; ".join(far[:5]),
+            cause="beta too small: the MSE term no longer holds the image near the source",
+            fraction=1 - len(far) / len(scores),
+        )
+    return (
+        f"every image stays close to {source.name}, a {source.label}: correlation "
+        f"{min(scores):.2f}-{max(scores):.2f} with it"
+    )

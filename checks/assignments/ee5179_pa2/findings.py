@@ -8,7 +8,6 @@ Every finding keeps where it was found (a variable, a figure's cell) for the rep
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,34 +15,31 @@ import numpy as np
 import torch
 
 from checks.finders.architecture import ConvSpec, PrescribedArchitecture
-from checks.grading.check_api import CheckFailed
+from checks.finders.classifiers import (
+    AS_GIVEN,
+    MNIST_INPUT,
+    FoundModel,
+    InputScaling,
+    Measured,
+    classifier_of,
+    find_classifiers,
+    measure_classifiers,
+)
 from checks.finders.dataset_images import ImageIndex
 from checks.finders.figures import Axes, Figure, plot_axes, title_text, with_cell_groups
 from checks.finders.panels import panel_arrays
 from checks.finders.printed_output import cell_output_text
-from checks.finders.classifiers import FoundModel, InputScaling, classifier_of, find_classifiers, measure_accuracy
-from checks.data.model_cache import ModelCache, resolve_cache_dir
+from checks.grading.check_api import CheckFailed
 from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
 
-PRESCRIBED = PrescribedArchitecture(convs=(ConvSpec(32, 3, 1, 1, 28), ConvSpec(32, 3, 1, 1, 14)), hidden=(500,),
-                                    classes=10)
+PRESCRIBED = PrescribedArchitecture(
+    convs=(ConvSpec(32, 3, 1, 1, 28), ConvSpec(32, 3, 1, 1, 14)), hidden=(500,), classes=10
+)
 TARGET_IN_TITLE = re.compile(r"(?:target|class|goal)\D{0,12}?(\d)\b", re.IGNORECASE)
 DIGIT = re.compile(r"(?<!\d)(\d)(?!\d)")
 LABEL_SEGMENT = re.compile(r"\n|(?=pred)", re.IGNORECASE)  # one list of labels per line, "... Predicted: ..." split
 PREDICTED = re.compile(r"pred", re.IGNORECASE)
-REFERENCE_LOCK = threading.Lock()
 RESEMBLANCE = 0.6  # mean correlation of panels with their average: one source digit, not noise
-
-
-@dataclass(frozen=True)
-class Measured:
-    model: FoundModel
-    scaling: InputScaling
-    accuracy: float
-
-    @property
-    def where(self) -> str:
-        return f"{self.model.where}, inputs {self.scaling.name}"
 
 
 def mnist(ctx, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,7 +57,7 @@ def mnist_index(ctx, split: str = "test") -> ImageIndex:
 
 
 def classifiers(ctx) -> list[FoundModel]:
-    return ctx.remember("classifiers", lambda: find_classifiers(ctx.student, PRESCRIBED))
+    return ctx.remember("classifiers", lambda: find_classifiers(ctx.student, MNIST_INPUT, PRESCRIBED))
 
 
 def measured(ctx) -> list[Measured]:
@@ -69,16 +65,18 @@ def measured(ctx) -> list[Measured]:
 
     def measure():
         images, labels = mnist(ctx)
-        results = [Measured(model, *measure_accuracy(ctx.student, model, images, labels)) for model in classifiers(ctx)]
-        return sorted(results, key=lambda item: -item.accuracy)
+        return measure_classifiers(ctx.student, classifiers(ctx), images, labels)
 
     return ctx.remember("measured", measure)
 
 
 def no_classifier() -> CheckFailed:
-    return CheckFailed("no model in the notebook's namespace maps a (N, 1, 28, 28) batch to 10 class scores",
-                       expected="a trained nn.Module, e.g. `model = Net()` trained in the notebook",
-                       found="none", cause="the model may be defined inside a function and never kept in a variable")
+    return CheckFailed(
+        "no model in the notebook's namespace maps a (N, 1, 28, 28) batch to 10 class scores",
+        expected="a trained nn.Module, e.g. `model = Net()` trained in the notebook",
+        found="none",
+        cause="the model may be defined inside a function and never kept in a variable",
+    )
 
 
 def plain_model(ctx) -> Measured:
@@ -97,13 +95,8 @@ def batch_norm_models(ctx) -> list[Measured]:
 
 
 def reference_trained(ctx) -> TrainedModel:
-    """The trained reference CNN, from the machine's cache (trained once, under a lock)."""
-
-    def load():
-        with REFERENCE_LOCK:
-            return reference_model(ctx.data, ModelCache(resolve_cache_dir(None), (ctx.data.root,)), TrainingRecipe())
-
-    return ctx.remember("reference_model", load)
+    """The trained reference CNN, from the cache (trained once per cache folder)."""
+    return ctx.reference_model("prescribed_cnn", lambda data, cache: reference_model(data, cache, TrainingRecipe()))
 
 
 @dataclass(frozen=True)
@@ -125,11 +118,15 @@ def grid_labels(ctx, figure: Figure, grid: Axes, count: int) -> GridLabels | Non
     ``make_grid`` image has no title per digit): two lists of ``count`` digits in the grid's
     title or axis labels, the figure's title, or what the figure's cell printed. The list that
     mentions "pred" is the predictions; without that word the first is the truth."""
-    cell = figure.get("cell")
-    printed = cell_output_text(ctx.executed.cells[cell]) if isinstance(cell, int) and cell < len(ctx.executed.cells) \
-        else ""
-    sources = [("\n".join((grid.get("title", ""), grid.get("xlabel", ""))), "the grid's title and labels"),
-               (figure.get("suptitle", ""), "the figure's title"), (printed, f"the printed output of cell {cell}")]
+    cell = figure["cell"]
+    printed = (
+        cell_output_text(ctx.executed.cells[cell]) if isinstance(cell, int) and cell < len(ctx.executed.cells) else ""
+    )
+    sources = [
+        ("\n".join((grid["title"], grid["xlabel"])), "the grid's title and labels"),
+        (figure["suptitle"], "the figure's title"),
+        (printed, f"the printed output of cell {cell}"),
+    ]
     for text, where in sources:
         lists = [(segment, [int(digit) for digit in DIGIT.findall(segment)]) for segment in LABEL_SEGMENT.split(text)]
         lists = [(segment, digits) for segment, digits in lists if len(digits) == count]
@@ -165,8 +162,11 @@ def shown_test_digits(ctx) -> list[ShownDigits]:
     def find():
         found = []
         for figure in drawn_figures(ctx):
-            panels = [(axes, index) for axes, array in panel_arrays(figure, ctx.figure_dir, 28)
-                      if (index := mnist_index(ctx).identify(array)) is not None]
+            panels = [
+                (axes, index)
+                for axes, array in panel_arrays(figure, ctx.figure_dir, 28)
+                if (index := mnist_index(ctx).identify(array)) is not None
+            ]
             if len(panels) >= 4:
                 found.append(_with_grid_labels(ctx, ShownDigits(figure, panels)))
         return found
@@ -190,7 +190,7 @@ class AttackFigure:
 
 
 def _target_of(axes: Axes, position: int) -> int:
-    title = axes.get("title", "")
+    title = axes["title"]
     named = TARGET_IN_TITLE.search(title)
     if named:
         return int(named.group(1))
@@ -208,8 +208,9 @@ def _generated_panels(ctx) -> list[tuple[Figure, list[tuple[Axes, np.ndarray, in
             continue
         if sum(mnist_index(ctx).identify(array) is not None for _, array in panels) > len(panels) // 2:
             continue
-        found.append((figure, [(axes, array, _target_of(axes, position))
-                               for position, (axes, array) in enumerate(panels)]))
+        found.append(
+            (figure, [(axes, array, _target_of(axes, position)) for position, (axes, array) in enumerate(panels)])
+        )
     return found
 
 
@@ -224,13 +225,19 @@ def attack_figures(ctx) -> list[AttackFigure]:
         for figure, panels in _generated_panels(ctx):
             score = resemblance([array for _, array, _ in panels])
             targeted = score >= RESEMBLANCE
-            why = f"the images {'' if targeted else 'do not '}resemble one another (correlation {score:.2f} with " \
-                  "their average)"
+            why = (
+                f"the images {'' if targeted else 'do not '}resemble one another (correlation {score:.2f} with "
+                "their average)"
+            )
             found.append(AttackFigure(figure, panels, score, targeted, why))
         if len(found) >= 2 and not any(item.targeted for item in found):
-            found[-1] = replace(found[-1], targeted=True, why="the notebook's later figure of generated images, though "
-                                f"they do not resemble one another (correlation {found[-1].resemblance:.2f} with their "
-                                "average)")
+            found[-1] = replace(
+                found[-1],
+                targeted=True,
+                why="the notebook's later figure of generated images, though "
+                f"they do not resemble one another (correlation {found[-1].resemblance:.2f} with their "
+                "average)",
+            )
         return found
 
     return ctx.remember("attack_figures", find)
@@ -250,8 +257,11 @@ def source_digit(ctx, attack: AttackFigure) -> SourceDigit | None:
 
     def find():
         average = np.mean([array for _, array, _ in attack.panels], axis=0)
-        nearest = [(found.correlation, split, found.index) for split in ("test", "training")
-                   if (found := mnist_index(ctx, split).nearest(average)) is not None]
+        nearest = [
+            (found.correlation, split, found.index)
+            for split in ("test", "training")
+            if (found := mnist_index(ctx, split).nearest(average)) is not None
+        ]
         if not nearest:
             return None
         score, split, index = max(nearest)
@@ -268,9 +278,6 @@ def correlation(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.corrcoef(first, second)[0, 1])
 
 
-AS_DRAWN = InputScaling("as drawn", 0.0, 1.0)
-
-
 def model_inputs(images: torch.Tensor, scaling: InputScaling) -> list[torch.Tensor]:
     """Generated images as the model may have seen them: pixel units / 255 or [0, 1] values put
     through the notebook's input scaling, or the drawn values themselves (an attack done in the
@@ -283,11 +290,11 @@ def hits_on_target(ctx, attack: AttackFigure) -> tuple[int, list[str], str]:
     fooled best: the notebook's attacks aim at one of its models), the misses, and that model."""
     if not measured(ctx):
         raise no_classifier()
-    images = torch.stack([torch.from_numpy(array).reshape(1, 28, 28) for _, array, _ in attack.panels])
+    images = torch.stack([torch.from_numpy(array).reshape(MNIST_INPUT.shape) for _, array, _ in attack.panels])
     targets = torch.tensor([target for _, _, target in attack.panels])
     outcomes = []
     for model in measured(ctx):
-        classifier = classifier_of(ctx.student, model.model, AS_DRAWN)
+        classifier = classifier_of(ctx.student, model.model, AS_GIVEN)
         with torch.no_grad():
             for batch in model_inputs(images, model.scaling):
                 predicted = classifier(batch).argmax(dim=1)
@@ -306,8 +313,8 @@ def best_models(outcomes: list[tuple[int, Any, str]]) -> str:
 def figure_place(figure: Figure) -> str:
     title = title_text(figure)
     drawn = f"the {len(figure['parts'])} one-image figures" if "parts" in figure else "the figure"
-    return f"{drawn} of cell {figure.get('cell')}" + (f" ({title[:60]})" if title else "")
+    return f"{drawn} of cell {figure['cell']}" + (f" ({title[:60]})" if title else "")
 
 
 def line_axes(ctx) -> list[tuple[Figure, Axes]]:
-    return [(figure, axes) for figure in ctx.figures for axes in plot_axes(figure) if axes.get("lines")]
+    return [(figure, axes) for figure in ctx.figures for axes in plot_axes(figure) if axes["lines"]]
