@@ -1,15 +1,20 @@
 """The CS411 sample class graded once per test session (several minutes), shared by the
 end-to-end grading tests and the browser test of the pages it produces."""
 
+import io
 import signal
+import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from checks.batch.class_grading import grade_class
 from checks.engine.sandbox import SandboxLimits
 from checks.grading.scheme import load_assignment
 from checks.grading.submission import GradeOptions
+from tests.grading.forged_notebook import forged_notebook
+from tests.grading.mutant_notebook import mutant_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "student_submissions" / "cs411-a2"
@@ -74,3 +79,22 @@ def deadline():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="session")
+def forged_class(assignment, data_root, tmp_path_factory):
+    """A notebook that forges the grader's measurements, the mutant that fails every check, a submission
+    named like a class file and an archive that cannot be extracted, graded as one class."""
+    folder = tmp_path_factory.mktemp("forged-class")
+    nbformat.write(forged_notebook(), folder / "Forger_R1.ipynb")
+    nbformat.write(mutant_notebook(), folder / "Mutant_R2.ipynb")
+    nbformat.write(mutant_notebook(), folder / "grades.csv.ipynb")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("work", "a file")
+        bundle.writestr("work/A2.ipynb", nbformat.writes(mutant_notebook()))
+    (folder / "Broken_R3.zip").write_bytes(archive.getvalue())
+    out = tmp_path_factory.mktemp("forged-out")
+    options = GradeOptions(mode="full", data_dir=data_root, jobs=2, cell_timeout_s=120, limits=SandboxLimits(threads=1))
+    results = grade_class([folder], assignment, options, out)
+    return out, {payload["student"]: payload for payload in results}

@@ -3,18 +3,17 @@ notebook that gets every check wrong. Long: grading the class takes several minu
 
 import csv
 import json
+import shutil
 
-import nbformat
 import pytest
 
 from checks.batch.class_grading import grade_class
 from checks.cli import main
 from checks.engine.intake import intake_one
 from checks.engine.sandbox import SandboxLimits
-from checks.grading.submission import GradeOptions, grade_submission, load_suite
+from checks.grading.submission import GradeOptions, load_suite
 from checks.publish.exports import GRADEBOOK_FIXED
 from tests.grading.conftest import BUGS, CORRECT, CRASH, HANG, HOSTILE, NO_TITLES, SAMPLES
-from tests.grading.mutant_notebook import mutant_notebook
 
 AUTOMATIC_TOTAL = 84
 pytestmark = pytest.mark.slow
@@ -123,26 +122,24 @@ def test_regrading_an_unchanged_class_reuses_every_result(graded, assignment, da
     assert all(json.loads((out / s / "gradescope.json").read_text())["score"] == results[s]["score"] for s in results)
 
 
-def test_quick_self_check_agrees_with_the_full_run_on_every_function_check(graded, data_root, tmp_path):
+def test_quick_self_check_agrees_with_the_full_run_on_every_function_check(graded, assignment, data_root, tmp_path):
+    """The correct notebook through the student's command, the rest of the class as a quick batch."""
     _, results = graded
-    for zip_path in sorted(SAMPLES.glob("*.zip")):
-        student = zip_path.stem
-        report = tmp_path / f"{student}.json"
-        submission = intake_one(zip_path, tmp_path / "intake")
-        assert main(
-            [
-                "check",
-                str(submission.notebook),
-                "--assignment",
-                "cs411-a2",
-                "--data-dir",
-                str(data_root),
-                "--json",
-                str(report),
-            ]
-        ) in (0, 1)
-        quick = checks_of(json.loads(report.read_text()))
-        full = checks_of(results[student])
+    report = tmp_path / f"{CORRECT}.json"
+    submission = intake_one(SAMPLES / f"{CORRECT}.zip", tmp_path / "intake")
+    command = ["check", str(submission.notebook), "--assignment", "cs411-a2", "--data-dir", str(data_root)]
+    assert main([*command, "--json", str(report)]) == 0
+    others = tmp_path / "others"
+    others.mkdir()
+    for zip_path in SAMPLES.glob("*.zip"):
+        if zip_path.stem != CORRECT:
+            shutil.copy(zip_path, others / zip_path.name)
+    options = GradeOptions(mode="quick", data_dir=data_root, jobs=2, limits=SandboxLimits(threads=1))
+    quick_results = {p["student"]: p for p in grade_class([others], assignment, options, tmp_path / "quick")}
+    quick_results[CORRECT] = json.loads(report.read_text())
+    assert sorted(quick_results) == sorted(results)
+    for student, payload in quick_results.items():
+        quick, full = checks_of(payload), checks_of(results[student])
         for name, check in quick.items():
             if check["needs"] == "quick":
                 assert check["status"] == full[name]["status"], f"{student}: {name}"
@@ -150,12 +147,9 @@ def test_quick_self_check_agrees_with_the_full_run_on_every_function_check(grade
                 assert check["status"] == "not_run"
 
 
-def test_every_check_passes_on_one_notebook_and_fails_on_another(graded, assignment, data_root, tmp_path):
+def test_every_check_passes_on_one_notebook_and_fails_on_another(graded, forged_class, assignment):
     _, results = graded
-    path = tmp_path / "Mutant_R0.ipynb"
-    nbformat.write(mutant_notebook(), path)
-    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
-    mutant = checks_of(grade_submission(intake_one(path, tmp_path / "intake"), assignment, options, tmp_path / "out"))
+    mutant = checks_of(forged_class[1]["Mutant_R2"])
     correct = checks_of(results[CORRECT])
     for spec in load_suite(assignment).specs:
         if spec.points == 0:

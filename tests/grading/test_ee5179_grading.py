@@ -7,9 +7,7 @@ import re
 import nbformat
 import pytest
 
-from checks.engine.intake import intake_one
-from checks.engine.sandbox import SandboxLimits
-from checks.grading.submission import GradeOptions, grade_submission, load_suite
+from checks.grading.submission import load_suite
 from tests.grading.conftest import (
     EE_COLAB,
     EE_CORRECT,
@@ -17,6 +15,7 @@ from tests.grading.conftest import (
     EE_NO_BATCH_NORM,
     EE_TEST_AS_VALIDATION,
     EE_WRONG_NETWORK,
+    grade_samples,
 )
 from tests.grading.ee5179_mutant import CELLS as MUTANT_CELLS
 from tests.grading.ee5179_mutant import UNTRAINED_WIDE_MODEL, code_notebook
@@ -118,17 +117,24 @@ def test_the_report_shows_where_each_passed_check_looked_and_the_reference_figur
         assert (out / EE_CORRECT / "figures" / reference).is_file()
 
 
-def grade_cells(cells: list[str], ee5179, data_root, tmp_path) -> dict:
-    """A notebook of these code cells graded in full mode: its checks by name."""
-    path = tmp_path / "Tried_R0.ipynb"
-    nbformat.write(code_notebook(cells), path)
-    options = GradeOptions(mode="full", data_dir=data_root, cell_timeout_s=120, limits=SandboxLimits(threads=1))
-    return checks_of(grade_submission(intake_one(path, tmp_path / "intake"), ee5179, options, tmp_path / "out"))
+def notebook_name(cells: list[str]) -> str:
+    """A student id for a notebook of these cells, the same in the fixture that grades it and the test that reads it."""
+    return f"Tried_R{tried_notebooks().index(cells)}"
 
 
-def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, ee5179, data_root, tmp_path):
+@pytest.fixture(scope="module")
+def tried(ee5179, data_root, tmp_path_factory) -> dict[str, dict]:
+    """Every notebook these tests try, graded in full mode in one batch (two at a time): its checks by name."""
+    folder = tmp_path_factory.mktemp("tried")
+    for cells in tried_notebooks():
+        nbformat.write(code_notebook(cells), folder / f"{notebook_name(cells)}.ipynb")
+    _, results = grade_samples(folder, ee5179, data_root, tmp_path_factory.mktemp("tried-out"), cell_timeout_s=120)
+    return {student: checks_of(payload) for student, payload in results.items()}
+
+
+def test_every_check_passes_on_one_notebook_and_fails_on_another(ee5179_graded, ee5179, tried):
     _, results = ee5179_graded
-    mutant = grade_cells(MUTANT_CELLS, ee5179, data_root, tmp_path)
+    mutant = tried[notebook_name(MUTANT_CELLS)]
     assert mutant["architecture"]["status"] == "failed" and "64 filters" in mutant["architecture"]["message"]
     assert "differs from the recomputation" in mutant["occlusion_recomputed"]["message"]
     assert "not probabilities" in mutant["occlusion_range"]["message"]
@@ -175,8 +181,8 @@ for target in range(10):
 ]
 
 
-def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(ee5179, data_root, tmp_path):
-    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS], ee5179, data_root, tmp_path)
+def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(tried):
+    checks = tried[notebook_name([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS])]
     for name, drawn in (
         ("labelled_test_images", "8 test images in the 8 one-image figures of cell 2"),
         ("non_targeted_images", "10 images in the 10 one-image figures of cell 3"),
@@ -217,33 +223,34 @@ plt.show()""",
     ]
 
 
+GRID_CASES = [
+    (
+        'print("GroundTruth:", *truth)\nprint("Predicted:  ", *predicted)',
+        "passed",
+        "8 test images in the figure of cell 2 (labels read from the printed output of cell 2): true labels verified, "
+        "predicted labels are those of `model` (Wide, 3,160,614 parameters)",
+    ),
+    (
+        'plt.title(f"predicted {predicted}\\nlabels {truth[1:] + truth[:1]}")',
+        "partial",
+        "the true labels in the titles are not the images' labels (labels read from the grid's title and labels)",
+    ),
+    (
+        'plt.title("eight test images")',
+        "failed",
+        "8 of 8 test images in the figure of cell 2 (eight test images) lack a title with the true and the predicted "
+        "label",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("labels", "status", "message"),
-    [
-        (
-            'print("GroundTruth:", *truth)\nprint("Predicted:  ", *predicted)',
-            "passed",
-            "8 test images in the figure of cell 2 (labels read from the printed output of cell 2): true labels verified, "
-            "predicted labels are those of `model` (Wide, 3,160,614 parameters)",
-        ),
-        (
-            'plt.title(f"predicted {predicted}\\nlabels {truth[1:] + truth[:1]}")',
-            "partial",
-            "the true labels in the titles are not the images' labels (labels read from the grid's title and labels)",
-        ),
-        (
-            'plt.title("eight test images")',
-            "failed",
-            "8 of 8 test images in the figure of cell 2 (eight test images) lack a title with the true and the predicted "
-            "label",
-        ),
-    ],
+    GRID_CASES,
     ids=["printed", "title-shifted", "unlabelled"],
 )
-def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(
-    labels, status, message, ee5179, data_root, tmp_path
-):
-    checks = grade_cells([*UNTRAINED_WIDE_MODEL, *grid_cells(labels)], ee5179, data_root, tmp_path)
+def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(labels, status, message, tried):
+    checks = tried[notebook_name([*UNTRAINED_WIDE_MODEL, *grid_cells(labels)])]
     digits = checks["labelled_test_images"]
     assert (digits["status"], digits["message"]) == (status, message), digits
     assert checks["non_targeted_images"]["message"].startswith("10 images in the figure of cell 3")
@@ -263,8 +270,8 @@ for ax, kernel in zip(axes.flat, kernels):
 plt.show()"""
 
 
-def test_a_figure_of_two_half_banks_shows_conv2_but_too_few_conv1_filters(ee5179, data_root, tmp_path):
-    checks = grade_cells([*UNTRAINED_WIDE_MODEL, HALF_BANKS], ee5179, data_root, tmp_path)
+def test_a_figure_of_two_half_banks_shows_conv2_but_too_few_conv1_filters(tried):
+    checks = tried[notebook_name([*UNTRAINED_WIDE_MODEL, HALF_BANKS])]
     conv1 = checks["conv1_filters"]
     assert (conv1["status"], conv1["message"]) == (
         "partial",
@@ -285,28 +292,45 @@ plt.show()"""
 NOISE = "128 + 32 * np.random.RandomState(seed + t).randn(28, 28)"
 
 
+def no_digit_cells(targeted: str) -> list[str]:
+    return [*UNTRAINED_WIDE_MODEL, "seed = 0", attack_figure(NOISE), "seed = 50", attack_figure(targeted)]
+
+
+NO_DIGIT_CASES = [
+    (
+        NOISE,
+        "no digit shows through the targeted images",
+        r"the closest is (test|training) image \d+, a \d, correlation 0\.[0-2]\d",
+    ),
+    (
+        f"np.where(np.arange(784).reshape(28, 28) % 7 == 0, np.nan, {NOISE})",
+        "the targeted images cannot be compared with any digit",
+        "their average is blank or holds NaN or infinite values",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("targeted", "message", "found"),
-    [
-        (
-            NOISE,
-            "no digit shows through the targeted images",
-            r"the closest is (test|training) image \d+, a \d, correlation 0\.[0-2]\d",
-        ),
-        (
-            f"np.where(np.arange(784).reshape(28, 28) % 7 == 0, np.nan, {NOISE})",
-            "the targeted images cannot be compared with any digit",
-            "their average is blank or holds NaN or infinite values",
-        ),
-    ],
+    NO_DIGIT_CASES,
     ids=["noise", "nan"],
 )
-def test_a_targeted_attack_that_keeps_no_digit_is_told_so(targeted, message, found, ee5179, data_root, tmp_path):
-    cells = [*UNTRAINED_WIDE_MODEL, "seed = 0", attack_figure(NOISE), "seed = 50", attack_figure(targeted)]
-    checks = grade_cells(cells, ee5179, data_root, tmp_path)
+def test_a_targeted_attack_that_keeps_no_digit_is_told_so(targeted, message, found, tried):
+    checks = tried[notebook_name(no_digit_cells(targeted))]
     assert "10 images in the figure of cell 3" in checks["non_targeted_images"]["message"]
     assert "in the figure of cell 5 (target 0" in checks["targeted_images"]["message"]
     assert "taken as the targeted attack: the notebook's later figure" in checks["targeted_images"]["message"]
     closeness = checks["targeted_closeness"]
     assert closeness["status"] == "failed" and closeness["message"] == message
     assert re.fullmatch(found, closeness["found"]), closeness["found"]
+
+
+def tried_notebooks() -> list[list[str]]:
+    """The cells of every notebook graded by the ``tried`` fixture."""
+    return [
+        MUTANT_CELLS,
+        [*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS],
+        *([*UNTRAINED_WIDE_MODEL, *grid_cells(labels)] for labels, _, _ in GRID_CASES),
+        [*UNTRAINED_WIDE_MODEL, HALF_BANKS],
+        *(no_digit_cells(targeted) for targeted, _, _ in NO_DIGIT_CASES),
+    ]

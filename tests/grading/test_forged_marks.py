@@ -3,18 +3,10 @@ a submission named like a class file and an archive that cannot be extracted: th
 earns nothing, and the rest of the class is still graded and published."""
 
 import csv
-import io
-import zipfile
 
-import nbformat
 import pytest
 
-from checks.batch.class_grading import grade_class
 from checks.cli import main
-from checks.engine.sandbox import SandboxLimits
-from checks.grading.submission import GradeOptions
-from tests.grading.forged_notebook import forged_notebook
-from tests.grading.mutant_notebook import mutant_notebook
 
 pytestmark = pytest.mark.slow
 FORGED_CHECKS = (
@@ -26,23 +18,6 @@ FORGED_CHECKS = (
     "counterfactual_result",
     "counterfactual_history",
 )
-
-
-@pytest.fixture(scope="module")
-def forged_class(assignment, data_root, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("forged-class")
-    nbformat.write(forged_notebook(), folder / "Forger_R1.ipynb")
-    nbformat.write(mutant_notebook(), folder / "Mutant_R2.ipynb")
-    nbformat.write(mutant_notebook(), folder / "grades.csv.ipynb")
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("work", "a file")
-        bundle.writestr("work/A2.ipynb", nbformat.writes(mutant_notebook()))
-    (folder / "Broken_R3.zip").write_bytes(archive.getvalue())
-    out = tmp_path_factory.mktemp("forged-out")
-    options = GradeOptions(mode="full", data_dir=data_root, jobs=2, cell_timeout_s=120, limits=SandboxLimits(threads=1))
-    results = grade_class([folder], assignment, options, out)
-    return out, {payload["student"]: payload for payload in results}
 
 
 def test_forged_measurements_earn_nothing(forged_class):
