@@ -22,14 +22,12 @@ OCCLUSION_WORDS = re.compile(r"occlu|probab|heat ?map|sensitiv", re.IGNORECASE)
 def square_panels(figure: Figure, size: int) -> list[Axes]:
     """Panels whose first image is size x size (colour channels allowed)."""
     return [
-        axes
-        for axes in plot_axes(figure)
-        if axes.get("images") and tuple(axes["images"][0].get("shape", ()))[:2] == (size, size)
+        axes for axes in plot_axes(figure) if axes["images"] and tuple(axes["images"][0]["shape"])[:2] == (size, size)
     ]
 
 
 def _room_for_tiles(axes: Axes, size: int) -> bool:
-    shape = tuple(axes["images"][0].get("shape", ())) if axes.get("images") else ()
+    shape = tuple(axes["images"][0]["shape"]) if axes["images"] else ()
     return len(shape) >= 2 and shape[0] >= size and shape[1] >= size and shape[0] * shape[1] >= 2 * size * size
 
 
@@ -96,10 +94,10 @@ def occlusion_maps(
     for figure in figures:
         figure_named = bool(OCCLUSION_WORDS.search(title_text(figure)))
         for axes in plot_axes(figure):
-            own = " ".join((axes.get("title", ""), axes.get("xlabel", ""), axes.get("ylabel", "")))
+            own = " ".join((axes["title"], axes["xlabel"], axes["ylabel"]))
             named = bool(OCCLUSION_WORDS.search(own))
-            for position, image in enumerate(axes.get("images", [])):
-                shape = tuple(image.get("shape", ()))
+            for position, image in enumerate(axes["images"]):
+                shape = tuple(image["shape"])
                 if len(shape) != 2 or shape[0] != shape[1] or shape[0] > image_size:
                     continue
                 fits = tuple(

@@ -13,11 +13,17 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.engine.call_errors import StudentCallError
 from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
 from checks.grading.scheme import Assignment, AssignmentError
+
+if TYPE_CHECKING:
+    from checks.grading.context import GradingContext
+
+Check = Callable[["GradingContext"], str | None]
+"""A check reads the submission through its context; it returns a note, or raises to fail."""
 
 
 class CheckFailed(Exception):
@@ -52,7 +58,7 @@ class CheckSpec:
     title: str
     needs: str
     inputs: str
-    function: Callable[[Any], str | None]
+    function: Check
 
 
 class CheckSuite:
@@ -66,7 +72,7 @@ class CheckSuite:
         if needs not in ("quick", "full"):
             raise ValueError("needs is 'quick' or 'full'")
 
-        def register(function: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+        def register(function: Check) -> Check:
             self.specs.append(CheckSpec(function.__name__, task, points, title, needs, inputs, function))
             return function
 
@@ -99,7 +105,7 @@ def validate_suite(suite: CheckSuite, assignment: Assignment) -> None:
         )
 
 
-def run_check(spec: CheckSpec, context: Any) -> CheckResult:
+def run_check(spec: CheckSpec, context: GradingContext) -> CheckResult:
     result = CheckResult(spec.name, spec.task, spec.title, spec.points, needs=spec.needs, inputs=spec.inputs)
     if spec.needs == "full" and context.mode == "quick":
         result.message = "needs a full run (xaigrader check --full, or the instructor's grading run)"
@@ -112,7 +118,7 @@ def run_check(spec: CheckSpec, context: Any) -> CheckResult:
     return result
 
 
-def _judge(spec: CheckSpec, context: Any, result: CheckResult) -> None:
+def _judge(spec: CheckSpec, context: GradingContext, result: CheckResult) -> None:
     try:
         note = spec.function(context)
     except CheckFailed as failure:
@@ -138,5 +144,5 @@ def _judge(spec: CheckSpec, context: Any, result: CheckResult) -> None:
         result.score, result.status, result.message = spec.points, PASSED, note or "ok"
 
 
-def run_suite(suite: CheckSuite, context: Any) -> list[CheckResult]:
+def run_suite(suite: CheckSuite, context: GradingContext) -> list[CheckResult]:
     return [run_check(spec, context) for spec in suite.specs]

@@ -10,30 +10,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+CONVOLUTION = {
+    "in_channels": "count",
+    "out_channels": "count",
+    "kernel_size": "window",
+    "stride": "window",
+    "padding": "conv_padding",
+    "dilation": "window",
+    "groups": "count",
+    "bias": "flag",
+    "padding_mode": "padding_mode",
+}
 # Layer type -> constructor argument -> the rule its value must follow (see checks.engine.exported_model).
 LAYERS: dict[str, dict[str, str]] = {
-    "Conv1d": {
-        "in_channels": "count",
-        "out_channels": "count",
-        "kernel_size": "window",
-        "stride": "window",
-        "padding": "conv_padding",
-        "dilation": "window",
-        "groups": "count",
-        "bias": "flag",
-        "padding_mode": "padding_mode",
-    },
-    "Conv2d": {
-        "in_channels": "count",
-        "out_channels": "count",
-        "kernel_size": "window",
-        "stride": "window",
-        "padding": "conv_padding",
-        "dilation": "window",
-        "groups": "count",
-        "bias": "flag",
-        "padding_mode": "padding_mode",
-    },
+    "Conv1d": CONVOLUTION,
+    "Conv2d": CONVOLUTION,
     "Linear": {"in_features": "count", "out_features": "count", "bias": "flag"},
     "BatchNorm1d": {
         "num_features": "count",
