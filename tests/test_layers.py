@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,14 +56,41 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
+def imported_modules(tree: ast.AST, package: str) -> list[tuple[int, str]]:
+    """Every module the code imports, relative imports resolved against ``package``."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            found.append((node.lineno, ".".join([*base, *([node.module] if node.module else [])])))
     return found
+
+
+SHARED_REFERENCE = {"reference", "reference.methods", "reference.torch_tools"}
+
+
+def own_reference(importer: str, root: Path) -> str | None:
+    """The reference package an assignment's suite or reference belongs to (None for shared code)."""
+    parts = importer.split(".")
+    if parts[:2] == ["checks", "assignments"] and len(parts) > 2:
+        scheme = tomllib.loads((root / "checks" / "assignments" / parts[2] / "assignment.toml").read_text())
+        return scheme["reference"]
+    if parts[0] == "reference" and len(parts) > 1 and ".".join(parts[:2]) not in SHARED_REFERENCE:
+        return ".".join(parts[:2])
+    return None
+
+
+def crosses_assignments(importer: str, imported: str, root: Path) -> bool:
+    """Whether one assignment's code imports another's suite or reference, or shared code imports
+    any assignment's: the grading key covers only an assignment's own packages and the shared ones."""
+    parts = imported.split(".")
+    if parts[0] == "reference" and ".".join(parts[:2]) not in SHARED_REFERENCE:
+        return ".".join(parts[:2]) != own_reference(importer, root)
+    if parts[:2] == ["checks", "assignments"] and len(parts) > 2:
+        return importer.split(".")[:3] != parts[:3] and importer != "checks.cli"
+    return False
 
 
 def wrong_way_imports(root: Path) -> list[str]:
@@ -76,7 +104,13 @@ def wrong_way_imports(root: Path) -> list[str]:
             if own is None:
                 problems.append(f"{path.relative_to(root)}: {importer} belongs to no layer")
                 continue
-            for line, imported in imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+            for line, imported in imported_modules(ast.parse(path.read_text(encoding="utf-8")), package):
+                if crosses_assignments(importer, imported, root):
+                    problems.append(
+                        f"{path.relative_to(root)}:{line}: {importer} imports {imported}, another assignment's code"
+                    )
+                    continue
                 target = layer_of(imported)
                 if imported.split(".")[0] not in ("checks", "reference") or target == own:
                     continue
@@ -102,7 +136,7 @@ def test_a_planted_wrong_way_import_is_named_with_its_file_and_line(tmp_path):
     for package in ("checks", "reference"):
         target = tmp_path / package
         target.mkdir()
-        for path in (REPO_ROOT / package).rglob("*.py"):
+        for path in [*(REPO_ROOT / package).rglob("*.py"), *(REPO_ROOT / package).rglob("*.toml")]:
             copy = target / path.relative_to(REPO_ROOT / package)
             copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
@@ -111,10 +145,18 @@ def test_a_planted_wrong_way_import_is_named_with_its_file_and_line(tmp_path):
     )
     (tmp_path / "reference" / "planted.py").write_text("import checks.engine.kernel\n")
     (tmp_path / "checks" / "probe" / "planted.py").write_text("from checks.data import assets\n")
+    (tmp_path / "checks" / "probe" / "relative.py").write_text("from ..engine import kernel\n")
+    (tmp_path / "checks" / "assignments" / "cs411_a2" / "planted.py").write_text(
+        "from reference.ee5179_pa2 import PrescribedCNN\nfrom reference.methods import fgsm\n"
+    )
     assert wrong_way_imports(tmp_path) == [
+        "checks/assignments/cs411_a2/planted.py:1: checks.assignments.cs411_a2.planted imports "
+        "reference.ee5179_pa2, another assignment's code",
         "checks/engine/planted.py:4: checks.engine.planted imports checks.publish.report "
         "(checks.engine may import only checks.data, checks.probe)",
         "checks/probe/planted.py:1: checks.probe.planted imports checks.data "
+        "(checks.probe may import only nothing of the grader)",
+        "checks/probe/relative.py:1: checks.probe.relative imports checks.engine "
         "(checks.probe may import only nothing of the grader)",
         "reference/planted.py:1: reference.planted imports checks.engine.kernel "
         "(reference may import only checks.data)",

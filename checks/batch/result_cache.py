@@ -61,7 +61,7 @@ def graded_code(
     own_reference = assignment.reference.removeprefix("reference.").replace(".", "/")
     return (
         [checks_root / layer for layer in GRADING_LAYERS]
-        + [checks_root / "__init__.py", assignment.folder]
+        + [checks_root / "__init__.py", checks_root / "assignments" / "__init__.py", assignment.folder]
         + [reference_root / part for part in SHARED_REFERENCE]
         + [reference_root / own_reference]
     )

@@ -2,7 +2,8 @@
 (``checks.probe.datasets.survey``), by length, origin and disjointness rather than by name.
 
 A dataset's origin is the part of its data it says it is (``base_part``: torchvision's ``train``
-flag, a Hugging Face ``split``, an image folder's name), and where it says nothing, its length.
+flag, a Hugging Face ``split``, an image folder's name), and, where it says nothing and the
+assignment allows it, its length.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ class SplitSizes:
     """The split an assignment asks for. Train and validation are disjoint subsets of one dataset
     (the pool); the test set is the test part of the data, or, with ``test_in_pool`` (data that
     ships one split, such as Hugging Face's cats_vs_dogs), a third disjoint subset of the pool.
-    ``test_source`` says in messages where the test set should come from."""
+    ``test_source`` says in messages where the test set should come from. ``unnamed_test`` lets a
+    whole dataset of the test set's size that names no part stand for the test set, for data whose
+    test part carries no name; off, only data that says it is the test part counts."""
 
     train: int = 50_000
     validation: int = 10_000
     test: int = 10_000
     test_in_pool: bool = False
     test_source: str = "MNIST train=False"
+    unnamed_test: bool = False
 
     @property
     def pool(self) -> int:
@@ -59,11 +63,15 @@ def _subsets_of_pool(entries: list[dict[str, Any]], length: int, sizes: SplitSiz
 
 
 def _is_test_set(entry: dict[str, Any], sizes: SplitSizes) -> bool:
-    """The test part of its data, or a whole dataset of the test set's size that names no part."""
+    """The test part of its data, or (when the sizes allow it) a whole dataset of the test set's
+    size that names no part."""
     if entry["length"] != sizes.test:
         return False
     return entry["base_part"] == "test" or (
-        entry["base_part"] is None and entry["indices"] is None and entry["base_length"] == sizes.test
+        sizes.unnamed_test
+        and entry["base_part"] is None
+        and entry["indices"] is None
+        and entry["base_length"] == sizes.test
     )
 
 

@@ -24,6 +24,7 @@ INTEGER = re.compile(r"(?<![\w.])\d++(?![\w.]\d)")
 SEPARATOR = re.compile(r"\s*+(?:,|x|×|\*)\s*+", re.IGNORECASE)
 SHAPE = re.compile(rf"(?<!\d)\d++(?:{SEPARATOR.pattern}\d++)+", re.IGNORECASE)
 ACCURACY_WORD = re.compile(r"acc", re.IGNORECASE)
+TEST_WORD = re.compile(r"test", re.IGNORECASE)
 PERCENTAGE_OR_FRACTION = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?!\w|\.\d)\s*(%?)")
 CLAIM_TOLERANCE = 0.5
 """Percentage points between a stated accuracy and the grader's measurement that still agree."""
@@ -58,23 +59,40 @@ def states_shape(stated: set[tuple[int, ...]], shape: tuple[int, ...]) -> bool:
     return False
 
 
-def accuracy_claims(text: str) -> list[float]:
+@dataclass(frozen=True)
+class Claim:
+    """One stated accuracy in percent, and whether its own words name the test set."""
+
+    percent: float
+    on_test: bool
+
+
+def stated_accuracies(text: str) -> list[Claim]:
     """Accuracies stated as 'accuracy ... 98.3%' or '... 0.983', in percent, in order of appearance.
 
     Each mention of accuracy claims the first number after it (before the next mention) that
     has a % sign or a decimal point, or its only number: "accuracy on the 10000 test images:
-    98.23%" claims 98.23, "accuracy after 5 epochs: 98.1%" claims 98.1.
+    98.23%" claims 98.23, "accuracy after 5 epochs: 98.1%" claims 98.1. A claim is about the
+    test set when "test" stands between the previous claim on its line and its own number.
     """
     claims = []
     for line in _scanned(text).splitlines():
         starts = [match.start() for match in ACCURACY_WORD.finditer(line)]
+        said_from = 0
         for start, end in zip(starts, starts[1:] + [len(line)]):
             numbers = list(PERCENTAGE_OR_FRACTION.finditer(line, start, end))
             marked = [m for m in numbers if m.group(2) or "." in m.group(1)] or (numbers if len(numbers) == 1 else [])
             if marked:
                 value = float(marked[0].group(1))
-                claims.append(value if marked[0].group(2) or value > 1 else value * 100)
+                percent = value if marked[0].group(2) or value > 1 else value * 100
+                claims.append(Claim(percent, bool(TEST_WORD.search(line, said_from, marked[0].end()))))
+                said_from = marked[0].end()
     return claims
+
+
+def accuracy_claims(text: str) -> list[float]:
+    """The stated accuracies in percent, in order of appearance (see ``stated_accuracies``)."""
+    return [claim.percent for claim in stated_accuracies(text)]
 
 
 def stated_text(notebook: nbformat.NotebookNode) -> str:
@@ -85,22 +103,35 @@ def stated_text(notebook: nbformat.NotebookNode) -> str:
 
 @dataclass(frozen=True)
 class AccuracyClaims:
-    """The accuracies a notebook states (percent, in order of appearance) against the grader's
-    measurements (fractions, e.g. one per model). They agree when any claim is within ``tolerance``
-    points of any measurement: a notebook states validation and test figures, and may hold several
-    models, so no one claim or model can be singled out as the one meant."""
+    """The accuracies a notebook states against the grader's measurements (fractions, one per model).
 
-    claims: list[float]
+    A notebook states many (per epoch, training, validation): the one it reports as its result is
+    the last that names the test set, or the last of all when none does. It agrees when it lies
+    within ``tolerance`` points of any measurement, as a notebook may hold several models."""
+
+    stated: list[Claim]
     measurements: list[float]
     tolerance: float = CLAIM_TOLERANCE
 
     @property
+    def claims(self) -> list[float]:
+        return [claim.percent for claim in self.stated]
+
+    @property
+    def reported(self) -> float | None:
+        on_test = [claim.percent for claim in self.stated if claim.on_test]
+        return (on_test or self.claims or [None])[-1]
+
+    @property
     def agree(self) -> bool:
-        return any(abs(claim - value * 100) <= self.tolerance for claim in self.claims for value in self.measurements)
+        reported = self.reported
+        return reported is not None and any(
+            abs(reported - value * 100) <= self.tolerance for value in self.measurements
+        )
 
 
 def judge_accuracy_claims(
     notebook: nbformat.NotebookNode, measurements: list[float], tolerance: float = CLAIM_TOLERANCE
 ) -> AccuracyClaims:
     """The accuracies stated in the notebook's outputs and markdown, judged against ``measurements``."""
-    return AccuracyClaims(accuracy_claims(stated_text(notebook)), measurements, tolerance)
+    return AccuracyClaims(stated_accuracies(stated_text(notebook)), measurements, tolerance)

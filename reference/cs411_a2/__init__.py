@@ -20,6 +20,7 @@ from reference.cs411_a2.saliency import (
     top_k,
 )
 from reference.cs411_a2.small_cnn import (
+    MIN_TEST_ACCURACY,
     PARAMETER_COUNT,
     SmallCNN,
     TrainedSmallCNN,
@@ -34,6 +35,7 @@ from reference.torch_tools import trainable_parameter_count
 __all__ = [
     "DIGIT_PAIRS",
     "LAMBDA_SWEEP",
+    "MIN_TEST_ACCURACY",
     "PARAMETER_COUNT",
     "CounterfactualRun",
     "Prediction",

@@ -135,13 +135,16 @@ def test_a_hugging_face_test_set_that_overlaps_the_training_rows_is_not_taken(pe
     ]
 
 
-def test_a_test_set_is_known_by_its_split_or_else_by_its_size(mnist):
+def test_a_test_set_is_known_by_its_split_or_else_by_its_size_where_the_assignment_allows(mnist):
     full, _ = mnist
     first, second = random_split(full, [50_000, 10_000], generator=torch.Generator().manual_seed(0))
     hugging_face_test = datasets.Dataset.from_dict({"label": [0] * 10_000}, split=datasets.NamedSplit("test"))
     tensors = TensorDataset(torch.zeros(10_000, 1, 28, 28))
-    for test in (hugging_face_test, tensors):
-        finding = judge_split(survey({"train_set": first, "val_set": second, "test_set": test}))
+    by_size = SplitSizes(unnamed_test=True)
+    for test, sizes in ((hugging_face_test, SplitSizes()), (hugging_face_test, by_size), (tensors, by_size)):
+        finding = judge_split(survey({"train_set": first, "val_set": second, "test_set": test}), sizes)
         assert finding.correct and finding.test == "test_set: 10,000 images", finding.problems
+    unnamed = judge_split(survey({"train_set": first, "val_set": second, "test_set": tensors}))
+    assert not unnamed.correct, "by default only data that says it is the test part counts"
     unnamed_training_part = datasets.Dataset.from_dict({"label": [0] * 10_000}, split=datasets.NamedSplit("train"))
     assert not judge_split(survey({"train_set": first, "val_set": second, "test_set": unnamed_training_part})).correct

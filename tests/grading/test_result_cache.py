@@ -34,6 +34,7 @@ COVERED = [
     "checks/data/assets.py",
     "checks/assignments/cs411_a2/checks.py",
     "checks/assignments/cs411_a2/assignment.toml",
+    "checks/assignments/__init__.py",
     "reference/cs411_a2/saliency.py",
     "reference/torch_tools.py",
 ]
