@@ -64,8 +64,8 @@ AS_GIVEN = InputScaling("as given", 0.0, 1.0)
 @dataclass(frozen=True)
 class InputSpec:
     """What an assignment's classifiers take and give: one image's (C, H, W), the number of classes,
-    and the input scalings a notebook may use, the plainest first (it is kept unless another is
-    clearly better)."""
+    and the input scalings a notebook may use, in the order tried (with ``ScalingChoice``'s margin,
+    an earlier one is kept unless a later one is clearly better)."""
 
     shape: tuple[int, int, int] = (1, 28, 28)
     classes: int = 10
@@ -155,7 +155,8 @@ def class_scores(output: Any, classes: int) -> torch.Tensor:
 
 
 class KernelClassifier(nn.Module):
-    """A student's model seen from the grader: takes [0, 1] images, returns logits."""
+    """A student's model that could not be exported, called in its kernel (put in eval mode there):
+    takes images in ``scaling``'s source values, returns logits."""
 
     def __init__(
         self, student: StudentProxy, name: str, scaling: InputScaling, classes: int = 10, batch_size: int = 2500
@@ -191,7 +192,8 @@ class RebuiltClassifier(nn.Module):
 
 
 def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling) -> nn.Module:
-    """The model as an nn.Module of [0, 1] images: the grader's copy when there is one."""
+    """The model as an nn.Module of images in ``scaling``'s source values (ToTensor's [0, 1], or
+    as given with ``AS_GIVEN``): the grader's copy when there is one."""
     if model.rebuilt is not None:
         return RebuiltClassifier(student, model.rebuilt, scaling, model.spec.classes)
     return KernelClassifier(student, model.name, scaling, model.spec.classes)
