@@ -6,8 +6,17 @@ result on the kernel's model with the reference's result on the grader's copy.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
+
+GLOBAL_RNG = threading.RLock()
+"""Held while torch's process-wide generator is seeded and drawn from: the grader judges several
+submissions at once in threads, and two seeded builds drawing from it together would each get
+weights that differ from the kernel's."""
 
 CALIBRATION_SHAPE = (8, 3, 224, 224)
 
@@ -32,10 +41,18 @@ def calibrate_batch_norm(model: nn.Module, inputs: torch.Tensor) -> None:
         norm.momentum = momentum
 
 
+@contextmanager
+def seeded_global_rng(seed: int) -> Iterator[None]:
+    """Torch's global generator seeded for this block alone (for inits that take no generator),
+    restored afterwards and held against other threads meanwhile."""
+    with GLOBAL_RNG, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def seeded_stand_in(builder, seed: int = 0, **kwargs) -> nn.Module:
     """The architecture with a deterministic init that leaves the global RNG alone."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         model = builder(weights=None, **kwargs)
         calibrate_batch_norm(model, torch.randn(CALIBRATION_SHAPE))
     return model.eval()

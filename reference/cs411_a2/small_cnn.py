@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from checks.data.assets import DataDir
 from checks.data.model_cache import ModelCache
+from checks.probe.standin import seeded_global_rng
 from reference.torch_tools import accuracy
 
 MNIST_MEAN = 0.1307
@@ -76,8 +77,7 @@ def train_small_cnn(
 ) -> tuple[SmallCNN, list[float]]:
     """Adam + cross-entropy over shuffled mini-batches; returns the mean loss of each epoch."""
     generator = torch.Generator().manual_seed(recipe.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(recipe.seed)
+    with seeded_global_rng(recipe.seed):
         model = SmallCNN()
     if recipe.train_subset is not None:
         train_images, train_labels = train_images[: recipe.train_subset], train_labels[: recipe.train_subset]

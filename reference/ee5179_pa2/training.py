@@ -14,6 +14,7 @@ from torch import nn
 
 from checks.data.assets import DataDir
 from checks.data.model_cache import ModelCache
+from checks.probe.standin import seeded_global_rng
 from reference.ee5179_pa2.data import MnistSplit, load_split
 from reference.ee5179_pa2.network import PrescribedCNN
 
@@ -69,8 +70,7 @@ def evaluate(
 
 def train(split: MnistSplit, recipe: TrainingRecipe) -> tuple[PrescribedCNN, History]:
     """Adam on shuffled mini-batches of the 50,000 training images; validation after each epoch."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(recipe.seed)
+    with seeded_global_rng(recipe.seed):
         model = PrescribedCNN(batch_norm=recipe.batch_norm)
     generator = torch.Generator().manual_seed(recipe.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)

@@ -42,6 +42,7 @@ from checks.finders.printed_output import notebook_output_text
 from checks.finders.stated_numbers import judge_accuracy_claims
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.grading.reference_figures import Panel
+from checks.probe.standin import seeded_global_rng
 from checks.probe.wire import DataImage, KernelObject
 from reference.cs411_a2 import (
     DIGIT_PAIRS,
@@ -128,8 +129,7 @@ def seeded_cnn(ctx) -> tuple[SmallCNN, KernelObject]:
     """A seeded SmallCNN here and the same function as an nn.Sequential in the kernel."""
 
     def build():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(CNN_SEED)
+        with seeded_global_rng(CNN_SEED):
             model = SmallCNN().eval()
         tensors = {}
         for key, value in model.state_dict().items():
