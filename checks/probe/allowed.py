@@ -21,6 +21,14 @@ CONVOLUTION = {
     "bias": "flag",
     "padding_mode": "padding_mode",
 }
+MAX_POOL = {
+    "kernel_size": "window",
+    "stride": "optional_window",
+    "padding": "pool_padding",
+    "dilation": "window",
+    "return_indices": "false",
+    "ceil_mode": "flag",
+}
 # Layer type -> constructor argument -> the rule its value must follow (see checks.engine.exported_model).
 LAYERS: dict[str, dict[str, str]] = {
     "Conv1d": CONVOLUTION,
@@ -56,22 +64,8 @@ LAYERS: dict[str, dict[str, str]] = {
     "Tanh": {},
     "Softmax": {"dim": "optional_dim"},
     "LogSoftmax": {"dim": "optional_dim"},
-    "MaxPool1d": {
-        "kernel_size": "window",
-        "stride": "optional_window",
-        "padding": "pool_padding",
-        "dilation": "window",
-        "return_indices": "false",
-        "ceil_mode": "flag",
-    },
-    "MaxPool2d": {
-        "kernel_size": "window",
-        "stride": "optional_window",
-        "padding": "pool_padding",
-        "dilation": "window",
-        "return_indices": "false",
-        "ceil_mode": "flag",
-    },
+    "MaxPool1d": MAX_POOL,
+    "MaxPool2d": MAX_POOL,
     "AvgPool1d": {
         "kernel_size": "window",
         "stride": "optional_window",
