@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypedDict, TypeVar
 
+import torch
+
 MAX_TEXT = 500
 MAX_TITLE = 2000
 MAX_EVENTS = 2000
@@ -24,6 +26,9 @@ MAX_IMAGES_PER_AXES = 128
 MAX_LINES_PER_AXES = 64
 MAX_LINE_POINTS = 10_000
 MAX_SHAPE_RANK = 6
+MAX_DATASETS = 64
+MAX_DATASET_ITEMS = 10_000_000
+DATASET_PARTS = ("train", "validation", "test")
 SHIM_NAMES = {
     "pip",
     "input",
@@ -298,3 +303,45 @@ def figures_from_index(data: bytes) -> Validated[FigureRecord]:
     if not isinstance(raws, list):
         return Validated(dropped=["the figure index written by the kernel is not a list; its figures were ignored"])
     return validate(raws, figure, "figure records", MAX_FIGURES)
+
+
+def dataset(raw: Any) -> dict[str, Any]:
+    """One entry of the probe's dataset survey: its sizes typed and bounded, and a subset's indices
+    one distinct item of its dataset per element, so what judges a split can trust them."""
+    if not isinstance(raw, dict):
+        raise Malformed("a dataset entry is not an object")
+    length = count(raw.get("length"), MAX_DATASET_ITEMS)
+    base_length = count(raw.get("base_length"), MAX_DATASET_ITEMS)
+    part = raw.get("base_part")
+    if part is not None and part not in DATASET_PARTS:
+        raise Malformed("a dataset's part is not train, validation or test")
+    base_id = raw.get("base_id")
+    if isinstance(base_id, bool) or not isinstance(base_id, int):
+        raise Malformed("a dataset's base is not identified by a number")
+    indices = raw.get("indices")
+    if indices is not None:
+        if not (isinstance(indices, torch.Tensor) and indices.dtype == torch.int64 and indices.dim() == 1):
+            raise Malformed("subset indices are not one integer per item")
+        distinct = torch.unique(indices)
+        if (
+            len(indices) != length
+            or len(distinct) != length
+            or (length and not 0 <= distinct[0] <= distinct[-1] < base_length)
+        ):
+            raise Malformed("subset indices are not distinct items of their dataset, one per item")
+    return {
+        "name": text(raw.get("name")),
+        "via": optional_text(raw.get("via")),
+        "length": length,
+        "base_type": text(raw.get("base_type")),
+        "base_id": base_id,
+        "base_length": base_length,
+        "base_part": part,
+        "indices": indices,
+    }
+
+
+def datasets_from_survey(raws: Any) -> Validated[dict[str, Any]]:
+    if not isinstance(raws, list):
+        return Validated(dropped=["the dataset survey the kernel returned is not a list; it was ignored"])
+    return validate(raws, dataset, "dataset entries", MAX_DATASETS)

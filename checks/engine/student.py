@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import save
 
 from checks.engine.call_errors import MissingName, StudentCallError
+from checks.engine.exchange_records import Validated, datasets_from_survey
 from checks.engine.exported_model import ExportRefused, rebuild
 from checks.engine.kernel import KernelSession
 from checks.probe.wire import Decoder, KernelObject, WireError
@@ -89,10 +90,11 @@ class StudentProxy:
             raise ExportRefused(f"the export of {name} is malformed")
         return rebuild(exported["graph"], exported["tensors"], input_shape)
 
-    def datasets(self) -> list[dict[str, Any]]:
-        """Every dataset the notebook holds, with sizes and subset indices (see ``checks.probe.datasets``)."""
+    def datasets(self) -> Validated[dict[str, Any]]:
+        """Every dataset the notebook holds, with sizes and subset indices (see ``checks.probe.datasets``),
+        validated: the survey comes from the kernel."""
         value, decoder = self._request({"op": "datasets"})
-        return decoder.decode(value)
+        return datasets_from_survey(decoder.decode(value))
 
     def has(self, name: str) -> bool:
         try:

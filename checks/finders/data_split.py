@@ -75,8 +75,11 @@ def _is_test_set(entry: dict[str, Any], sizes: SplitSizes) -> bool:
     )
 
 
-def _indices(entry: dict[str, Any]) -> set[int]:
-    return set(entry["indices"].tolist())
+def _indices(entry: dict[str, Any]) -> frozenset[int]:
+    """A subset's indices as a set, built once per entry: pairs of entries compare them many times."""
+    if "index_set" not in entry:
+        entry["index_set"] = frozenset(entry["indices"].tolist())
+    return entry["index_set"]
 
 
 def _tests_in_pool(entries: list[dict[str, Any]], sizes: SplitSizes, *taken: dict[str, Any]) -> list[dict[str, Any]]:

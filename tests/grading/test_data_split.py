@@ -1,12 +1,15 @@
 """A notebook's train / validation / test split judged by length, origin and disjointness,
 on real torchvision MNIST datasets and Hugging Face datasets built the ways notebooks build them."""
 
+import time
+
 import datasets
 import pytest
 import torch
 import torchvision
-from torch.utils.data import DataLoader, Subset, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 
+from checks.engine.exchange_records import MAX_DATASETS, datasets_from_survey
 from checks.finders.data_split import SplitSizes, judge_split
 from checks.probe.datasets import survey
 
@@ -148,3 +151,53 @@ def test_a_test_set_is_known_by_its_split_or_else_by_its_size_where_the_assignme
     assert not unnamed.correct, "by default only data that says it is the test part counts"
     unnamed_training_part = datasets.Dataset.from_dict({"label": [0] * 10_000}, split=datasets.NamedSplit("train"))
     assert not judge_split(survey({"train_set": first, "val_set": second, "test_set": unnamed_training_part})).correct
+
+
+class Decoy(Dataset):
+    """A dataset that says whatever length it likes."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> int:
+        return 0
+
+
+class LyingSubset(Decoy):
+    """A subset whose length disagrees with its indices."""
+
+    def __init__(self, dataset: Dataset, indices: list[int], length: int) -> None:
+        super().__init__(length)
+        self.dataset, self.indices = dataset, indices
+
+
+def test_subsets_whose_indices_disagree_with_their_length_or_their_dataset_are_no_split():
+    base = Decoy(60_000)
+    lying = {"tr": LyingSubset(base, [0], 50_000), "va": LyingSubset(base, [10**9], 10_000), "te": Decoy(10_000)}
+    found = datasets_from_survey(survey(lying))
+    assert [entry["name"] for entry in found.records] == ["te"]
+    assert found.dropped == ["2 malformed dataset entries written by the kernel were ignored"]
+    assert not judge_split(found.records).correct
+    repeated = datasets_from_survey(survey({"tr": Subset(base, [3] * 50_000)}))
+    assert repeated.records == [] and repeated.dropped
+
+
+def test_a_malformed_survey_is_dropped_not_raised():
+    assert datasets_from_survey("x").dropped == ["the dataset survey the kernel returned is not a list; it was ignored"]
+    forged = ["x", {"name": 1}, {"name": "a", "length": "5", "base_length": 5, "base_id": 1, "base_type": "T"}]
+    assert datasets_from_survey(forged).dropped == ["3 malformed dataset entries written by the kernel were ignored"]
+
+
+def test_a_flood_of_subsets_is_capped_and_judged_quickly():
+    base = Decoy(60_000)
+    order = torch.randperm(60_000, generator=torch.Generator().manual_seed(0)).tolist()
+    flood = {f"s{i}": Subset(base, order[i * 100 : i * 100 + 50_000] if i % 2 else order[:10_000]) for i in range(200)}
+    found = datasets_from_survey(survey(flood))
+    assert len(found.records) == MAX_DATASETS
+    assert found.dropped == [f"{200 - MAX_DATASETS} dataset entries past the first {MAX_DATASETS} were ignored"]
+    started = time.monotonic()
+    judge_split(found.records)
+    assert time.monotonic() - started < 10, "each entry's index set is built once, not once per pair"

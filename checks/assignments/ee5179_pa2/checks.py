@@ -114,7 +114,9 @@ def architecture(ctx):
     inputs="every Dataset and DataLoader in the notebook's namespace",
 )
 def split(ctx):
-    finding = judge_split(ctx.student.datasets())
+    survey = ctx.student.datasets()
+    ctx.flags.extend(survey.dropped)
+    finding = judge_split(survey.records)
     if finding.correct:
         return f"train {finding.train}; validation {finding.validation}; test {finding.test}"
     raise CheckFailed(
