@@ -123,20 +123,11 @@ def grade(args: argparse.Namespace) -> int:
 
     from checks.batch.class_grading import grade_class
     from checks.grading.scheme import load_assignment
-    from checks.publish.overrides import OverrideError
 
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
     options = _grade_options(args, args.mode)
-    try:
-        results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
-    except OverrideError as error:
-        print(
-            f"xaigrader: results are stored, but the reports were not made: {error}\n"
-            f"fix the file and run: xaigrader report {out}",
-            file=sys.stderr,
-        )
-        return 2
+    results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
     print(
         f"graded {len(results)} submissions; overview: {out / 'index.html'}; gradebook: {out / 'grades.csv'}; "
         f"TA marks go in {out / 'overrides.csv'}"
@@ -145,22 +136,34 @@ def grade(args: argparse.Namespace) -> int:
 
 
 def rerender(args: argparse.Namespace) -> int:
+    """Re-renders with every valid line of overrides.csv; exits 1 when some lines were not applied, listing them."""
     from pathlib import Path
 
-    from checks.publish.overrides import OverrideError
+    from checks.data.class_folder import OVERRIDES_FILE
     from checks.publish.publisher import publish
 
     out = Path(args.folder)
     try:
-        finals = publish(out)
-    except (FileNotFoundError, OverrideError) as error:
+        published = publish(out)
+    except FileNotFoundError as error:
         print(f"xaigrader: {error}", file=sys.stderr)
         return 2
-    overridden = sum(bool(final["overridden"]) for final in finals)
+    finals = published.finals
+    written = sum(1 for final in finals if any("ta" in task for task in final["tasks"].values()))
+    corrected = sum(1 for final in finals if final["corrected_checks"])
+    waiting = [final for final in finals if not final["final"]]
     print(
-        f"re-rendered {len(finals)} reports ({overridden} with TA marks), {out / 'index.html'}, "
-        f"{out / 'grades.csv'} and gradescope.json per student"
+        f"re-rendered {len(finals)} reports, {out / 'index.html'}, {out / 'grades.csv'} and gradescope.json per "
+        f"student: {written} with written marks from a TA, {corrected} with corrected checks, {len(waiting)} with "
+        f"marks still pending ({sum(final['pending'] for final in waiting):g} in all)"
     )
+    if published.override_problems:
+        lines = "\n".join(f"  {problem}" for problem in published.override_problems)
+        print(
+            f"xaigrader: not applied from {out / OVERRIDES_FILE}:\n{lines}\nfix them and run: xaigrader report {out}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -9,7 +9,9 @@ INDEX_FILE = "index.html"
 PARTIAL_SUFFIX = ".partial"
 OVERRIDES_FILE = "overrides.csv"
 GRADESCOPE_FILE = "gradescope.json"
-CLASS_FILES = frozenset({INDEX_FILE, GRADEBOOK_FILE, OVERRIDES_FILE, GRADESCOPE_FILE})
+REFERENCE_FIGURES = "reference-figures"
+"""The class's reference figures, stored once and shown by every student's report."""
+CLASS_FILES = frozenset({INDEX_FILE, GRADEBOOK_FILE, OVERRIDES_FILE, GRADESCOPE_FILE, REFERENCE_FIGURES})
 """What publishing writes beside the student folders (gradescope.json goes inside them, but a
 student folder of that name would still confuse an upload), in lower case."""
 

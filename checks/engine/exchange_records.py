@@ -193,6 +193,9 @@ def event(raw: Any) -> dict[str, Any]:
         clean["error"] = text(raw.get("error"))
     elif kind == "submission_files":
         clean["folder"] = text(raw.get("folder"))
+    elif kind == "weights_changed":
+        clean["model"] = text(raw.get("model"))
+        clean["values"] = count(raw.get("values"))
     else:
         raise Malformed("unknown kind of event")
     return clean

@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,11 @@ MAX_EVENTS_BYTES = 8 << 20
 MAX_FIGURE_INDEX_BYTES = 16 << 20
 MAX_FIGURE_FILE_BYTES = 64 << 20
 TRUNCATION_NOTE = "[xaigrader: further output of this cell was dropped ({limit} bytes kept)]\n"
+TRACEBACK_LINES = 8
+TRACEBACK_LINE_CHARS = 300
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]{0,64}[ -/]{0,16}[@-~]|\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)|[@-Z\\-_])")
+"""Colour and cursor codes of IPython's tracebacks (CSI and OSC sequences, bounded so that a
+hostile traceback cannot make the match backtrack far)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class CellRecord:
     duration_s: float = 0.0
     error_name: str | None = None
     error_value: str | None = None
+    execution_count: int | None = None  # Jupyter's In [n] of this cell in this run
+    traceback: list[str] = field(default_factory=list)  # the error's last lines, plain text
 
 
 @dataclass
@@ -131,6 +139,30 @@ def _error_of(cell) -> tuple[str, str] | None:
         if output.get("output_type") == "error":
             return output.get("ename", "Error"), str(output.get("evalue", ""))[:2000]
     return None
+
+
+def _traceback_lines(cell, error_name: str | None, error_value: str | None) -> list[str]:
+    """The last non-blank lines of the cell's traceback without colour codes; a cell with no traceback
+    of its own (a timeout, a dead kernel) gets its error as the one line. Only the tail is read: the
+    kernel may have sent a traceback of any size."""
+    entries = next(
+        (output.get("traceback") for output in cell.get("outputs", []) if output.get("output_type") == "error"), None
+    )
+    tail = entries[-TRACEBACK_LINES * 4 :] if isinstance(entries, list) else []
+    text = "\n".join(entry[-(1 << 16) :] for entry in tail if isinstance(entry, str))
+    lines = [ANSI_ESCAPE.sub("", line[: TRACEBACK_LINE_CHARS * 8]).rstrip() for line in text.splitlines()[-256:]]
+    lines = [line[:TRACEBACK_LINE_CHARS] for line in lines if line.strip()][-TRACEBACK_LINES:]
+    if not lines and error_name:
+        lines = [f"{error_name}: {error_value or ''}"[:TRACEBACK_LINE_CHARS]]
+    return lines
+
+
+def _add_run_details(record: CellRecord, cell) -> None:
+    """What a report needs to point at the cell in the executed notebook and show what went wrong there."""
+    count = cell.get("execution_count")
+    record.execution_count = count if isinstance(count, int) and not isinstance(count, bool) else None
+    if record.status in ("error", "timeout", "kernel_died"):
+        record.traceback = _traceback_lines(cell, record.error_name, record.error_value)
 
 
 class GradingTimeUp(TimeoutError):
@@ -450,12 +482,14 @@ class KernelSession:
                 result.cells.append(CellRecord(index, "not_run"))
                 continue
             limited_by_deadline = remaining < self.config.cell_timeout_s
+            cell.execution_count = None  # a count saved in the submitted file is not this run's
             try:
                 record = await self._run_cell(
                     notebook, cell, index, min(remaining, self.config.cell_timeout_s), recover=not limited_by_deadline
                 )
             except Exception as error:
                 record = await self._after_failed_recovery(notebook, index, error)
+            _add_run_details(record, cell)
             result.cells.append(record)
             result.notebook_timed_out = record.status == "timeout" and limited_by_deadline
         result.total_s = time.monotonic() - started

@@ -74,12 +74,14 @@ class StudentProxy:
         value, decoder = self._request({"op": "describe", "target": name, "input_shape": list(input_shape)})
         return decoder.decode(value)
 
-    def export(self, name: str, input_shape: tuple[int, ...]) -> torch.fx.GraphModule:
+    def export(self, name: str, input_shape: tuple[int, ...], as_of_cell: int | None = None) -> torch.fx.GraphModule:
         """The module ``name`` rebuilt by the grader from its exported graph and weights (see
-        ``checks.engine.exported_model``), to run outside the kernel. Any failure, the probe's refusal
-        included, is an ``ExportRefused`` whose message is the reason."""
+        ``checks.engine.exported_model``), to run outside the kernel; with ``as_of_cell``, the weights
+        it had at the end of that cell (when the probe holds a snapshot of them). Any failure, the
+        probe's refusal included, is an ``ExportRefused`` whose message is the reason."""
+        request = {"op": "export", "target": name, "input_shape": list(input_shape), "as_of_cell": as_of_cell}
         try:
-            value, decoder = self._request({"op": "export", "target": name, "input_shape": list(input_shape)})
+            value, decoder = self._request(request)
         except StudentCallError as error:
             raise ExportRefused(f"{name} cannot be exported: {error.detail}") from error
         try:

@@ -96,6 +96,7 @@ class FoundModel:
     rebuilt: nn.Module | None = None
     refused: str | None = None  # why the model could not be exported, when it could not
     spec: InputSpec = MNIST_INPUT  # the inputs it was found to classify
+    as_of_cell: int | None = None  # the notebook cell whose end state was asked for (None: as the notebook left it)
 
     @property
     def where(self) -> str:
@@ -104,7 +105,11 @@ class FoundModel:
 
     @property
     def measured_how(self) -> str:
-        return MEASURED_HERE if self.rebuilt is not None else measured_in_kernel(self.refused)
+        if self.rebuilt is None:
+            return measured_in_kernel(self.refused)
+        if self.as_of_cell is None:
+            return MEASURED_HERE
+        return f"{MEASURED_HERE}, with the weights it had at the end of cell {self.as_of_cell + 1}"
 
 
 def find_classifiers(
@@ -112,11 +117,14 @@ def find_classifiers(
     spec: InputSpec = MNIST_INPUT,
     prescribed: PrescribedArchitecture | None = None,
     batch: int = 2,
+    as_of_cell: int | None = None,
 ) -> list[FoundModel]:
     """Every module in the namespace that maps a batch of ``spec.shape`` images to ``spec.classes``
     scores (alone or in a tuple such as ``(logits, softmax)``); an object bound to several names is
     reported once, under its first name. Layers are read from the grader's copy of the model, or
-    from the kernel when it cannot be exported, and compared with ``prescribed`` when given."""
+    from the kernel when it cannot be exported, and compared with ``prescribed`` when given. With
+    ``as_of_cell``, the grader's copy has the weights the model had at the end of that cell, so a
+    later cell that changed them does not count against the task that trained it."""
     input_shape = spec.batch(batch)
     found, seen = [], set()
     for item in student.find("torch.nn.Module"):
@@ -124,7 +132,7 @@ def find_classifiers(
             continue
         rebuilt, refused = None, None
         try:
-            rebuilt = student.export(item["name"], input_shape)
+            rebuilt = student.export(item["name"], input_shape, as_of_cell)
             description = describe_rebuilt(rebuilt, input_shape)
         except ExportRefused as error:
             refused = str(error)
@@ -135,7 +143,18 @@ def find_classifiers(
         if any(shape == [batch, spec.classes] for shape in description["outputs"]):
             seen.add(item["identity"])
             comparison = compare(description, prescribed) if prescribed is not None else None
-            found.append(FoundModel(item["name"], item["type"], description, comparison, rebuilt, refused, spec))
+            found.append(
+                FoundModel(
+                    item["name"],
+                    item["type"],
+                    description,
+                    comparison,
+                    rebuilt,
+                    refused,
+                    spec,
+                    as_of_cell if rebuilt is not None else None,
+                )
+            )
     return found
 
 
@@ -276,3 +295,16 @@ def measure_classifiers(
     first found among equals)."""
     results = [Measured(model, *measure_accuracy(student, model, images, labels, choice)) for model in models]
     return sorted(results, key=lambda item: -item.accuracy)
+
+
+def weights_changed_after(events: list[dict[str, Any]], name: str, cell: int) -> list[int]:
+    """The notebook cells after ``cell`` that changed the weights of the model named ``name``, as the
+    kernel's log says: words for a report, never a measurement."""
+    return [
+        event["cell"]
+        for event in events
+        if event["kind"] == "weights_changed"
+        and event["model"] == name
+        and isinstance(event["cell"], int)
+        and event["cell"] > cell
+    ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from checks.finders.printed_output import notebook_output_text
+from checks.finders.printed_output import cell_output_text, notebook_output_text
 
 MAX_SCAN_CHARS = 256 << 10
 """How much printed text each reader scans: beyond it, the start (model summaries) and the end
@@ -65,9 +65,10 @@ class Claim:
 
     percent: float
     on_test: bool
+    cell: int | None = None  # the notebook cell that states it
 
 
-def stated_accuracies(text: str) -> list[Claim]:
+def stated_accuracies(text: str, cell: int | None = None) -> list[Claim]:
     """Accuracies stated as 'accuracy ... 98.3%' or '... 0.983', in percent, in order of appearance.
 
     Each mention of accuracy claims the first number after it (before the next mention) that
@@ -85,7 +86,7 @@ def stated_accuracies(text: str) -> list[Claim]:
             if marked:
                 value = float(marked[0].group(1))
                 percent = value if marked[0].group(2) or value > 1 else value * 100
-                claims.append(Claim(percent, bool(TEST_WORD.search(line, said_from, marked[0].end()))))
+                claims.append(Claim(percent, bool(TEST_WORD.search(line, said_from, marked[0].end())), cell))
                 said_from = marked[0].end()
     return claims
 
@@ -118,9 +119,13 @@ class AccuracyClaims:
         return [claim.percent for claim in self.stated]
 
     @property
+    def reported_claim(self) -> Claim | None:
+        return ([claim for claim in self.stated if claim.on_test] or self.stated or [None])[-1]
+
+    @property
     def reported(self) -> float | None:
-        on_test = [claim.percent for claim in self.stated if claim.on_test]
-        return (on_test or self.claims or [None])[-1]
+        claim = self.reported_claim
+        return claim.percent if claim else None
 
     @property
     def agree(self) -> bool:
@@ -130,8 +135,15 @@ class AccuracyClaims:
         )
 
 
+def stated_claims(notebook: nbformat.NotebookNode) -> list[Claim]:
+    """The accuracies the notebook printed, cell by cell, then those its markdown states, each with its cell."""
+    printed = [(index, cell_output_text(cell)) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    written = [(index, cell.source) for index, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"]
+    return [claim for index, text in printed + written for claim in stated_accuracies(text, index)]
+
+
 def judge_accuracy_claims(
     notebook: nbformat.NotebookNode, measurements: list[float], tolerance: float = CLAIM_TOLERANCE
 ) -> AccuracyClaims:
     """The accuracies stated in the notebook's outputs and markdown, judged against ``measurements``."""
-    return AccuracyClaims(stated_accuracies(stated_text(notebook)), measurements, tolerance)
+    return AccuracyClaims(stated_claims(notebook), measurements, tolerance)

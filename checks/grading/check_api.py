@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from checks.engine.call_errors import StudentCallError
-from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, CheckResult
+from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, UNVERIFIABLE, CheckResult
 from checks.grading.scheme import Assignment, AssignmentError
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Evidence:
 
     figures: list[str] = field(default_factory=list)
     references: list[dict[str, str]] = field(default_factory=list)
+    considered: list[dict[str, str]] = field(default_factory=list)  # {"png", "why"}: looked at, not accepted
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class CheckSpec:
     needs: str
     inputs: str
     function: Check
+    rests_on: tuple[str, ...] = ()  # assets (e.g. "pretrained weights") whose stand-ins leave it unverifiable
 
 
 class CheckSuite:
@@ -66,17 +68,33 @@ class CheckSuite:
 
     def __init__(self) -> None:
         self.specs: list[CheckSpec] = []
+        self.stand_in_finder: Callable[[GradingContext], dict[str, str]] | None = None
 
-    def check(self, task: str, points: float, title: str, needs: str = "quick", inputs: str = ""):
-        """``inputs`` tells a student what the check called their code with (hidden values stay hidden)."""
+    def check(
+        self,
+        task: str,
+        points: float,
+        title: str,
+        needs: str = "quick",
+        inputs: str = "",
+        rests_on: tuple[str, ...] = (),
+    ):
+        """``inputs`` tells a student what the check called their code with (hidden values stay hidden);
+        ``rests_on`` names the assets whose meaning the verdict needs (see ``stand_ins``)."""
         if needs not in ("quick", "full"):
             raise ValueError("needs is 'quick' or 'full'")
 
         def register(function: Check) -> Check:
-            self.specs.append(CheckSpec(function.__name__, task, points, title, needs, inputs, function))
+            self.specs.append(CheckSpec(function.__name__, task, points, title, needs, inputs, function, rests_on))
             return function
 
         return register
+
+    def stand_ins(self, finder: Callable[[GradingContext], dict[str, str]]) -> Callable:
+        """Register how this grading learns which assets are stand-ins ({asset: note}), in the grader's
+        process: checks resting on one are not verifiable and claim no marks either way."""
+        self.stand_in_finder = finder
+        return finder
 
 
 def validate_suite(suite: CheckSuite, assignment: Assignment) -> None:
@@ -113,8 +131,10 @@ def run_check(spec: CheckSpec, context: GradingContext) -> CheckResult:
     context.evidence = evidence = Evidence()
     try:
         _judge(spec, context, result)
+        _unverifiable_on_stand_ins(spec, context, result)
     finally:
         result.figures, result.references = evidence.figures, evidence.references
+        result.considered = [entry for entry in evidence.considered if entry["png"] not in evidence.figures]
     return result
 
 
@@ -144,5 +164,19 @@ def _judge(spec: CheckSpec, context: GradingContext, result: CheckResult) -> Non
         result.score, result.status, result.message = spec.points, PASSED, note or "ok"
 
 
+def _unverifiable_on_stand_ins(spec: CheckSpec, context: GradingContext, result: CheckResult) -> None:
+    assets = [asset for asset in spec.rests_on if asset in context.stand_in_assets]
+    if not assets or result.status not in (PASSED, FAILED, PARTIAL):
+        return
+    verdict = result.status
+    result.status, result.score = UNVERIFIABLE, 0.0
+    result.message = (
+        f"not verifiable: the {' and '.join(assets)} were stand-ins in this grading, so the check's verdict "
+        f"({verdict}: {result.message}) claims no marks either way; an instructor decides"
+    )
+
+
 def run_suite(suite: CheckSuite, context: GradingContext) -> list[CheckResult]:
+    if suite.stand_in_finder is not None:
+        context.stand_in_assets.update(suite.stand_in_finder(context))
     return [run_check(spec, context) for spec in suite.specs]

@@ -44,7 +44,10 @@ class GradingContext:
     figure_dir: Path
     data: DataDir
     cache_dir: Path  # where trained reference models are cached: the instructor's choice
+    task_cells: dict[str, list[int]] = field(default_factory=dict)  # the notebook's cells under each task
     stand_ins: list[str] = field(default_factory=list)
+    stand_in_assets: dict[str, str] = field(default_factory=dict)  # asset -> note, as the grader found them
+    substitutions: dict[str, str] = field(default_factory=dict)  # a piece of the notebook -> why the grader swapped it
     flags: list[str] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
@@ -71,6 +74,21 @@ class GradingContext:
         for part in (part for figure in figures for part in (figure["parts"] if "parts" in figure else [figure])):
             if part["png"] and part["png"] not in self.evidence.figures:
                 self.evidence.figures.append(part["png"])
+
+    def consider(self, figure: FigureRecord | FigureGroup, why: str) -> None:
+        """Note a figure the running check looked at and did not accept, and why, for the report."""
+        for part in figure["parts"] if "parts" in figure else [figure]:
+            if part["png"] and all(entry["png"] != part["png"] for entry in self.evidence.considered):
+                self.evidence.considered.append({"png": part["png"], "why": why})
+
+    def substitute(self, piece: str, why: str) -> None:
+        """Record that the grader ran a check with its own correct ``piece`` in place of the notebook's."""
+        self.substitutions.setdefault(piece, why)
+
+    def end_of_task(self, task: str) -> int | None:
+        """The last cell under ``task`` (None when the notebook does not mark where the task is)."""
+        cells = self.task_cells.get(task)
+        return max(cells) if cells else None
 
     def show_reference(self, name: str, caption: str, rows: list[list[Panel]], title: str = "") -> None:
         """Draw what the figure should look like, to sit beside the student's in the report."""

@@ -12,6 +12,8 @@ from typing import Any
 from checks.grading.scheme import Assignment
 
 PASSED, FAILED, PARTIAL, NEEDS_TA, NOT_RUN = "passed", "failed", "partial", "needs_ta", "not_run"
+UNVERIFIABLE = "unverifiable"
+"""A check whose evidence rests on a stand-in asset: no marks either way until an instructor decides."""
 
 
 @dataclass
@@ -30,6 +32,8 @@ class CheckResult:
     inputs: str = ""
     figures: list[str] = field(default_factory=list)
     references: list[dict[str, str]] = field(default_factory=list)
+    considered: list[dict[str, str]] = field(default_factory=list)  # {"png", "why"}: figures looked at, not accepted
+    first_cause: dict[str, Any] | None = None  # the earlier notebook error this failure follows from
 
 
 @dataclass
@@ -60,6 +64,8 @@ def task_status(checks: list[CheckResult], written_max: float) -> str:
     if statuses == {NOT_RUN}:
         return NOT_RUN
     statuses.discard(NOT_RUN)
+    if UNVERIFIABLE in statuses and statuses <= {PASSED, UNVERIFIABLE}:
+        return UNVERIFIABLE
     if statuses <= {PASSED}:
         return NEEDS_TA if written_max else PASSED
     if statuses <= {FAILED}:
@@ -89,6 +95,9 @@ class SubmissionResult:
     written_answers: list[WrittenAnswer] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
     stand_ins: list[str] = field(default_factory=list)
+    stand_in_assets: dict[str, str] = field(default_factory=dict)  # asset -> note: checks resting on them unverifiable
+    substitutions: dict[str, str] = field(default_factory=dict)  # piece -> why the grader used its own
+    error_groups: list[dict[str, Any]] = field(default_factory=list)  # each notebook error and the marks it cost
     flags: list[str] = field(default_factory=list)
     problem: str | None = None
     execution_time: float = 0.0
@@ -109,6 +118,9 @@ class SubmissionResult:
             "max_score": assignment.total,
             "sandbox": self.sandbox,
             "stand_ins": self.stand_ins,
+            "stand_in_assets": self.stand_in_assets,
+            "substitutions": self.substitutions,
+            "error_groups": self.error_groups,
             "flags": self.flags,
             "problem": self.problem,
             "tasks": {task_id: asdict(task) for task_id, task in tasks.items()},

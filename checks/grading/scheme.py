@@ -33,6 +33,7 @@ class Task:
     written: float = 0.0
     names: tuple[str, ...] = ()
     question: WrittenQuestion | None = None
+    rests_on: tuple[str, ...] = ()  # assets its written answer is about: with stand-ins a TA cannot judge it as meant
 
     @property
     def automatic(self) -> float:
@@ -106,6 +107,7 @@ def load_assignment_file(path: Path) -> Assignment:
             )
             if "question" in entry
             else None,
+            rests_on=tuple(entry.get("rests_on", ())),
         )
         for entry in raw["tasks"]
     )

@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ from checks.engine.sandbox import SandboxLimits
 from checks.engine.student import StudentProxy
 from checks.grading.check_api import CheckSuite, run_suite, validate_suite
 from checks.grading.context import GradingContext
-from checks.grading.figure_placement import place_figures
+from checks.grading.figure_placement import place_figures, task_cells
+from checks.grading.first_causes import attach_first_causes, load_known_causes
 from checks.grading.results import SubmissionResult
 from checks.grading.scheme import Assignment
 from checks.grading.written import Question, locate_answers
@@ -107,9 +108,15 @@ async def _grade_notebook(
             figure_dir=out / "figures",
             data=data,
             cache_dir=resolve_cache_dir(options.cache_dir),
+            task_cells=task_cells(program, [task.id for task in assignment.tasks]),
         )
         result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
+        if options.mode == "full":  # quick mode runs extracted cells, whose numbers are not the notebook's
+            known = load_known_causes(assignment.folder)
+            groups = attach_first_causes(result.checks, run.cells, program, context.task_cells, known)
+            result.error_groups = [asdict(group) for group in groups]
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
+        result.stand_in_assets, result.substitutions = context.stand_in_assets, context.substitutions
         result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
     nbformat.write(program, out / "executed.ipynb")
     _flag_run_problems(run, result)

@@ -50,6 +50,14 @@ def install(config_file: str) -> None:
     _state["figures"] = recorder
     shell.events.register("post_run_cell", lambda result: recorder.capture_open_figures())
 
+    from . import snapshots
+
+    snapshots.RECORDER = snapshots.ModelSnapshots(log)
+    shell.events.register(
+        "post_run_cell",
+        lambda result: snapshots.RECORDER.capture(shell.user_ns, log.cell if isinstance(log.cell, int) else None),
+    )
+
     os.makedirs(config["workdir"], exist_ok=True)
     os.chdir(config["workdir"])
     _copy_submission_files(config.get("submission"), Path(config["workdir"]), log)
@@ -91,6 +99,10 @@ def serve(request_id: str) -> None:
 
     def after(request: dict) -> None:
         recorder.capture_open_figures()
+        from . import snapshots
+
+        if snapshots.RECORDER is not None:
+            snapshots.RECORDER.capture(get_ipython().user_ns, f"call:{request.get('target', request.get('op'))}")
         log.cell = previous_cell
 
     serve_request(

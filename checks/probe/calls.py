@@ -64,8 +64,12 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
         return describe(_lookup(namespace, request["target"]), tuple(request["input_shape"]))
     if operation == "export":
         from .export import export_module
+        from .snapshots import weights_at
 
-        return export_module(_lookup(namespace, request["target"]), tuple(request["input_shape"]))
+        module = _lookup(namespace, request["target"])
+        as_of = request.get("as_of_cell")
+        weights = weights_at(module, as_of if isinstance(as_of, int) else None)
+        return export_module(module, tuple(request["input_shape"]), weights)
     if operation == "call":
         function = _lookup(namespace, request["target"])
         if not callable(function):

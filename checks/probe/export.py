@@ -189,7 +189,9 @@ def _node(node: fx.Node, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _state(traced: fx.GraphModule, graph: fx.Graph) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _state(
+    traced: fx.GraphModule, graph: fx.Graph, weights: dict[str, torch.Tensor] | None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     tensors: dict[str, torch.Tensor] = {}
     for node in graph.nodes:
         if node.op == "call_module":
@@ -207,15 +209,30 @@ def _state(traced: fx.GraphModule, graph: fx.Graph) -> tuple[dict[str, torch.Ten
             )
         tensors[node.target] = value.detach().clone().cpu()
         attributes[node.target] = {"parameter": isinstance(value, nn.Parameter)}
+    if weights is not None:
+        tensors = {key: _earlier(key, tensor, weights) for key, tensor in tensors.items()}
     values = sum(tensor.numel() for tensor in tensors.values())
     if values > MAX_STATE_VALUES:
         raise ExportError(f"the model holds {values:,} values; the grader rebuilds at most {MAX_STATE_VALUES:,}")
     return tensors, attributes
 
 
-def export_module(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
+def _earlier(key: str, current: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The tensor as an earlier snapshot of the model's state held it (keys are the same paths)."""
+    earlier = weights.get(key)
+    if earlier is None:
+        return current
+    if earlier.shape != current.shape or earlier.dtype != current.dtype:
+        raise ExportError(f"{key!r} changed shape or type since the snapshot the grader asked for")
+    return earlier.clone()
+
+
+def export_module(
+    module: nn.Module, input_shape: tuple[int, ...], weights: dict[str, torch.Tensor] | None = None
+) -> dict[str, Any]:
     """``{"graph": ..., "tensors": {path: tensor}}`` for ``checks.engine.exported_model.rebuild``;
-    traced in eval mode, each layer's training flag restored afterwards."""
+    traced in eval mode, each layer's training flag restored afterwards. ``weights`` (a snapshot of
+    the module's state_dict, see ``snapshots``) replace the current values of the tensors they name."""
     if not isinstance(module, nn.Module):
         raise ExportError(f"a {type(module).__name__} is not a torch.nn.Module")
     if not input_shape or not all(isinstance(size, int) and 0 < size <= 1 << 16 for size in input_shape):
@@ -240,7 +257,7 @@ def export_module(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, 
         for node in graph.nodes
         if node.op == "call_module"
     }
-    tensors, attributes = _state(traced, graph)
+    tensors, attributes = _state(traced, graph, weights)
     return {
         "graph": {"type": type(module).__name__, "nodes": nodes, "modules": modules, "attributes": attributes},
         "tensors": tensors,

@@ -1,4 +1,4 @@
-"""HTML pages people read: one self-contained report per student and a class overview.
+"""HTML pages people read: a report per student (light, plus a single-file copy to e-mail) and a class overview.
 
 Pages are rendered from stored results (with any TA overrides applied, see
 ``checks.publish.publisher``), so a graded class is re-rendered without running anything.
@@ -6,74 +6,139 @@ Pages are rendered from stored results (with any TA overrides applied, see
 
 from __future__ import annotations
 
-import base64
+import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
 
 from checks.data.class_folder import INDEX_FILE
 from checks.data.files import write_text_atomically
 from checks.grading.scheme import Assignment
+from checks.publish.page_images import PageImages
+from checks.publish.similarity import SimilarPair
+
+REPORT_FILE = "report.html"
+SINGLE_FILE_REPORT = "report-single.html"
+HISTOGRAM_BINS = 10
+HISTOGRAM_HEIGHT = 120
+HISTOGRAM_HEADROOM = 18  # above the tallest bar, for its count
+MAX_ADVISORY_ITEMS = 8
+STUDENT_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+"""Students' answers as a reader of the notebook sees them: raw HTML is shown as text, and markdown-it
+refuses javascript:, vbscript: and file: links."""
+CODE_SPAN = re.compile(r"`([^`\n]{1,300})`")
+
+
+def student_markdown(text: str) -> Markup:
+    return Markup(STUDENT_MARKDOWN.render(text))
+
+
+def code_spans(text: str | None) -> Markup:
+    """Plain text with `backticked` parts set as code, everything escaped."""
+    return Markup(CODE_SPAN.sub(r"<code>\1</code>", str(escape(text or ""))))
+
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("checks.publish", "templates"),
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
 )
-HISTOGRAM_BINS = 10
-HISTOGRAM_HEIGHT = 120
+TEMPLATES.filters.update(markdown=student_markdown, code=code_spans)
 
 
-def _embedded(student_dir: Path, png: str) -> str | None:
-    path = student_dir / "figures" / png
-    if "/" in png or not path.is_file():
-        return None
-    return base64.b64encode(path.read_bytes()).decode("ascii")
+def cell_labels(payload: dict[str, Any]) -> dict[int, str]:
+    """ "cell 16 (In [14])" for each code cell that ran: position from 1, markdown included, and Jupyter's count."""
+    labels = {}
+    for cell in payload.get("run", {}).get("cells", []):
+        count = cell.get("execution_count")
+        labels[cell["index"]] = f"cell {cell['index'] + 1}" + (f" (In [{count}])" if count else "")
+    return labels
 
 
-def _figures_by_task(payload: dict[str, Any], student_dir: Path) -> dict[str | None, list[dict[str, Any]]]:
+@dataclass
+class PageOptions:
+    """What a page shows beyond the results: how its images are stored and the problems of the TA's file."""
+
+    images: PageImages
+    override_problems: list[str] = field(default_factory=list)
+
+
+def _figures_by_task(payload: dict[str, Any], student_dir: Path, images: PageImages, labels: dict[int, str]):
     """The notebook's figures grouped by the task they were placed under (None: unplaced)."""
     grouped: dict[str | None, list[dict[str, Any]]] = {}
     for figure in payload.get("figures", []):
-        data = _embedded(student_dir, figure["png"])
-        if data:
-            grouped.setdefault(figure["task"], []).append({**figure, "data": data})
+        where = labels.get(figure["cell"], f"cell {figure['cell'] + 1}" if isinstance(figure["cell"], int) else "")
+        image = images.student_figure(student_dir, figure["png"], f"figure from {where}")
+        if image is not None:
+            grouped.setdefault(figure["task"], []).append({**figure, "image": image, "where": where})
     return grouped
 
 
-def _references_by_task(payload: dict[str, Any], student_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def _references_by_task(payload: dict[str, Any], student_dir: Path, images: PageImages):
     grouped: dict[str, list[dict[str, Any]]] = {}
     for check in payload["checks"]:
         for reference in check.get("references", []):
             own = grouped.setdefault(check["task"], [])
-            data = _embedded(student_dir, reference["png"])
-            if data and all(seen["png"] != reference["png"] for seen in own):
-                own.append({**reference, "data": data})
+            if any(seen["png"] == reference["png"] for seen in own):
+                continue
+            image = images.reference_figure(student_dir, reference["png"], f"reference: {reference['caption']}")
+            if image is not None:
+                own.append({**reference, "image": image})
     return grouped
 
 
-def render_student(payload: dict[str, Any], assignment: Assignment, student_dir: Path) -> Path:
+def stand_in_effects(payload: dict[str, Any], assignment: Assignment) -> dict[str, Any]:
+    """The stand-in assets of this grading and the tasks whose checks or written answers they leave unverifiable."""
+    assets = payload.get("stand_in_assets", {})
+    checks = sorted({check["task"] for check in payload["checks"] if check["status"] == "unverifiable"})
+    written = [task.id for task in assignment.tasks if task.written and set(task.rests_on) & set(assets)]
+    images = [
+        event
+        for event in payload.get("run", {}).get("events", [])
+        if event.get("kind") == "shim" and event.get("shim") == "download" and event.get("stand_in")
+    ]
+    return {"assets": assets, "checks": checks, "written": written, "images": images}
+
+
+def render_student(
+    payload: dict[str, Any], assignment: Assignment, student_dir: Path, options: PageOptions, target: str = REPORT_FILE
+) -> Path:
+    labels = cell_labels(payload)
     checks_by_task: dict[str, list] = {}
     for check in payload["checks"]:
         checks_by_task.setdefault(check["task"], []).append(check)
     answers_by_task: dict[str, list] = {}
     for answer in payload["written_answers"]:
         answers_by_task.setdefault(answer["task"], []).append(answer)
+    events = payload.get("run", {}).get("events", [])
     html = TEMPLATES.get_template("student.html.j2").render(
         r=payload,
         a=assignment,
         checks_by_task=checks_by_task,
         answers_by_task=answers_by_task,
-        written_total=sum(task.written for task in assignment.tasks),
-        figures_by_task=_figures_by_task(payload, student_dir),
-        references_by_task=_references_by_task(payload, student_dir),
-        shims=[event for event in payload.get("run", {}).get("events", []) if event.get("kind") == "shim"],
+        labels=labels,
+        figures_by_task=_figures_by_task(payload, student_dir, options.images, labels),
+        references_by_task=_references_by_task(payload, student_dir, options.images),
+        shims=[event for event in events if event.get("kind") == "shim"],
+        stand_ins=stand_in_effects(payload, assignment),
+        single_file=target != REPORT_FILE,
+        max_advisory_items=MAX_ADVISORY_ITEMS,
     )
-    target = student_dir / "report.html"
-    write_text_atomically(target, html)
-    return target
+    path = student_dir / target
+    write_text_atomically(path, html)
+    return path
+
+
+def render_student_pages(payload: dict[str, Any], assignment: Assignment, out: Path, options: PageOptions) -> Path:
+    """The light report (images as files, reference figures shared by the class) and its single-file copy."""
+    student_dir = out / payload["student"]
+    render_student(payload, assignment, student_dir, PageOptions(PageImages(out, inline=True)), SINGLE_FILE_REPORT)
+    return render_student(payload, assignment, student_dir, options)
 
 
 def _attention(payload: dict[str, Any]) -> str | None:
@@ -87,12 +152,11 @@ def _attention(payload: dict[str, Any]) -> str | None:
     return "; ".join(serious) or None
 
 
-def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Path) -> Path:
-    rows = sorted(payloads, key=lambda p: p["student"])
+def _histogram(rows: list[dict[str, Any]], assignment: Assignment) -> list[dict[str, Any]]:
     width = assignment.total / HISTOGRAM_BINS
     counts = Counter(min(int(p["score"] // width), HISTOGRAM_BINS - 1) for p in rows)
     tallest = max(counts.values(), default=1)
-    histogram = [
+    return [
         {
             "label": f"{i * width:g}-{(i + 1) * width:g}",
             "count": counts.get(i, 0),
@@ -100,6 +164,30 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
         }
         for i in range(HISTOGRAM_BINS)
     ]
+
+
+def _class_stand_ins(rows: list[dict[str, Any]], assignment: Assignment) -> dict[str, Any]:
+    assets: dict[str, str] = {}
+    checks: set[str] = set()
+    written: set[str] = set()
+    students = 0
+    for payload in rows:
+        effects = stand_in_effects(payload, assignment)
+        assets.update(effects["assets"])
+        checks.update(effects["checks"])
+        written.update(effects["written"])
+        students += bool(effects["assets"])
+    return {"assets": assets, "checks": sorted(checks), "written": sorted(written), "students": students}
+
+
+def render_index(
+    payloads: list[dict[str, Any]],
+    assignment: Assignment,
+    out: Path,
+    override_problems: list[str],
+    similar: list[SimilarPair],
+) -> Path:
+    rows = sorted(payloads, key=lambda p: p["student"])
     graded = [p for p in rows if not p["problem"]] or rows
     task_rates = {}
     for task in assignment.tasks:
@@ -116,7 +204,7 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
     failures: Counter = Counter()
     for payload in graded:
         for check in payload["checks"]:
-            if check["max_score"] == 0 or check["status"] == "not_run":
+            if check["max_score"] == 0 or check["status"] in ("not_run", "unverifiable"):
                 continue
             label = f"{check['task']} {check['title']}"
             check_totals[label] += 1
@@ -127,13 +215,20 @@ def render_index(payloads: list[dict[str, Any]], assignment: Assignment, out: Pa
         a=assignment,
         rows=rows,
         mean=sum(p["score"] for p in rows) / max(len(rows), 1),
-        ta_done=sum(bool(p["overridden"]) for p in rows),
-        histogram=histogram,
+        final_count=sum(bool(p["final"]) for p in rows),
+        pending_total=sum(p["pending"] for p in rows),
+        ta_done=sum(bool(p["ta_marks"]) for p in rows),
+        corrected=sum(p["corrected_checks"] for p in rows),
+        histogram=_histogram(rows, assignment),
         histogram_height=HISTOGRAM_HEIGHT,
+        histogram_headroom=HISTOGRAM_HEADROOM,
         attention=[{"student": p["student"], "reason": reason} for p in rows if (reason := _attention(p))],
         task_rates=task_rates,
         check_rates=[(name, check_passes[name] / total) for name, total in check_totals.items()],
         failures=failures.most_common(10),
+        stand_ins=_class_stand_ins(rows, assignment),
+        override_problems=override_problems,
+        similar=similar,
     )
     target = out / INDEX_FILE
     write_text_atomically(target, html)

@@ -6,7 +6,14 @@ from typing import Any
 
 from checks.grading.scheme import Assignment
 
-SYMBOLS = {"passed": "ok", "failed": "FAIL", "partial": "part", "needs_ta": "TA", "not_run": "--"}
+SYMBOLS = {
+    "passed": "ok",
+    "failed": "FAIL",
+    "partial": "part",
+    "needs_ta": "TA",
+    "not_run": "--",
+    "unverifiable": "??",
+}
 
 
 def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
@@ -24,6 +31,9 @@ def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
             lines.append(f"          - {check['title']}: {check['message']}")
             if check.get("expected") is not None:
                 lines.append(f"            expected {check['expected']}; found {check['found']}")
+            cause = check.get("first_cause")
+            if cause:
+                lines.append(f"            follows from {cause['label']}: {cause['error']}")
             if check.get("cause"):
                 lines.append(f"            likely cause: {check['cause']}")
             if check.get("inputs") and check["status"] in ("failed", "partial"):

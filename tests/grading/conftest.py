@@ -14,6 +14,7 @@ from checks.engine.sandbox import SandboxLimits
 from checks.grading.scheme import load_assignment
 from checks.grading.submission import GradeOptions
 from tests.grading.forged_notebook import forged_notebook
+from tests.grading.later_training_notebook import later_training_notebook
 from tests.grading.mutant_notebook import mutant_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,9 +85,11 @@ def deadline():
 @pytest.fixture(scope="session")
 def forged_class(assignment, data_root, tmp_path_factory):
     """A notebook that forges the grader's measurements, the mutant that fails every check, a submission
-    named like a class file and an archive that cannot be extracted, graded as one class."""
+    named like a class file, an archive that cannot be extracted and a correct notebook whose later
+    function trains its model, graded as one class."""
     folder = tmp_path_factory.mktemp("forged-class")
     nbformat.write(forged_notebook(), folder / "Forger_R1.ipynb")
+    nbformat.write(later_training_notebook(), folder / "Trainer_R4.ipynb")
     nbformat.write(mutant_notebook(), folder / "Mutant_R2.ipynb")
     nbformat.write(mutant_notebook(), folder / "grades.csv.ipynb")
     archive = io.BytesIO()

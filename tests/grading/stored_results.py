@@ -40,6 +40,8 @@ def write_student(out, student, checks, problem=None, flags=(), answer="Hot is c
                     "duration_s": 0.5,
                     "error_name": "ZeroDivisionError",
                     "error_value": "division by zero",
+                    "execution_count": 1,
+                    "traceback": ["Cell In[1], line 1", "ZeroDivisionError: division by zero"],
                 }
             ],
             "events": [{"kind": "shim", "cell": 1, "shim": "pip", "command": "pip install torch"}],

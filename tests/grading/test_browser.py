@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.grading.conftest import CORRECT
+from checks.cli import main
+from checks.publish.page_images import page_weight
+from tests.grading.conftest import CORRECT, CRASH, NO_TITLES
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -71,6 +73,11 @@ def test_the_class_overview_sorts_and_links_every_report(browser, graded, tmp_pa
     assert browser.find_element(By.ID, "title").text.startswith("CS411 A2")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#histogram rect")) == 10
     assert "Dev_Patel_CS2304" in browser.find_element(By.ID, "attention").text
+    assert "marks pending" in browser.find_element(By.ID, "summary").text
+    stand_ins = browser.find_element(By.ID, "stand-ins").text
+    assert "Graded with stand-ins" in stand_ins and "pretrained weights" in stand_ins and "1.3" in stand_ins
+    correct_row = browser.find_element(By.XPATH, f"//table[@id='students']//tr[td/a[text()='{CORRECT}']]")
+    assert correct_row.find_elements(By.TAG_NAME, "td")[1].text.endswith("+?")
     links = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#students tbody a")]
     assert sorted(links) == sorted(results)
     total_header = browser.find_element(By.XPATH, "//table[@id='students']//th[text()='Total']")
@@ -94,13 +101,84 @@ def test_a_student_report_shows_marks_figures_beside_references_and_the_log(brow
 
     out, results = graded
     browser.get((out / CORRECT / "report.html").as_uri())
-    assert browser.find_element(By.ID, "total").text.startswith(f"{results[CORRECT]['score']:g} of 100")
+    total = browser.find_element(By.ID, "total").text
+    assert total.startswith(f"{results[CORRECT]['score']:g} automatic + ? of ") and "awaiting a TA" in total
     assert len(browser.find_elements(By.CSS_SELECTOR, "#tasks tr")) == 1 + 16
     task = browser.find_element(By.CSS_SELECTOR, "[id='task-1.5']")
     assert task.find_elements(By.CSS_SELECTOR, ".student-figures img")
     assert task.find_elements(By.CSS_SELECTOR, ".reference-figures img")
     assert "Awaiting a TA's marks" in browser.find_element(By.CSS_SELECTOR, "[id='task-1.6']").text
+    assert "not verifiable" in browser.find_element(By.CSS_SELECTOR, "[id='task-1.3']").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#cells tr")) > 10
     assert broken_images(browser) == 0
     screenshot(browser, tmp_path, "report-correct")
     assert console_errors(browser) == []
+
+
+def test_every_report_is_light_and_fits_a_phone(browser, graded, tmp_path):
+    out, results = graded
+    weights = {student: page_weight(out / student / "report.html") for student in results}
+    assert max(weights.values()) < 500_000, weights
+    browser.set_window_size(390, 844)
+    browser.get((out / CORRECT / "report.html").as_uri())
+    overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    screenshot(browser, tmp_path, "report-phone")
+    browser.set_window_size(1280, 1000)
+
+
+def test_a_crash_links_each_lost_mark_to_the_cell_that_raised(browser, graded, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    out, _ = graded
+    browser.get((out / CRASH / "report.html").as_uri())
+    banner = browser.find_element(By.ID, "first-error-1").text
+    assert "Conv2D" in banner and "2.2, 2.5, 2.6, 2.7" in banner and "nn.Conv2d" in banner
+    link = browser.find_element(By.CSS_SELECTOR, "[id='task-2.2'] .cause-link a")
+    target = link.get_attribute("href").split("#")[1]
+    assert "In [" in link.text
+    row = browser.find_element(By.ID, target)
+    assert "AttributeError" in row.text and "Conv2D" in row.text
+    screenshot(browser, tmp_path, "report-crash")
+    assert console_errors(browser) == []
+
+
+def test_figures_without_titles_sit_under_their_tasks(browser, graded):
+    from selenium.webdriver.common.by import By
+
+    out, results = graded
+    browser.get((out / NO_TITLES / "report.html").as_uri())
+    for task in ("1.8", "2.2", "2.1"):
+        section = browser.find_element(By.CSS_SELECTOR, f"[id='task-{task}']")
+        assert section.find_elements(By.CSS_SELECTOR, ".student-figures img"), task
+    loss = browser.find_element(By.CSS_SELECTOR, "[id='task-2.2']").text
+    assert "a loss curve in cell" in loss and "no training loss curve found" not in loss
+    placed = {figure["png"]: figure["task"] for figure in results[NO_TITLES]["figures"]}
+    digits = next(check for check in results[NO_TITLES]["checks"] if check["name"] == "digits_shown")
+    assert digits["figures"] and all(placed[png] == "2.1" for png in digits["figures"])
+    assert broken_images(browser) == 0
+
+
+def test_overrides_apply_their_valid_lines_and_list_the_others(browser, graded, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    source, _ = graded
+    out = tmp_path / "class"
+    shutil.copytree(source, out)
+    (out / "overrides.csv").write_text(
+        "student,item,marks,comment\n"
+        f"{CORRECT},1.6,2,clear answer\n"
+        f"{CORRECT},1.3 The printed top-5 classes agree with the grader's top-5 for the notebook's image,4,checked by hand\n"
+        f"{CORRECT},9.9,1,no such task\n"
+        "Nobody_X1,1.6,1,unknown student\n"
+        f"{CORRECT},1.7,7,too many\n"
+    )
+    assert main(["report", str(out)]) == 1
+    browser.get((out / "index.html").as_uri())
+    problems = browser.find_element(By.ID, "override-problems").text
+    assert "3 line(s) not applied" in problems
+    assert all(f"line {line}:" in problems for line in (4, 5, 6))
+    browser.get((out / CORRECT / "report.html").as_uri())
+    assert "TA: 2 / 2" in browser.find_element(By.CSS_SELECTOR, "[id='task-1.6']").text
+    assert "Set by a TA" in browser.find_element(By.CSS_SELECTOR, "[id='task-1.3']").text
+    assert "1 check(s) corrected by a TA" in browser.find_element(By.ID, "total").text

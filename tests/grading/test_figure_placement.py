@@ -3,7 +3,7 @@
 import nbformat
 
 from checks.engine.exchange_records import FigureRecord, figure
-from checks.grading.figure_placement import place_figures, task_headings
+from checks.grading.figure_placement import place_figures, task_cells, task_headings
 from checks.grading.results import CheckResult
 
 TASKS = ["1.1", "1.5", "1.6", "2.1"]
@@ -49,8 +49,8 @@ def test_a_judged_figure_follows_its_check_and_others_follow_the_heading_above()
     }
     assert placed == {
         "figure-001.png": ("1.1", "judged by a check", "a cat"),
-        "figure-002.png": ("1.5", "under the heading in cell 2", "viridis"),
-        "figure-003.png": ("2.1", "under the heading in cell 4", ""),
+        "figure-002.png": ("1.5", "under the heading in cell 3", "viridis"),
+        "figure-003.png": ("2.1", "under the heading in cell 5", ""),
         "figure-004.png": ("2.1", "judged by a check", ""),
     }
 
@@ -58,3 +58,52 @@ def test_a_judged_figure_follows_its_check_and_others_follow_the_heading_above()
 def test_a_figure_above_every_heading_stays_unplaced():
     placed = place_figures([record("figure-001.png", 1)], [], notebook(), TASKS)
     assert placed[0]["task"] is None
+
+
+def commented_notebook():
+    cells = [
+        nbformat.v4.new_markdown_cell("# CS411 A2"),
+        nbformat.v4.new_code_cell("# 1.5 Image and saliency side by side\nplt.imshow(saliency)"),
+        nbformat.v4.new_code_cell("plt.plot(losses)"),
+        nbformat.v4.new_code_cell("x = 1  # 2.1 is not named on the first line\nplt.plot(x)"),
+        nbformat.v4.new_code_cell("\n# Task 2.1: digits\nplt.imshow(digit)"),
+        nbformat.v4.new_code_cell("#1.55 is no task\nplt.plot(y)"),
+    ]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_a_leading_comment_naming_a_task_starts_it_and_later_mentions_do_not():
+    assert task_cells(commented_notebook(), TASKS) == {"1.5": [1, 2, 3], "2.1": [4, 5]}
+    placed = {
+        f["png"]: (f["task"], f["placed_by"])
+        for f in place_figures(
+            [record("figure-001.png", 1), record("figure-002.png", 2), record("figure-003.png", 4)],
+            [],
+            commented_notebook(),
+            TASKS,
+        )
+    }
+    assert placed == {
+        "figure-001.png": ("1.5", "by the comment naming the task in its cell"),
+        "figure-002.png": ("1.5", "under the comment in cell 2"),
+        "figure-003.png": ("2.1", "by the comment naming the task in its cell"),
+    }
+
+
+def test_a_figure_checks_rejected_says_why_and_one_judged_elsewhere_does_not():
+    checks = [
+        CheckResult(
+            "grid", "2.1", "a 2 x 5 grid", 1, considered=[{"png": "figure-001.png", "why": "a 1 x 10 grid, not 2 x 5"}]
+        ),
+        CheckResult("digits", "1.5", "digits", 1, figures=["figure-002.png"]),
+        CheckResult("other", "2.1", "other", 1, considered=[{"png": "figure-002.png", "why": "no legend"}]),
+    ]
+    placed = {
+        f["png"]: f
+        for f in place_figures([record("figure-001.png", 1), record("figure-002.png", 1)], checks, notebook(), TASKS)
+    }
+    assert (
+        placed["figure-001.png"]["task"] == "2.1" and placed["figure-001.png"]["placed_by"] == "considered by a check"
+    )
+    assert placed["figure-001.png"]["considered"] == [{"check": "a 2 x 5 grid", "why": "a 1 x 10 grid, not 2 x 5"}]
+    assert placed["figure-002.png"]["task"] == "1.5" and placed["figure-002.png"]["considered"] == []

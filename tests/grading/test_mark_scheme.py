@@ -12,7 +12,8 @@ from checks.grading.scheme import AssignmentError, available_assignments, load_a
 from checks.grading.submission import load_suite
 from checks.publish.exports import gradescope_results
 from checks.publish.overrides import apply_overrides
-from checks.publish.report import render_student
+from checks.publish.page_images import PageImages
+from checks.publish.report import PageOptions, render_student
 from checks.publish.self_check import render_summary
 
 SCHEME = """id = "x"
@@ -162,8 +163,12 @@ def test_pages_show_an_advisory_note_through_the_scheme(tmp_path):
     payload = SubmissionResult("Asha", "cs411-a2", "full", checks=[passed, note]).as_json(cs411)
     assert "plots" not in payload["tasks"] and payload["score"] == 1
     assert "  note: figure in cell 3: no title" in render_summary(payload, cs411).splitlines()
-    tags = {test["name"]: test["tags"] for test in gradescope_results(payload, cs411)["tests"]}
-    assert tags["plots Every plot has a title and labelled axes"] == ["advisory:plots"]
-    assert tags["1.5 saved"] == ["task:1.5"]
-    page = render_student(apply_overrides(payload, cs411, []), cs411, tmp_path).read_text()
-    assert '<div class="banner note">Every plot has a title and labelled axes: figure in cell 3: no title</div>' in page
+    final = apply_overrides(payload, cs411, [])
+    exported = gradescope_results(final, cs411)
+    tags = {test["name"]: test["tags"] for test in exported["tests"]}
+    assert "plots Every plot has a title and labelled axes" not in tags and tags["1.5 saved"] == ["task:1.5"]
+    assert "figure in cell 3: no title" in exported["output"]
+    page = render_student(final, cs411, tmp_path, PageOptions(PageImages(tmp_path))).read_text()
+    advisory = page[page.index('<details class="banner note advisory">') :]
+    assert "Every plot has a title and labelled axes: 1 item(s) to look at" in advisory
+    assert "<li>figure in cell 3: no title</li>" in advisory

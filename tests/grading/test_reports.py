@@ -28,7 +28,7 @@ def test_reports_and_overview_render_from_stored_results(tmp_path):
                 message="preprocess returned shape (3, 224, 224)",
                 expected="(1, 3, 224, 224)",
                 found="(3, 224, 224)",
-                cause="the starter code forgets .unsqueeze(0)",
+                cause="the starter code forgets `.unsqueeze(0)`",
             ),
             CheckResult(
                 "viridis_layout",
@@ -47,17 +47,25 @@ def test_reports_and_overview_render_from_stored_results(tmp_path):
     write_student(tmp_path, "Dev_R4", [], problem="invalid submission: broken.ipynb is empty")
     assert main(["report", str(tmp_path)]) == 0
     bela = (tmp_path / "Bela_R2" / "report.html").read_text()
-    assert "forgets .unsqueeze(0)" in bela and "Expected: <code>(1, 3, 224, 224)</code>" in bela
+    assert "forgets <code>.unsqueeze(0)</code>" in bela and "Expected: <code>(1, 3, 224, 224)</code>" in bela
     assert "&lt;script&gt;alert" in bela and "<script>alert" not in bela
+    assert '<a href="../index.html">Class overview</a>' in bela and '<a href="executed.ipynb">' in bela
+    assert 'name="viewport"' in bela and "[preprocess_shape]" in bela
     task_15 = bela[bela.index('id="task-1.5"') : bela.index('id="task-1.6"')]
-    assert "cell 7 — tabby cat (judged by a check)" in task_15 and "data:image/png;base64," in task_15
-    assert 'alt="reference: reference map for the image"' in task_15
+    assert "cell 8 — tabby cat (judged by a check)" in task_15 and 'src="figures/web/figure-001.' in task_15
+    assert 'alt="reference: reference map for the image"' in task_15 and 'src="../reference-figures/' in task_15
+    assert "data:image" not in bela and 'loading="lazy"' in task_15
     other = bela[bela.index("Other figures") :]
-    assert "cell 12 — stray" in other and "tabby cat" not in other
-    assert "ZeroDivisionError: division by zero" in bela and "pip install torch" in bela
-    assert "Expected 2-3 sentences; found 2 in cell 9" in bela
+    assert "cell 13 — stray" in other and "tabby cat" not in other
+    log = bela[bela.index('id="cells"') :]
+    assert 'id="cell-1"' in log and "cell 2 (In [1])" in log and "ZeroDivisionError: division by zero" in log
+    assert "<code>pip install torch</code>" in log and "pip pip" not in log
+    assert "Expected 2-3 sentences; found 2 in cell 10" in bela
+    single = (tmp_path / "Bela_R2" / "report-single.html").read_text()
+    assert single.count("data:image/") >= 3 and "../reference-figures" not in single and "Class overview" not in single
     assert "0 of 1 automatic checks passed." in bela[bela.index('id="task-1.2"') :]
-    assert "2 of 2 automatic checks passed: shape; values." in (tmp_path / "Asha_R1" / "report.html").read_text()
+    asha = (tmp_path / "Asha_R1" / "report.html").read_text()
+    assert 'passed: shape <span class="check-id">[preprocess_shape]</span>; values <span class="check-id">' in asha
     assert 'id="problem"' in (tmp_path / "Dev_R4" / "report.html").read_text()
     index = (tmp_path / "index.html").read_text()
     for student in ("Asha_R1", "Bela_R2", "Dev_R4"):
@@ -67,6 +75,7 @@ def test_reports_and_overview_render_from_stored_results(tmp_path):
     assert "<td>2.8</td><td>Failure analysis</td><td>0.0 / 5</td><td>written only (TA)</td>" in index
     assert "<td>1.2</td><td>preprocess(pil_img)</td><td>2.0 / 4</td><td>50%</td>" in index
     assert (tmp_path / "grades.csv").read_text().count("\n") == 4
+    assert "0 of 3 totals final" in index and "48 marks pending" in index and ">4+?</td>" in index
 
 
 def test_report_on_a_folder_without_results_says_so(tmp_path, capsys):
@@ -76,7 +85,7 @@ def test_report_on_a_folder_without_results_says_so(tmp_path, capsys):
 
 def test_publish_returns_every_stored_result(tmp_path):
     write_student(tmp_path, "Asha_R1", [])
-    assert [p["student"] for p in publish(tmp_path)] == ["Asha_R1"]
+    assert [p["student"] for p in publish(tmp_path).finals] == ["Asha_R1"]
 
 
 def test_a_corrupt_stored_result_is_named(tmp_path, capsys):

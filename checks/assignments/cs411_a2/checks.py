@@ -26,6 +26,7 @@ from checks.finders.classifiers import (
     classifier_of,
     find_classifiers,
     measure_classifiers,
+    weights_changed_after,
 )
 from checks.finders.figures import (
     DIVERGING_CMAPS,
@@ -39,8 +40,9 @@ from checks.finders.figures import (
     unlabelled,
 )
 from checks.finders.printed_output import notebook_output_text
-from checks.finders.stated_numbers import judge_accuracy_claims
+from checks.finders.stated_numbers import AccuracyClaims, judge_accuracy_claims
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.grading.figure_placement import cell_number
 from checks.grading.reference_figures import Panel
 from checks.probe.standin import seeded_global_rng
 from checks.probe.wire import DataImage, KernelObject
@@ -98,20 +100,36 @@ CORRECT_PREPROCESS = (
 # ---- shared set-up, computed once per submission ---------------------------------------
 
 
+PRETRAINED = "pretrained weights"
+
+
+def pretrained(ctx):
+    """MobileNetV2 with its ImageNet weights from the data directory, or a labelled stand-in."""
+    return ctx.remember("pretrained", lambda: load_model(ctx.data))
+
+
+@suite.stand_ins
+def pretrained_stand_ins(ctx) -> dict[str, str]:
+    """Without ImageNet weights every prediction and saliency map of part 1 is noise: the checks that
+    read meaning into them (class names, the second class) cannot be verified."""
+    model = pretrained(ctx)
+    return {PRETRAINED: model.note} if model.stand_in else {}
+
+
 def mobilenet(ctx) -> tuple[torch.nn.Module, list[str], KernelObject]:
     """The grader's MobileNetV2 and an identical one inside the kernel (same weights or stand-in)."""
 
     def build():
-        pretrained = load_model(ctx.data)
-        if pretrained.stand_in:
-            ctx.stand_ins.append(pretrained.note)
+        model = pretrained(ctx)
+        if model.stand_in:
+            ctx.stand_ins.append(model.note)
         ctx.student.run(
             "import torchvision as __tv\n"
             f"{KERNEL_MOBILENET} = __tv.models.mobilenet_v2("
             "weights=__tv.models.MobileNet_V2_Weights.IMAGENET1K_V1).eval()\n"
             "del __tv"
         )
-        return pretrained.model, pretrained.categories, KernelObject(KERNEL_MOBILENET)
+        return model.model, model.categories, KernelObject(KERNEL_MOBILENET)
 
     return ctx.remember("mobilenet", build)
 
@@ -147,6 +165,11 @@ def mnist_test(ctx) -> tuple[torch.Tensor, torch.Tensor]:
 
 def using_correct_preprocess(ctx, action):
     """Run ``action`` while the student's ``preprocess`` is the assignment's correct one."""
+    ctx.substitute(
+        "preprocess",
+        "smooth_grad (1.8) calls preprocess; it was checked with the grader's correct preprocess so that a "
+        "mistake in 1.2 costs 1.2 only",
+    )
     ctx.student.run(
         CORRECT_PREPROCESS + f"__xaigrader_saved = globals().get('preprocess')\npreprocess = {KERNEL_PREPROCESS}"
     )
@@ -369,7 +392,13 @@ def unpack_saliency(result: Any) -> tuple[Any, Any]:
     return result
 
 
-@suite.check("1.3", 4, "The printed top-5 classes agree with the grader's top-5 for the notebook's image", needs="full")
+@suite.check(
+    "1.3",
+    4,
+    "The printed top-5 classes agree with the grader's top-5 for the notebook's image",
+    needs="full",
+    rests_on=(PRETRAINED,),
+)
 def top5_printed(ctx):
     expected = [prediction.class_name for prediction in student_top(ctx, 5)]
     text = printed(ctx)
@@ -381,7 +410,7 @@ def top5_printed(ctx):
             found=", ".join(found) or "none of them printed",
             fraction=len(found) / 5,
         )
-    return "all five class names printed" + (" (stand-in weights)" if ctx.stand_ins else "")
+    return "all five class names printed"
 
 
 @suite.check(
@@ -486,6 +515,12 @@ def saliency_values(ctx):
         )
 
 
+def cell_source(ctx, cell: int | str | None) -> str:
+    """The code of the notebook cell that drew a figure ("" for a figure a grader call drew)."""
+    cells = ctx.executed.cells
+    return str(cells[cell].source) if isinstance(cell, int) and 0 <= cell < len(cells) else ""
+
+
 def saliency_figures(ctx) -> list[dict]:
     return [figure for figure in ctx.figures if image_axes(figure, ndim=2, shape=(224, 224))]
 
@@ -523,7 +558,7 @@ def viridis_saved(ctx):
         )
 
 
-@suite.check("1.5", 2, "The figure's title is the predicted class name", needs="full")
+@suite.check("1.5", 2, "The figure's title is the predicted class name", needs="full", rests_on=(PRETRAINED,))
 def viridis_title(ctx):
     predicted = student_top(ctx, 1)[0].class_name
     candidates = [figure for figure in ctx.figures if image_axes(figure, ndim=3) and image_axes(figure, ndim=2)]
@@ -575,7 +610,7 @@ def second_class_layout(ctx):
     )
 
 
-@suite.check("1.7", 2, "One map is the saliency of the second-ranked class", needs="full")
+@suite.check("1.7", 2, "One map is the saliency of the second-ranked class", needs="full", rests_on=(PRETRAINED,))
 def second_class_map(ctx):
     model, categories, _ = mobilenet(ctx)
     _, image = student_image(ctx)
@@ -687,14 +722,26 @@ def smoothgrad_samples(ctx):
 @suite.check("1.8", 1, "Vanilla and SmoothGrad maps shown side by side", needs="full")
 def smoothgrad_figure(ctx):
     show_saliency_reference(ctx, "smoothgrad")
+    untitled = []
     for figure in saliency_figures(ctx):
-        if len(image_axes(figure, ndim=2, shape=(224, 224))) >= 2 and "smooth" in title_text(figure).lower():
+        if len(image_axes(figure, ndim=2, shape=(224, 224))) < 2:
+            continue
+        if "smooth" in title_text(figure).lower():
             ctx.cite(figure)
             return None
+        if "smooth_grad(" in cell_source(ctx, figure["cell"]):
+            untitled.append(figure)
+    if untitled:
+        ctx.cite(*untitled)
+        raise CheckFailed(
+            f"the SmoothGrad figure in {cell_number(untitled[0]['cell'])} has no title naming SmoothGrad",
+            expected="two maps, one titled SmoothGrad",
+            found=f"titles: {title_text(untitled[0]) or 'none'}",
+        )
     raise CheckFailed(
-        "no figure shows vanilla and SmoothGrad maps side by side with a title naming SmoothGrad",
+        "no figure shows vanilla and SmoothGrad maps side by side",
         expected="two maps, one titled SmoothGrad",
-        found="none",
+        found="no figure of two or more 224 x 224 maps drawn from smooth_grad's output",
     )
 
 
@@ -710,13 +757,23 @@ def plots_labelled(ctx):
 
 @suite.check("2.1", 1, "One image per digit with the digit as title", needs="full")
 def digits_shown(ctx):
+    untitled = []
     for figure in ctx.figures:
         axes = image_axes(figure, ndim=2, shape=(28, 28)) or image_axes(figure, ndim=3, shape=(1, 28))
         digits = {match for a in axes for match in re.findall(r"\d", a["title"])}
         if len(axes) >= 10 and digits >= set("0123456789"):
             ctx.cite(figure)
             return None
-    raise CheckFailed("no figure shows ten digit images titled 0-9", expected="10 images, titles 0..9", found="none")
+        if len(axes) >= 10:
+            untitled.append(figure)
+    if untitled:
+        ctx.cite(untitled[0])
+        raise CheckFailed(
+            f"the ten digit images in {cell_number(untitled[0]['cell'])} are not titled with their digits",
+            expected="10 images, titles 0..9",
+            found=f"titles: {title_text(untitled[0]) or 'none'}",
+        )
+    raise CheckFailed("no figure shows ten digit images", expected="10 images, titles 0..9", found="none")
 
 
 @suite.check("2.1", 1, "Training and test sample counts printed", needs="full")
@@ -770,18 +827,32 @@ def mnist_test_values(ctx) -> tuple[torch.Tensor, torch.Tensor]:
     return ctx.remember("mnist_test_values", load)
 
 
-def measured(ctx) -> list[Measured]:
-    """The notebook's MNIST classifiers, each with its accuracy on the real test set, best first."""
+def accuracy_claims(ctx) -> AccuracyClaims:
+    return ctx.remember("accuracy_claims", lambda: judge_accuracy_claims(ctx.executed, []))
+
+
+def trained_cell(ctx) -> int | None:
+    """Where task 2.2 ends (its model is judged as that cell left it): the last cell under 2.2, else
+    the cell that prints the reported accuracy, else None (the model as the notebook left it)."""
+    claim = accuracy_claims(ctx).reported_claim
+    end = ctx.end_of_task("2.2")
+    return end if end is not None else claim.cell if claim else None
+
+
+def measured(ctx, as_of: int | None) -> list[Measured]:
+    """The notebook's MNIST classifiers with the weights they had at the end of cell ``as_of``, each
+    with its accuracy on the real test set, best first."""
 
     def measure():
         images, labels = mnist_test_values(ctx)
-        return measure_classifiers(ctx.student, find_classifiers(ctx.student, CS411_INPUT), images, labels, EVERY_IMAGE)
+        models = find_classifiers(ctx.student, CS411_INPUT, as_of_cell=as_of)
+        return measure_classifiers(ctx.student, models, images, labels, EVERY_IMAGE)
 
-    return ctx.remember("measured", measure)
+    return ctx.remember(f"measured@{as_of}", measure)
 
 
-def best_classifier(ctx) -> Measured:
-    found = measured(ctx)
+def best_classifier(ctx, as_of: int | None = None) -> Measured:
+    found = measured(ctx, as_of)
     if not found:
         raise CheckFailed(
             "no trained MNIST classifier is left in the notebook's namespace",
@@ -791,9 +862,25 @@ def best_classifier(ctx) -> Measured:
     return found[0]
 
 
+def changed_later(ctx, best: Measured, after: int | None) -> str:
+    """Where the notebook changed the model's weights after ``after``, in words ("" when it did not)."""
+    if after is None or best.model.rebuilt is None:
+        return ""
+    cells = weights_changed_after(ctx.run.events, best.model.name, after)
+    if not cells:
+        return ""
+    where = ", ".join(cell_number(cell) for cell in cells[:5])
+    ctx.flags.append(
+        f"the weights of {best.model.name} changed after task 2.2 ended ({where}): tasks using the model later "
+        "see the changed weights"
+    )
+    return f"; its weights were changed later, in {where}, which does not count against 2.2"
+
+
 @suite.check("2.2", 4, "The trained model reaches 98% on the real MNIST test set (re-measured)", needs="full")
 def trained_accuracy(ctx):
-    best = best_classifier(ctx)
+    as_of = trained_cell(ctx)
+    best = best_classifier(ctx, as_of)
     name, accuracy, how = best.model.name, best.accuracy, best.model.measured_how
     if accuracy < MIN_TEST_ACCURACY:
         raise CheckFailed(
@@ -802,40 +889,60 @@ def trained_accuracy(ctx):
             found=f"{accuracy:.2%}, {how}",
             cause="train for 5 epochs with Adam(lr=1e-3) and batch_size=128",
         )
-    return f"{name}: {accuracy:.2%} {how}"
+    return f"{name}: {accuracy:.2%} {how}{changed_later(ctx, best, as_of)}"
 
 
 @suite.check("2.2", 1, "The printed test accuracy agrees with the measurement", needs="full")
 def printed_accuracy(ctx):
-    measured_best = best_classifier(ctx).accuracy
-    stated = judge_accuracy_claims(ctx.executed, [item.accuracy for item in measured(ctx)])
-    if not stated.claims:
-        raise CheckFailed("no test accuracy is printed", expected=f"about {measured_best:.2%}", found="nothing")
-    if not stated.agree:
-        claim = stated.reported
-        ctx.flags.append(f"printed accuracy {claim:.2f}% but the grader measured {measured_best:.2%}")
-        raise CheckFailed(
-            "the printed accuracy is not what the model achieves",
-            expected=f"{measured_best:.2%}",
-            found=f"{claim:.2f}% printed",
+    claim = accuracy_claims(ctx).reported_claim
+    if claim is None:
+        best = best_classifier(ctx, trained_cell(ctx))
+        raise CheckFailed("no test accuracy is printed", expected=f"about {best.accuracy:.2%}", found="nothing")
+    found = measured(ctx, claim.cell)
+    best = best_classifier(ctx, claim.cell)
+    if not judge_accuracy_claims(ctx.executed, [item.accuracy for item in found]).agree:
+        where = cell_number(claim.cell)
+        ctx.flags.append(
+            f"printed accuracy {claim.percent:.2f}% in {where} but the grader measured {best.accuracy:.2%} "
+            "on the model as that cell left it"
         )
+        raise CheckFailed(
+            f"the accuracy printed in {where} is not what the model achieved at the end of that cell",
+            expected=f"{best.accuracy:.2%} ({best.model.name}, {best.model.measured_how})",
+            found=f"{claim.percent:.2f}% printed in {where}",
+        )
+    where = cell_number(claim.cell)
+    return f"{claim.percent:.2f}% printed in {where}; {best.accuracy:.2%} measured on {best.model.name}"
 
 
 @suite.check("2.2", 1, "The training loss curve is plotted with labelled axes", needs="full")
 def loss_curve(ctx):
+    unnamed = []
     for figure in ctx.figures:
         for axes in plot_axes(figure):
             text = " ".join((axes["title"], axes["ylabel"], figure["suptitle"])).lower()
             pair_curves = any("→" in line["label"] or "->" in line["label"] for line in axes["lines"])
-            if axes["lines"] and "loss" in text and not pair_curves:
+            if not axes["lines"] or pair_curves:
+                continue
+            if "loss" in text:
                 ctx.cite(figure)
                 if not missing_labels(axes, figure):
                     return None
                 raise CheckFailed(
-                    "the loss curve lacks a title or axis labels",
+                    f"the loss curve in {cell_number(figure['cell'])} lacks a title or axis labels",
                     expected="title, x and y labels",
                     found=label_summary(axes),
                 )
+            if "loss" in cell_source(ctx, figure["cell"]).lower() and not any("->" in name for name in axes["legend"]):
+                unnamed.append((figure, axes))
+    if unnamed:
+        figure, axes = unnamed[0]
+        ctx.cite(figure)
+        raise CheckFailed(
+            f"a loss curve in {cell_number(figure['cell'])}, without a title or axis labels naming the loss",
+            expected="title, x and y labels",
+            found=label_summary(axes),
+        )
     raise CheckFailed("no training loss curve found", expected="a line plot of the loss per epoch", found="none")
 
 
@@ -1081,7 +1188,7 @@ def show_counterfactual_reference(ctx) -> None:
 
 
 def student_l1(ctx, source: int, target: int, lam: float) -> float:
-    model = best_classifier(ctx).model
+    model = best_classifier(ctx, trained_cell(ctx)).model
     name = model.name
     images, labels = mnist_test(ctx)
     key = f"l1-{source}-{target}-{lam}"
@@ -1159,15 +1266,19 @@ def lambda_grid(ctx):
     grids = []
     for figure in ctx.figures:
         panels = image_axes(figure, ndim=2, shape=(28, 28))
-        if len(panels) >= 10:
-            grids.append(panels[0]["grid"])
+        if len(panels) < 10:
+            continue
+        grid = panels[0]["grid"]
+        if sorted(grid or []) == [2, 5]:
             ctx.cite(figure)
-            if sorted(panels[0]["grid"] or []) == [2, 5]:
-                return None
+            return None
+        shape = f"a {grid[0]} x {grid[1]} grid" if grid else "panels outside a grid"
+        grids.append(shape)
+        ctx.consider(figure, f"{shape} of 28 x 28 images, not 2 x 5")
     raise CheckFailed(
         "no 2 x 5 grid of 28 x 28 panels (5 lambdas x counterfactual and difference)",
         expected="plt.subplots(2, 5)",
-        found=", ".join(f"a {g[0]} x {g[1]} grid" if g else "panels outside a grid" for g in grids) or "none",
+        found=", ".join(grids) or "none",
     )
 
 

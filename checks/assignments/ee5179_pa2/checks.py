@@ -23,6 +23,7 @@ from checks.finders.network_numbers import NetworkNumbers, own_numbers
 from checks.finders.panels import filter_grids, occlusion_maps, panel_arrays
 from checks.finders.stated_numbers import integers, judge_accuracy_claims, shapes, stated_text, states_shape
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.grading.figure_placement import cell_number
 from checks.grading.reference_figures import Panel
 from reference.ee5179_pa2 import (
     NEURON_DEFINITIONS,
@@ -49,6 +50,7 @@ from .findings import (
     hits_on_target,
     line_axes,
     measured,
+    measured_at,
     mnist,
     mnist_index,
     no_classifier,
@@ -201,6 +203,14 @@ def reported_accuracy(ctx):
         raise CheckFailed("no test accuracy is reported", expected=f"about {model.accuracy:.2%}", found="nothing")
     if stated.agree:
         return None
+    claim = stated.reported_claim
+    if claim.cell is not None:
+        then = measured_at(ctx, claim.cell)
+        if judge_accuracy_claims(ctx.executed, [item.accuracy for item in then]).agree:
+            return (
+                f"{claim.percent:.2f}% reported in {cell_number(claim.cell)} agrees with the model as that cell "
+                "left it; the notebook changed its weights later"
+            )
     ctx.flags.append(f"reported accuracy {stated.reported:.2f}% but the grader measured {model.accuracy:.2%}")
     raise CheckFailed(
         "no reported accuracy is what the notebook's models achieve",

@@ -70,6 +70,17 @@ def measured(ctx) -> list[Measured]:
     return ctx.remember("measured", measure)
 
 
+def measured_at(ctx, cell: int) -> list[Measured]:
+    """Every classifier's accuracy with the weights it had at the end of ``cell``, best first."""
+
+    def measure():
+        images, labels = mnist(ctx)
+        models = find_classifiers(ctx.student, MNIST_INPUT, PRESCRIBED, as_of_cell=cell)
+        return measure_classifiers(ctx.student, models, images, labels)
+
+    return ctx.remember(f"measured@{cell}", measure)
+
+
 def no_classifier() -> CheckFailed:
     return CheckFailed(
         "no model in the notebook's namespace maps a (N, 1, 28, 28) batch to 10 class scores",
