@@ -10,6 +10,7 @@ told apart by storage and version counter, which every in-place update (optimise
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +41,9 @@ class ModelSnapshots:
 
     def capture(self, namespace: dict[str, Any], label: int | str | None) -> None:
         """Record every model of the namespace whose weights changed since its last snapshot."""
-        if label is None:
+        nn = sys.modules.get("torch.nn")
+        if label is None or nn is None:  # no model can exist before torch is imported, and importing it takes seconds
             return
-        from torch import nn
-
         seen: set[int] = set()
         for name, value in list(namespace.items()):
             if name.startswith("_") or not isinstance(value, nn.Module) or id(value) in seen:

@@ -331,3 +331,26 @@ def test_one_image_figures_drawn_in_a_loop_are_also_read_as_one_figure(run_cells
     assert [group["cell"] for group in groups] == [0], "a subplot figure beside a one-image figure is no loop"
     assert [axes["title"] for axes in groups[0]["axes"]] == [f"target {n}" for n in range(10)]
     assert [part["png"] for part in groups[0]["parts"]] == [figure["png"] for figure in result.figures[:10]]
+
+
+def test_a_model_is_exported_with_the_weights_an_earlier_cell_left_it(live_session):
+    notebook = make_notebook(
+        "import torch\nfrom torch import nn\nnet = nn.Sequential(nn.Linear(4, 2))\n"
+        "with torch.no_grad():\n    net[0].weight.fill_(1.0)",
+        "with torch.no_grad():\n    net[0].weight.add_(1.0)",
+        "x = 1",
+        "net.load_state_dict({'0.weight': torch.full((2, 4), 5.0), '0.bias': torch.zeros(2)})",
+    )
+
+    async def probe(session, result):
+        weights = {}
+        for cell in (0, 2, None):
+            request = {"op": "export", "target": "net", "input_shape": [2, 4], "as_of_cell": cell}
+            response, decoder = await session.request(request)
+            weights[cell] = decoder.decode(response["value"])["tensors"]["0.weight"]
+        return result, weights
+
+    result, weights = live_session(notebook, probe)
+    assert [float(weights[cell][0, 0]) for cell in (0, 2, None)] == [1.0, 2.0, 5.0]
+    changes = [(event["cell"], event["model"]) for event in result.events if event["kind"] == "weights_changed"]
+    assert changes == [(1, "net"), (3, "net")]

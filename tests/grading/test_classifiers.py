@@ -91,7 +91,8 @@ class InProcessStudent:
             if isinstance(value, nn.Module)
         ]
 
-    def export(self, name: str, input_shape: tuple[int, ...]):
+    def export(self, name: str, input_shape: tuple[int, ...], as_of_cell: int | None = None):
+        """In process there are no cells, so no snapshots: the model as it is."""
         try:
             return rebuild(**export_module(self.namespace[name], input_shape), input_shape=input_shape)
         except ExportError as error:
