@@ -65,6 +65,7 @@ class ErrorGroup:
     checks: list[str]
     tasks: list[str]
     marks_lost: float
+    changed_models: list[str]  # models whose weights the cell changed, as the kernel's log says (words only)
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,11 @@ def attach_first_causes(
     notebook: nbformat.NotebookNode,
     task_cells: dict[str, list[int]],
     known: list[KnownCause],
+    events: list[dict[str, Any]] = (),
 ) -> list[ErrorGroup]:
     """Set ``first_cause`` on each check that lost marks after an earlier notebook error (and its empty
-    ``cause`` to the error's known hint); the errors with the checks they cost, most marks first."""
+    ``cause`` to the error's known hint); the errors with the checks they cost, most marks first, each
+    with the models whose weights its cell changed (a later function training a model, say)."""
     flow = _Flow(run_cells, notebook)
     costs: dict[int, list[CheckResult]] = {}
     for check in checks:
@@ -128,7 +131,13 @@ def attach_first_causes(
         if not check.cause and check.first_cause["hint"]:
             check.cause = check.first_cause["hint"]
         costs.setdefault(root, []).append(check)
-    groups = [_group(flow.describe(root, task_cells, known), costly) for root, costly in costs.items()]
+    changed: dict[int, list[str]] = {}
+    for event in events:
+        if event["kind"] == "weights_changed" and isinstance(event["cell"], int):
+            changed.setdefault(event["cell"], []).append(event["model"])
+    groups = [
+        _group(flow.describe(root, task_cells, known), costly, changed.get(root, [])) for root, costly in costs.items()
+    ]
     return sorted(groups, key=lambda group: (-group.marks_lost, group.cell))
 
 
@@ -137,7 +146,7 @@ def _lost_marks(check: CheckResult) -> bool:
     return check.status in (FAILED, PARTIAL) or (check.status == PASSED and check.score < check.max_score)
 
 
-def _group(cause: dict[str, Any], checks: list[CheckResult]) -> ErrorGroup:
+def _group(cause: dict[str, Any], checks: list[CheckResult], changed_models: list[str]) -> ErrorGroup:
     tasks = sorted({check.task for check in checks}, key=_task_order)
     lost = round(sum(max(0.0, check.max_score - check.score) for check in checks), 4)
     return ErrorGroup(
@@ -149,6 +158,7 @@ def _group(cause: dict[str, Any], checks: list[CheckResult]) -> ErrorGroup:
         [check.name for check in checks],
         tasks,
         lost,
+        sorted(set(changed_models)),
     )
 
 

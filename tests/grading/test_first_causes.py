@@ -139,7 +139,12 @@ def test_the_conv2d_typo_is_the_first_cause_of_every_later_task_it_costs(chain):
         ),
         check("own_error", "1.2", 1),
     ]
-    groups = attach_first_causes(checks, records, notebook, CHAIN_TASKS, load_known_causes(CS411_FOLDER))
+    events = [
+        {"kind": "weights_changed", "cell": 3, "model": "cnn", "values": 10},
+        {"kind": "weights_changed", "cell": "call:find_counterfactual", "model": "cnn", "values": 10},
+        {"kind": "shim", "cell": 11, "shim": "pip", "command": "pip install x"},
+    ]
+    groups = attach_first_causes(checks, records, notebook, CHAIN_TASKS, load_known_causes(CS411_FOLDER), events)
     first = checks[0].first_cause
     assert first is not None
     assert (first["cell"], first["label"], first["error"], first["task"]) == (3, "cell 4 (In [2])", CONV2D_TYPO, "2.2")
@@ -158,6 +163,7 @@ def test_the_conv2d_typo_is_the_first_cause_of_every_later_task_it_costs(chain):
             ["trained_accuracy", "pair_distances", "pair_loss_curves", "loss_labels", "build_model"],
             ["2.2", "2.4", "2.5", "2.6"],
             12.0,
+            ["cnn"],
         ),
         ErrorGroup(
             11,
@@ -168,6 +174,7 @@ def test_the_conv2d_typo_is_the_first_cause_of_every_later_task_it_costs(chain):
             ["own_error"],
             ["1.2"],
             1.0,
+            [],
         ),
     ]
 
