@@ -122,7 +122,9 @@ def grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from checks.batch.class_grading import grade_class
+    from checks.data.class_folder import OVERRIDES_FILE
     from checks.grading.scheme import load_assignment
+    from checks.publish.overrides import load_overrides
 
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
@@ -130,8 +132,13 @@ def grade(args: argparse.Namespace) -> int:
     results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
     print(
         f"graded {len(results)} submissions; overview: {out / 'index.html'}; gradebook: {out / 'grades.csv'}; "
-        f"TA marks go in {out / 'overrides.csv'}"
+        f"TA marks go in {out / OVERRIDES_FILE}"
     )
+    problems = load_overrides(out / OVERRIDES_FILE, results, assignment).problems
+    if problems:
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        print(f"xaigrader: not applied from {out / OVERRIDES_FILE}:\n{lines}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -59,6 +59,8 @@ TRACEBACK_LINE_CHARS = 300
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]{0,64}[ -/]{0,16}[@-~]|\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)|[@-Z\\-_])")
 """Colour and cursor codes of IPython's tracebacks (CSI and OSC sequences, bounded so that a
 hostile traceback cannot make the match backtrack far)."""
+CELL_FRAME = re.compile(r"Cell In\[\d{1,9}\], line (\d{1,9})")
+"""IPython's name for the frame of the cell's own code in a traceback."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class CellRecord:
     error_value: str | None = None
     execution_count: int | None = None  # Jupyter's In [n] of this cell in this run
     traceback: list[str] = field(default_factory=list)  # the error's last lines, plain text
+    error_line: int | None = None  # the cell's own line that raised, when its traceback says
 
 
 @dataclass
@@ -157,12 +160,26 @@ def _traceback_lines(cell, error_name: str | None, error_value: str | None) -> l
     return lines
 
 
+def _failing_line(cell) -> int | None:
+    """The line of the cell's own code that raised: IPython's first frame reads ``Cell In[n], line L``."""
+    entries = next(
+        (output.get("traceback") for output in cell.get("outputs", []) if output.get("output_type") == "error"), None
+    )
+    for entry in entries[:4] if isinstance(entries, list) else []:
+        match = CELL_FRAME.search(ANSI_ESCAPE.sub("", entry[:2000])) if isinstance(entry, str) else None
+        if match:
+            return int(match.group(1))
+    return None
+
+
 def _add_run_details(record: CellRecord, cell) -> None:
     """What a report needs to point at the cell in the executed notebook and show what went wrong there."""
     count = cell.get("execution_count")
     record.execution_count = count if isinstance(count, int) and not isinstance(count, bool) else None
     if record.status in ("error", "timeout", "kernel_died"):
         record.traceback = _traceback_lines(cell, record.error_name, record.error_value)
+    if record.status == "error":
+        record.error_line = _failing_line(cell)
 
 
 class GradingTimeUp(TimeoutError):

@@ -74,12 +74,19 @@ class StudentProxy:
         value, decoder = self._request({"op": "describe", "target": name, "input_shape": list(input_shape)})
         return decoder.decode(value)
 
-    def export(self, name: str, input_shape: tuple[int, ...], as_of_cell: int | None = None) -> torch.fx.GraphModule:
+    def export(self, name: str, input_shape: tuple[int, ...]) -> torch.fx.GraphModule:
         """The module ``name`` rebuilt by the grader from its exported graph and weights (see
-        ``checks.engine.exported_model``), to run outside the kernel; with ``as_of_cell``, the weights
-        it had at the end of that cell (when the probe holds a snapshot of them). Any failure, the
-        probe's refusal included, is an ``ExportRefused`` whose message is the reason."""
-        request = {"op": "export", "target": name, "input_shape": list(input_shape), "as_of_cell": as_of_cell}
+        ``checks.engine.exported_model``), to run outside the kernel. Any failure, the probe's refusal
+        included, is an ``ExportRefused`` whose message is the reason."""
+        return self.export_as_of(name, input_shape, None)[0]
+
+    def export_as_of(
+        self, name: str, input_shape: tuple[int, ...], cell: int | None
+    ) -> tuple[torch.fx.GraphModule, int | None]:
+        """``export`` with the weights the module had at the end of notebook cell ``cell``, and the cell of
+        the snapshot they came from (None: the probe holds none for then, and the weights are today's;
+        the kernel's word, for a reading only)."""
+        request = {"op": "export", "target": name, "input_shape": list(input_shape), "as_of_cell": cell}
         try:
             value, decoder = self._request(request)
         except StudentCallError as error:
@@ -88,9 +95,11 @@ class StudentProxy:
             exported = decoder.decode(value)
         except WireError as error:
             raise ExportRefused(f"the export of {name} is malformed: {error}") from error
-        if not isinstance(exported, dict) or set(exported) != {"graph", "tensors"}:
+        if not isinstance(exported, dict) or set(exported) != {"graph", "tensors", "snapshot_cell"}:
             raise ExportRefused(f"the export of {name} is malformed")
-        return rebuild(exported["graph"], exported["tensors"], input_shape)
+        snapshot = exported["snapshot_cell"]
+        snapshot = snapshot if isinstance(snapshot, int) and not isinstance(snapshot, bool) else None
+        return rebuild(exported["graph"], exported["tensors"], input_shape), snapshot
 
     def datasets(self) -> Validated[dict[str, Any]]:
         """Every dataset the notebook holds, with sizes and subset indices (see ``checks.probe.datasets``),

@@ -96,7 +96,7 @@ class FoundModel:
     rebuilt: nn.Module | None = None
     refused: str | None = None  # why the model could not be exported, when it could not
     spec: InputSpec = MNIST_INPUT  # the inputs it was found to classify
-    as_of_cell: int | None = None  # the notebook cell whose end state was asked for (None: as the notebook left it)
+    as_of_cell: int | None = None  # the cell whose snapshot of the weights was measured (None: as left at the end)
 
     @property
     def where(self) -> str:
@@ -109,7 +109,7 @@ class FoundModel:
             return measured_in_kernel(self.refused)
         if self.as_of_cell is None:
             return MEASURED_HERE
-        return f"{MEASURED_HERE}, with the weights it had at the end of cell {self.as_of_cell + 1}"
+        return f"{MEASURED_HERE}, with the weights it had after cell {self.as_of_cell + 1}"
 
 
 def find_classifiers(
@@ -130,9 +130,9 @@ def find_classifiers(
     for item in student.find("torch.nn.Module"):
         if item["identity"] in seen:
             continue
-        rebuilt, refused = None, None
+        rebuilt, refused, snapshot = None, None, None
         try:
-            rebuilt = student.export(item["name"], input_shape, as_of_cell)
+            rebuilt, snapshot = student.export_as_of(item["name"], input_shape, as_of_cell)
             description = describe_rebuilt(rebuilt, input_shape)
         except ExportRefused as error:
             refused = str(error)
@@ -152,7 +152,7 @@ def find_classifiers(
                     rebuilt,
                     refused,
                     spec,
-                    as_of_cell if rebuilt is not None else None,
+                    snapshot,
                 )
             )
     return found

@@ -26,6 +26,8 @@ SHAPE = re.compile(rf"(?<!\d)\d++(?:{SEPARATOR.pattern}\d++)+", re.IGNORECASE)
 ACCURACY_WORD = re.compile(r"acc", re.IGNORECASE)
 TEST_WORD = re.compile(r"test", re.IGNORECASE)
 PERCENTAGE_OR_FRACTION = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?!\w|\.\d)\s*(%?)")
+MAX_CLAIMS_CHARS = 4 << 20
+"""How much of a notebook's outputs and markdown all claims are read from together."""
 CLAIM_TOLERANCE = 0.5
 """Percentage points between a stated accuracy and the grader's measurement that still agree."""
 
@@ -136,10 +138,20 @@ class AccuracyClaims:
 
 
 def stated_claims(notebook: nbformat.NotebookNode) -> list[Claim]:
-    """The accuracies the notebook printed, cell by cell, then those its markdown states, each with its cell."""
-    printed = [(index, cell_output_text(cell)) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    written = [(index, cell.source) for index, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"]
-    return [claim for index, text in printed + written for claim in stated_accuracies(text, index)]
+    """The accuracies the notebook states in its outputs and markdown, in cell order, each with its cell.
+    Cells are read from the last back within ``MAX_CLAIMS_CHARS`` in all, so the results a notebook
+    ends with are kept when a long training log fills the middle."""
+    claims: list[Claim] = []
+    budget = MAX_CLAIMS_CHARS
+    for index in range(len(notebook.cells) - 1, -1, -1):
+        cell = notebook.cells[index]
+        text = cell_output_text(cell) if cell.cell_type == "code" else str(cell.source)
+        scanned = _scanned(text)[:budget]
+        budget -= len(scanned)
+        claims[:0] = stated_accuracies(scanned, index)
+        if budget <= 0:
+            break
+    return claims
 
 
 def judge_accuracy_claims(

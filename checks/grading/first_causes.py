@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from IPython.core.inputtransformer2 import TransformerManager
 
 from checks.engine.kernel import CellRecord
 from checks.grading.results import FAILED, PARTIAL, PASSED, CheckResult
@@ -40,6 +39,20 @@ MISSING_NAME_MESSAGES = (UNDEFINED_NAME, re.compile(rf"the notebook defines no '
 """What a check's message says when a name is missing: Python's NameError, and the probe's answer
 when the grader asks for a function or object the notebook never bound."""
 NEW_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+SHELL_OR_MAGIC = re.compile(r"^([ \t]*+)(?:([A-Za-z_]\w{0,99})[ \t]*+=[ \t]*+)?[!%].*+$", re.MULTILINE)
+"""A line IPython runs as a shell command or magic (``!pip ...``, ``files = !ls``): read as a plain
+statement on the same line, so line numbers still match the traceback's."""
+MISSING_EVIDENCE = re.compile(
+    r"\b(?:no|none|not defined|defines no|never|missing|raised|did not run|could not)\b", re.IGNORECASE
+)
+"""A check that says it found nothing to judge (no model, no figure, a call that raised) surely follows
+from an error that stopped the notebook making it; a wrong value found may or may not."""
+MAX_CHANGED_MODELS = 5
+MUTATORS = frozenset(
+    {"append", "extend", "insert", "update", "add", "setdefault", "pop", "popitem", "remove", "clear", "discard"}
+    | {"load_state_dict", "add_module", "register_buffer", "register_parameter", "fit", "train"}
+)
+"""Methods that change their object: a call of one in a statement that raised leaves the object half made."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,16 @@ class ErrorGroup:
 class CellNames:
     binds: frozenset[str]
     reads: frozenset[str]
+    # (last line, names bound, names changed in place) per top-level statement
+    statements: tuple[tuple[int, frozenset[str], frozenset[str]], ...] = ()
+
+    def bound_before(self, line: int) -> frozenset[str]:
+        """What the statements that finished before ``line`` bound and the rest did not go on to fill in: a cell
+        that raised there still bound ``import torch``, but left ``histories = {}`` half made when the loop
+        that filled it raised."""
+        bound = {name for end, names, _ in self.statements if end < line for name in names}
+        unfinished = {name for end, _, changed in self.statements if end >= line for name in changed}
+        return frozenset(bound - unfinished)
 
 
 def cell_label(index: int, execution_count: int | None) -> str:
@@ -114,27 +137,34 @@ def attach_first_causes(
     known: list[KnownCause],
     events: list[dict[str, Any]] = (),
 ) -> list[ErrorGroup]:
-    """Set ``first_cause`` on each check that lost marks after an earlier notebook error (and its empty
-    ``cause`` to the error's known hint); the errors with the checks they cost, most marks first, each
+    """Set ``first_cause`` on each check that lost marks after an earlier notebook error, ``certain`` when
+    the check found nothing to judge or the error lies before its task, else only a possible explanation
+    (a wrong answer in a task whose cells also raised). For the certain ones an empty ``cause`` gets the
+    error's known hint, and the errors are returned with the checks they cost, most marks first, each
     with the models whose weights its cell changed (a later function training a model, say)."""
     flow = _Flow(run_cells, notebook)
     costs: dict[int, list[CheckResult]] = {}
     for check in checks:
         if not _lost_marks(check):
             continue
-        root = flow.task_root(task_cells.get(check.task, []))
-        if root is None:
+        own_cells = task_cells.get(check.task, [])
+        root = flow.task_root(own_cells)
+        by_name = root is None
+        if by_name:
             root = flow.missing_name_root(check.message)
         if root is None:
             continue
-        check.first_cause = flow.describe(root, task_cells, known)
+        certain = by_name or root not in own_cells or bool(MISSING_EVIDENCE.search(check.message[:MAX_MATCHED_CHARS]))
+        check.first_cause = {**flow.describe(root, task_cells, known), "certain": certain}
+        if not certain:
+            continue
         if not check.cause and check.first_cause["hint"]:
             check.cause = check.first_cause["hint"]
         costs.setdefault(root, []).append(check)
     changed: dict[int, list[str]] = {}
     for event in events:
         if event["kind"] == "weights_changed" and isinstance(event["cell"], int):
-            changed.setdefault(event["cell"], []).append(event["model"])
+            changed.setdefault(event["cell"], []).append(event["model"][:100])
     groups = [
         _group(flow.describe(root, task_cells, known), costly, changed.get(root, [])) for root, costly in costs.items()
     ]
@@ -158,7 +188,7 @@ def _group(cause: dict[str, Any], checks: list[CheckResult], changed_models: lis
         [check.name for check in checks],
         tasks,
         lost,
-        sorted(set(changed_models)),
+        sorted(set(changed_models))[:MAX_CHANGED_MODELS],
     )
 
 
@@ -173,6 +203,11 @@ class _Flow:
     def __init__(self, run_cells: list[CellRecord], notebook: nbformat.NotebookNode) -> None:
         self.records = {record.index: record for record in run_cells}
         self.names = _names_of_cells(notebook)
+        self.kept: dict[int, frozenset[str]] = {}
+        for record in run_cells:
+            names = self.names.get(record.index)
+            if record.status == "error" and record.error_line is not None and names is not None:
+                self.kept[record.index] = names.bound_before(record.error_line)
         self.binders: dict[str, list[int]] = {}
         for index in sorted(self.names):
             for name in self.names[index].binds:
@@ -187,8 +222,8 @@ class _Flow:
                 root = self.roots[stopped_at]
             elif record.status == "error":
                 match = UNDEFINED_NAME.search(f"{record.error_name}: {record.error_value}"[:MAX_MATCHED_CHARS])
-                binder = self.last_binder(match.group(1), record.index) if match else None
-                root = self.roots.get(binder, root)
+                root = self.failed_binder_root(match.group(1), record.index) if match else None
+                root = record.index if root is None else root
             self.roots[record.index] = root
             if record.status in STOPS_THE_RUN:
                 stopped_at = record.index
@@ -198,6 +233,13 @@ class _Flow:
         indices = self.binders.get(name, [])
         position = len(indices) if before is None else bisect.bisect_left(indices, before)
         return indices[position - 1] if position else None
+
+    def failed_binder_root(self, name: str, before: int | None = None) -> int | None:
+        """The root of the last cell before ``before`` meant to bind ``name``, when it failed before doing so."""
+        binder = self.last_binder(name, before)
+        if binder is None or binder not in self.roots or name in self.kept.get(binder, frozenset()):
+            return None
+        return self.roots[binder]
 
     def task_root(self, cells: list[int]) -> int | None:
         """The root of the task's first cell that did not finish, or that read a name last bound by one that did not."""
@@ -215,7 +257,7 @@ class _Flow:
         names = self.names.get(index)
         if names is None:
             return None
-        roots = [self.roots.get(self.last_binder(name, index)) for name in names.reads - names.binds]
+        roots = [self.failed_binder_root(name, index) for name in names.reads - names.binds]
         return min((root for root in roots if root is not None), default=None)
 
     def missing_name_root(self, message: str) -> int | None:
@@ -223,7 +265,7 @@ class _Flow:
         for pattern in MISSING_NAME_MESSAGES:
             match = pattern.search(message[:MAX_MATCHED_CHARS])
             if match:
-                return self.roots.get(self.last_binder(match.group(1)))
+                return self.failed_binder_root(match.group(1))
         return None
 
     def describe(self, root: int, task_cells: dict[str, list[int]], known: list[KnownCause]) -> dict[str, Any]:
@@ -247,7 +289,6 @@ def _error_text(record: CellRecord) -> str:
 
 
 def _names_of_cells(notebook: nbformat.NotebookNode) -> dict[int, CellNames]:
-    transformer = TransformerManager()
     names = {}
     budget = MAX_NOTEBOOK_SOURCE_CHARS
     for index, cell in enumerate(notebook.cells):
@@ -255,25 +296,48 @@ def _names_of_cells(notebook: nbformat.NotebookNode) -> dict[int, CellNames]:
             continue
         source = str(cell.source)
         budget -= len(source)
-        tree = _parsed(source, transformer) if len(source) <= MAX_SOURCE_CHARS and budget >= 0 else None
+        tree = _parsed(source) if len(source) <= MAX_SOURCE_CHARS and budget >= 0 else None
         names[index] = _cell_names(tree) if tree is not None else CellNames(frozenset(), frozenset())
     return names
 
 
-def _parsed(source: str, transformer: TransformerManager) -> ast.Module | None:
-    """The cell as Python (magics and shell escapes turned into calls), or None when it cannot be read."""
+def _as_python(line: re.Match[str]) -> str:
+    indent, target = line.group(1), line.group(2)
+    return f"{indent}{target} = None" if target else f"{indent}pass"
+
+
+def _parsed(source: str) -> ast.Module | None:
+    """The cell as Python (shell and magic lines as plain statements; a cell magic is not Python), or None
+    when it cannot be read. One pass over the text: IPython's own transformer re-reads the cell per magic."""
+    if source.lstrip().startswith("%%"):
+        return None
     try:
-        return ast.parse(transformer.transform_cell(source))
+        return ast.parse(SHELL_OR_MAGIC.sub(_as_python, source))
     except Exception:  # the student's text: a syntax error, nesting past the parser's limits, a null byte
         return None
 
 
 def _cell_names(tree: ast.Module) -> CellNames:
-    """Names the cell binds and reads at notebook level: assignments, for / with / except targets, imports,
-    functions and classes; what a function, class or lambda does inside its own body is left out."""
+    """Names the cell binds and reads at notebook level, and what each top-level statement binds."""
     binds: set[str] = set()
     reads: set[str] = set()
-    pending: list[ast.AST] = list(tree.body)
+    statements = []
+    for statement in tree.body:
+        own_binds, own_reads, changed = _statement_names(statement)
+        binds |= own_binds
+        reads |= own_reads
+        statements.append((statement.end_lineno or statement.lineno, frozenset(own_binds), frozenset(changed)))
+    return CellNames(frozenset(binds), frozenset(reads), tuple(statements))
+
+
+def _statement_names(statement: ast.stmt) -> tuple[set[str], set[str], set[str]]:
+    """Assignments, for / with / except targets, imports, functions and classes a statement binds, the
+    names it reads, and those it changes in place (``h[k] = v``, ``h.append(v)``, ``n += 1``); what a
+    function, class or lambda does inside its own body is left out."""
+    binds: set[str] = set()
+    reads: set[str] = set()
+    changed: set[str] = set()
+    pending: list[ast.AST] = [statement]
     while pending:
         node = pending.pop()
         if isinstance(node, NEW_SCOPES):
@@ -288,5 +352,16 @@ def _cell_names(tree: ast.Module) -> CellNames:
             reads.add(node.id)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             binds.add(node.name)
+        changed.update(_changed_in_place(node))
         pending.extend(ast.iter_child_nodes(node))
-    return CellNames(frozenset(binds), frozenset(reads))
+    return binds, reads, changed
+
+
+def _changed_in_place(node: ast.AST) -> list[str]:
+    if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        return [node.value.id] if isinstance(node.value, ast.Name) else []
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+        return [node.func.value.id] if isinstance(node.func.value, ast.Name) else []
+    return []

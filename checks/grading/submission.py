@@ -113,7 +113,9 @@ async def _grade_notebook(
         result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
         if options.mode == "full":  # quick mode runs extracted cells, whose numbers are not the notebook's
             known = load_known_causes(assignment.folder)
-            groups = attach_first_causes(result.checks, run.cells, program, context.task_cells, known, run.events)
+            groups = await asyncio.to_thread(
+                attach_first_causes, result.checks, run.cells, program, context.task_cells, known, run.events
+            )
             result.error_groups = [asdict(group) for group in groups]
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
         result.stand_in_assets, result.substitutions = context.stand_in_assets, context.substitutions

@@ -68,8 +68,9 @@ def handle(request: dict[str, Any], namespace: dict[str, Any], inputs: Decoder) 
 
         module = _lookup(namespace, request["target"])
         as_of = request.get("as_of_cell")
-        weights = weights_at(module, as_of if isinstance(as_of, int) else None)
-        return export_module(module, tuple(request["input_shape"]), weights)
+        snapshot = weights_at(module, as_of if isinstance(as_of, int) else None)
+        exported = export_module(module, tuple(request["input_shape"]), snapshot.state if snapshot else None)
+        return {**exported, "snapshot_cell": snapshot.label if snapshot else None}
     if operation == "call":
         function = _lookup(namespace, request["target"])
         if not callable(function):

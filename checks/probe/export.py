@@ -221,7 +221,7 @@ def _earlier(key: str, current: torch.Tensor, weights: dict[str, torch.Tensor]) 
     """The tensor as an earlier snapshot of the model's state held it (keys are the same paths)."""
     earlier = weights.get(key)
     if earlier is None:
-        return current
+        raise ExportError(f"{key!r} is not in the snapshot the grader asked for; the model changed since")
     if earlier.shape != current.shape or earlier.dtype != current.dtype:
         raise ExportError(f"{key!r} changed shape or type since the snapshot the grader asked for")
     return earlier.clone()

@@ -3,41 +3,52 @@
 A notebook's later code can change a model that an earlier task trained and measured (an
 optimiser over the model's parameters in a later function, say). The grader measures a
 task's model as that task left it, so a later bug costs the later task only; the changes
-themselves are logged, so a report can name the cell or call that made them. Tensors are
-told apart by storage and version counter, which every in-place update (optimiser steps,
-``load_state_dict``, ``copy_``) advances, so an unchanged model costs no copy.
+themselves are logged, so a report can name the cell or call that made them. A change is
+seen in a tensor's storage, version counter or sum, so an unchanged model costs one pass
+over its weights and no copy.
 """
 
 from __future__ import annotations
 
 import sys
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from .allowed import MAX_STATE_VALUES
 from .events import EventLog
 
-MAX_SNAPSHOT_VALUES = 48_000_000
-"""Values all snapshots may hold together (about 190 MB as float32); the oldest go first."""
+MAX_SNAPSHOT_BYTES = 256 << 20
+"""What all snapshots may hold together; past it the oldest are dropped, each leaving a gap that
+the grader is told about rather than an older state standing in for it."""
 
 
 @dataclass
 class Snapshot:
     label: int | str  # a notebook cell index, or "call:<function>" for a grader's call
     fingerprint: tuple
-    state: dict[str, Any]
-    values: int
+    state: dict[str, Any] | None  # None: dropped for the budget, the state from then on is unknown
+    size: int  # bytes
 
 
 def _fingerprint(state: dict[str, Any]) -> tuple:
-    return tuple((key, tensor.data_ptr(), tensor._version, tuple(tensor.shape)) for key, tensor in state.items())
+    """Storage, version counter and a content sum per tensor: updates through ``.data`` or a NumPy view
+    advance no version counter, so the content is read too (one pass over the weights)."""
+    import torch
+
+    with torch.no_grad():
+        return tuple(
+            (key, tensor.data_ptr(), tensor._version, tuple(tensor.shape), float(tensor.sum(dtype=torch.float64)))
+            if tensor.is_floating_point()
+            else (key, tensor.data_ptr(), tensor._version, tuple(tensor.shape), repr(tensor.flatten()[:8].tolist()))
+            for key, tensor in state.items()
+        )
 
 
 class ModelSnapshots:
-    def __init__(self, log: EventLog, budget: int = MAX_SNAPSHOT_VALUES) -> None:
+    def __init__(self, log: EventLog, budget: int = MAX_SNAPSHOT_BYTES) -> None:
         self.log, self.budget = log, budget
         self.history: dict[int, list[Snapshot]] = {}
-        self._modules: dict[int, Any] = {}  # keeps each recorded module alive, so its id is not reused
 
     def capture(self, namespace: dict[str, Any], label: int | str | None) -> None:
         """Record every model of the namespace whose weights changed since its last snapshot."""
@@ -55,42 +66,48 @@ class ModelSnapshots:
     def _capture_one(self, name: str, module: Any, label: int | str) -> None:
         try:
             state = module.state_dict(keep_vars=False)
+            if not all(hasattr(tensor, "data_ptr") for tensor in state.values()):
+                return
+            if sum(tensor.numel() for tensor in state.values()) > MAX_STATE_VALUES:
+                return
+            fingerprint = _fingerprint(state)
         except Exception:
             return
-        values = sum(tensor.numel() for tensor in state.values() if hasattr(tensor, "numel"))
-        if values > MAX_STATE_VALUES or not all(hasattr(tensor, "data_ptr") for tensor in state.values()):
-            return
-        fingerprint = _fingerprint(state)
-        past = self.history.setdefault(id(module), [])
+        past = self.history.get(id(module))
+        if past is None:
+            past = self.history[id(module)] = []
+            # The history goes with the model, so a deleted model frees its memory and its id is not confused.
+            weakref.finalize(module, self.history.pop, id(module), None)
         if past and past[-1].fingerprint == fingerprint:
             return
-        self._modules[id(module)] = module
-        copied = {key: tensor.detach().clone().cpu() for key, tensor in state.items()}
-        past.append(Snapshot(label, fingerprint, copied, values))
+        copied = {key: tensor.detach().to("cpu", copy=True) for key, tensor in state.items()}
+        size = sum(tensor.numel() * tensor.element_size() for tensor in copied.values())
+        past.append(Snapshot(label, fingerprint, copied, size))
         if len(past) > 1:
-            self.log.record("weights_changed", model=name, values=values)
+            self.log.record("weights_changed", model=name[:200])
 
     def _keep_within_budget(self) -> None:
-        """Drop the oldest snapshots that are not a model's latest until the budget holds."""
-        held = sum(snapshot.values for past in self.history.values() for snapshot in past)
-        while held > self.budget:
-            candidates = [past for past in self.history.values() if len(past) > 1]
-            if not candidates:
+        """Drop the oldest snapshots until the budget holds, each leaving a gap."""
+        held = [snapshot for past in self.history.values() for snapshot in past if snapshot.state is not None]
+        total = sum(snapshot.size for snapshot in held)
+        for snapshot in sorted(held, key=lambda snapshot: _order(snapshot.label)):
+            if total <= self.budget:
                 return
-            oldest = min(candidates, key=lambda past: _order(past[0].label))
-            held -= oldest.pop(0).values
+            total -= snapshot.size
+            snapshot.state, snapshot.size = None, 0
 
-    def state_at(self, module: Any, cell: int) -> dict[str, Any] | None:
-        """The module's weights as the end of notebook cell ``cell`` left them (None: no snapshot then)."""
+    def state_at(self, module: Any, cell: int) -> Snapshot | None:
+        """The snapshot holding the module's weights as the end of notebook cell ``cell`` left them (None: not
+        known, as the model did not exist then or its snapshot was dropped)."""
         earlier = [s for s in self.history.get(id(module), []) if isinstance(s.label, int) and s.label <= cell]
-        return earlier[-1].state if earlier else None
+        return earlier[-1] if earlier and earlier[-1].state is not None else None
 
 
 RECORDER: ModelSnapshots | None = None
 """The kernel's recorder, set by ``install``; the export request reads it."""
 
 
-def weights_at(module: Any, cell: int | None) -> dict[str, Any] | None:
+def weights_at(module: Any, cell: int | None) -> Snapshot | None:
     if cell is None or RECORDER is None:
         return None
     return RECORDER.state_at(module, cell)

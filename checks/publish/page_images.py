@@ -32,7 +32,10 @@ DISPLAY_FOLDER = "web"
 REFERENCE_FOLDER = REFERENCE_FIGURES
 """Inside the class's output folder: display copies of the reference figures, shared by every page."""
 MAX_WIDTH = 900
-MAX_PIXELS = 50_000_000
+MAX_HEIGHT = 3000
+MAX_PIXELS = 25_000_000
+MAX_INLINE_BYTES = 16 << 20
+"""What one single-file report may embed; figures beyond it are left out of that copy."""
 WEBP_QUALITY = 75
 """At 80 the CS411 sample's largest reports weigh just over 500 KB; 75 saves 15% with no loss visible on a phone."""
 WEBP_METHOD = 2
@@ -41,6 +44,7 @@ HASH_HEX = 16
 READABLE = 0o644
 """Display copies are served to students; a temporary file starts private (0600)."""
 MIME_TYPES = {"webp": "image/webp", "png": "image/png"}
+DISPLAY_FORMATS = ("WEBP", "PNG")
 UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 """What PIL raises for a file that is not an image it can decode (truncated, corrupt or huge)."""
 
@@ -77,6 +81,7 @@ class PageImages:
     def __init__(self, out: Path, inline: bool = False) -> None:
         self.out = out
         self.inline = inline
+        self.inlined = 0
 
     def student_figure(self, student_dir: Path, png: str, alt: str) -> PageImage | None:
         """A figure of the student's notebook, ``student_dir/figures/png``; None when it is not a
@@ -109,8 +114,11 @@ class PageImages:
             return None
         return self._page_image(copy, student_dir, f"{FIGURES_FOLDER}/{quote(png)}", alt)
 
-    def _page_image(self, copy: _DisplayCopy, student_dir: Path, original: str, alt: str) -> PageImage:
+    def _page_image(self, copy: _DisplayCopy, student_dir: Path, original: str, alt: str) -> PageImage | None:
         if self.inline:
+            self.inlined += copy.path.stat().st_size
+            if self.inlined > MAX_INLINE_BYTES:
+                return None
             uri = _data_uri(copy.path)
             return PageImage(uri, uri, copy.width, copy.height, alt)
         relative = Path(os.path.relpath(copy.path.resolve(), student_dir.resolve())).as_posix()
@@ -162,7 +170,7 @@ def _fresh_copy(folder: Path, stem: str, source: Path | None = None) -> _Display
 
 def _image_size(path: Path) -> tuple[int, int] | None:
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=DISPLAY_FORMATS) as image:
             return image.size
     except UNREADABLE:
         return None
@@ -182,12 +190,13 @@ def _write_display_copy(source: Path, folder: Path, stem: str) -> _DisplayCopy |
 
 
 def _display_pixels(source: Path) -> Image.Image | None:
-    """The image scaled to at most ``MAX_WIDTH`` (never up), as RGB or RGBA; None when it cannot be read
-    or has more than ``MAX_PIXELS`` (checked from the header, before anything is decoded)."""
+    """The image scaled to fit ``MAX_WIDTH`` x ``MAX_HEIGHT`` (never up), as RGB or RGBA; None when it is not
+    a PNG (figures are; no other decoder is reached) or has more than ``MAX_PIXELS`` (checked from the
+    header, before anything is decoded)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
+            with Image.open(source, formats=("PNG",)) as image:
                 if image.width * image.height > MAX_PIXELS:
                     return None
                 image.load()
@@ -196,9 +205,7 @@ def _display_pixels(source: Path) -> Image.Image | None:
         return None
     if pixels.getchannel("A").getextrema() == (255, 255):
         pixels = pixels.convert("RGB")
-    if pixels.width > MAX_WIDTH:
-        height = max(1, round(pixels.height * MAX_WIDTH / pixels.width))
-        pixels = pixels.resize((MAX_WIDTH, height), Image.Resampling.LANCZOS)
+    pixels.thumbnail((MAX_WIDTH, MAX_HEIGHT), Image.Resampling.LANCZOS)
     return pixels
 
 

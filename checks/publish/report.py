@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,13 @@ HISTOGRAM_BINS = 10
 HISTOGRAM_HEIGHT = 120
 HISTOGRAM_HEADROOM = 18  # above the tallest bar, for its count
 MAX_ADVISORY_ITEMS = 8
-STUDENT_MARKDOWN = MarkdownIt("commonmark", {"html": False})
-"""Students' answers as a reader of the notebook sees them: raw HTML is shown as text, and markdown-it
-refuses javascript:, vbscript: and file: links."""
+STUDENT_MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
+"""Students' answers as a reader of the notebook sees them: raw HTML is shown as text, markdown-it refuses
+javascript:, vbscript: and file: links, and no image is loaded (a remote one would tell its server
+who reads the report, and when)."""
 CODE_SPAN = re.compile(r"`([^`\n]{1,300})`")
+CELL_NUMBER = re.compile(r"\bcell \d+(?: \(In \[\d+\]\))?")
+"""Where in a notebook a message points: left out when the class's messages are counted together."""
 
 
 def student_markdown(text: str) -> Markup:
@@ -62,10 +65,9 @@ def cell_labels(payload: dict[str, Any]) -> dict[int, str]:
 
 @dataclass
 class PageOptions:
-    """What a page shows beyond the results: how its images are stored and the problems of the TA's file."""
+    """What a page shows beyond the results: how its images are stored."""
 
     images: PageImages
-    override_problems: list[str] = field(default_factory=list)
 
 
 def _figures_by_task(payload: dict[str, Any], student_dir: Path, images: PageImages, labels: dict[int, str]):
@@ -170,14 +172,22 @@ def _class_stand_ins(rows: list[dict[str, Any]], assignment: Assignment) -> dict
     assets: dict[str, str] = {}
     checks: set[str] = set()
     written: set[str] = set()
+    images: Counter = Counter()
     students = 0
     for payload in rows:
         effects = stand_in_effects(payload, assignment)
         assets.update(effects["assets"])
         checks.update(effects["checks"])
         written.update(effects["written"])
-        students += bool(effects["assets"])
-    return {"assets": assets, "checks": sorted(checks), "written": sorted(written), "students": students}
+        images.update({event.get("served") or "a stand-in image" for event in effects["images"]})
+        students += bool(effects["assets"] or effects["images"])
+    return {
+        "assets": assets,
+        "checks": sorted(checks),
+        "written": sorted(written),
+        "images": sorted(images.items()),
+        "students": students,
+    }
 
 
 def render_index(
@@ -210,7 +220,7 @@ def render_index(
             check_totals[label] += 1
             check_passes[label] += check["status"] == "passed"
             if check["status"] in ("failed", "partial"):
-                failures[f"{label}: {check['message']}"] += 1
+                failures[f"{label}: {CELL_NUMBER.sub('cell …', check['message'])}"] += 1
     html = TEMPLATES.get_template("index.html.j2").render(
         a=assignment,
         rows=rows,

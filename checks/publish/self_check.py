@@ -33,7 +33,8 @@ def render_summary(payload: dict[str, Any], assignment: Assignment) -> str:
                 lines.append(f"            expected {check['expected']}; found {check['found']}")
             cause = check.get("first_cause")
             if cause:
-                lines.append(f"            follows from {cause['label']}: {cause['error']}")
+                how = "follows from" if cause.get("certain", True) else "may follow from"
+                lines.append(f"            {how} {cause['label']}: {cause['error']}")
             if check.get("cause"):
                 lines.append(f"            likely cause: {check['cause']}")
             if check.get("inputs") and check["status"] in ("failed", "partial"):

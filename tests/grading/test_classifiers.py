@@ -91,8 +91,11 @@ class InProcessStudent:
             if isinstance(value, nn.Module)
         ]
 
-    def export(self, name: str, input_shape: tuple[int, ...], as_of_cell: int | None = None):
+    def export_as_of(self, name: str, input_shape: tuple[int, ...], cell: int | None):
         """In process there are no cells, so no snapshots: the model as it is."""
+        return self.export(name, input_shape), None
+
+    def export(self, name: str, input_shape: tuple[int, ...]):
         try:
             return rebuild(**export_module(self.namespace[name], input_shape), input_shape=input_shape)
         except ExportError as error:
