@@ -195,7 +195,6 @@ def event(raw: Any) -> dict[str, Any]:
         clean["folder"] = text(raw.get("folder"))
     elif kind == "weights_changed":
         clean["model"] = text(raw.get("model"))
-        clean["values"] = count(raw.get("values"))
     else:
         raise Malformed("unknown kind of event")
     return clean

@@ -339,18 +339,19 @@ def test_a_model_is_exported_with_the_weights_an_earlier_cell_left_it(live_sessi
         "with torch.no_grad():\n    net[0].weight.fill_(1.0)",
         "with torch.no_grad():\n    net[0].weight.add_(1.0)",
         "x = 1",
+        "net[0].weight.data += 1.0  # no version counter sees this",
         "net.load_state_dict({'0.weight': torch.full((2, 4), 5.0), '0.bias': torch.zeros(2)})",
     )
 
     async def probe(session, result):
         weights = {}
-        for cell in (0, 2, None):
+        for cell in (0, 2, 3, None):
             request = {"op": "export", "target": "net", "input_shape": [2, 4], "as_of_cell": cell}
             response, decoder = await session.request(request)
             weights[cell] = decoder.decode(response["value"])["tensors"]["0.weight"]
         return result, weights
 
     result, weights = live_session(notebook, probe)
-    assert [float(weights[cell][0, 0]) for cell in (0, 2, None)] == [1.0, 2.0, 5.0]
+    assert [float(weights[cell][0, 0]) for cell in (0, 2, 3, None)] == [1.0, 2.0, 3.0, 5.0]
     changes = [(event["cell"], event["model"]) for event in result.events if event["kind"] == "weights_changed"]
-    assert changes == [(1, "net"), (3, "net")]
+    assert changes == [(1, "net"), (3, "net"), (4, "net")]
