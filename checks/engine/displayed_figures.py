@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checks.engine.exchange_records import FigureRecord
+from checks.engine.notebook import cell_number
 
 
 @dataclass
@@ -35,7 +36,7 @@ class FigureAudit:
                 if saved
                 else "matches no image the notebook displayed"
             )
-            lines.append(f"a figure recorded for cell {record['cell']} {how}: it was not graded")
+            lines.append(f"a figure recorded for {cell_number(record['cell'])} {how}: it was not graded")
         return lines
 
 

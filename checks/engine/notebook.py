@@ -25,6 +25,11 @@ class InvalidNotebook(ValueError):
     """A file that cannot be graded as a notebook; the message says why."""
 
 
+def cell_number(index: int | str | None) -> str:
+    """A cell as a reader counts it: from 1, markdown cells included (a grader call's label as it is)."""
+    return f"cell {index + 1}" if isinstance(index, int) else str(index or "an unknown cell")
+
+
 def load_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.NotebookNode:
     """A validated nbformat-4 notebook (version 3 is converted)."""
     size = path.stat().st_size
@@ -73,7 +78,7 @@ def out_of_order_note(notebook: nbformat.NotebookNode) -> str | None:
         count = cell.get("execution_count") if cell.cell_type == "code" else None
         if count and count < before:
             return (
-                f"the notebook was saved after running its cells out of order (cell {index}, [{count}], ran "
+                f"the notebook was saved after running its cells out of order ({cell_number(index)}, [{count}], ran "
                 f"before the cell above it, [{before}]); the grader runs cells top to bottom"
             )
         before = count or before
@@ -120,13 +125,17 @@ def _check_cells(raw: dict, name: str) -> None:
         raise InvalidNotebook(f"{name} has no list of cells")
     for number, cell in enumerate(cells):
         if not isinstance(cell, dict):
-            raise InvalidNotebook(f"{name}: cell {number} is a {type(cell).__name__}, not a cell object")
+            raise InvalidNotebook(f"{name}: {cell_number(number)} is a {type(cell).__name__}, not a cell object")
         kind = cell.get("cell_type")
         if kind not in VALID_CELL_TYPES and not (raw.get("nbformat") == 3 and kind == "heading"):
-            raise InvalidNotebook(f"{name}: cell {number} has cell_type {kind!r}; expected code, markdown or raw")
+            raise InvalidNotebook(
+                f"{name}: {cell_number(number)} has cell_type {kind!r}; expected code, markdown or raw"
+            )
         source = cell.get("source", cell.get("input", ""))
         if not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(s, str) for s in source)):
-            raise InvalidNotebook(f"{name}: cell {number} has a source of type {type(source).__name__}, not text")
+            raise InvalidNotebook(
+                f"{name}: {cell_number(number)} has a source of type {type(source).__name__}, not text"
+            )
 
 
 # ---- quick extraction ---------------------------------------------------------------
@@ -264,7 +273,7 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
         try:
             tree = ast.parse(source)
         except SyntaxError as error:
-            extraction.syntax_errors.append(f"cell {index}, line {error.lineno}: {error.msg}")
+            extraction.syntax_errors.append(f"{cell_number(index)}, line {error.lineno}: {error.msg}")
             continue
         kept = []
         for statement in tree.body:
@@ -299,7 +308,7 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
             if name in skipped_names and name not in known:
                 origin = skipped_names[name]
                 extraction.unresolved.append(
-                    f"{definition.name} (cell {index}) uses {name}, which is set by a skipped statement "
-                    f"in cell {origin.cell}: {origin.text}"
+                    f"{definition.name} ({cell_number(index)}) uses {name}, which is set by a skipped statement "
+                    f"in {cell_number(origin.cell)}: {origin.text}"
                 )
     return extraction

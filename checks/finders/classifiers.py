@@ -24,6 +24,7 @@ from torch import nn
 from checks.engine.call_errors import StudentCallError
 from checks.engine.exported_model import ExportRefused, run_batched
 from checks.engine.exported_model import describe as describe_rebuilt
+from checks.engine.notebook import cell_number
 from checks.engine.student import StudentProxy
 from checks.finders.architecture import Comparison, PrescribedArchitecture, compare
 
@@ -109,7 +110,7 @@ class FoundModel:
             return measured_in_kernel(self.refused)
         if self.as_of_cell is None:
             return MEASURED_HERE
-        return f"{MEASURED_HERE}, with the weights it had after cell {self.as_of_cell + 1}"
+        return f"{MEASURED_HERE}, with the weights it had after {cell_number(self.as_of_cell)}"
 
 
 def find_classifiers(

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from checks.engine.exchange_records import AxesRecord, FigureRecord, ImageRecord
+from checks.engine.notebook import cell_number
 from checks.grading.context import FigureGroup
 
 DIVERGING_CMAPS = {
@@ -144,7 +145,7 @@ def unlabelled(figures: Iterable[Figure]) -> list[str]:
         for number, axes in enumerate(plot_axes(figure), start=1):
             line_plot = bool(axes["lines"]) and not axes["images"]
             misses += [
-                f"figure in cell {figure['cell']}, panel {number}: {LABEL_MISSES[miss]}"
+                f"figure in {cell_number(figure['cell'])}, panel {number}: {LABEL_MISSES[miss]}"
                 for miss in missing_labels(axes, figure, aligned=True, axis_labels=line_plot)
             ]
     return misses

@@ -15,6 +15,7 @@ from typing import Any
 import nbformat
 
 from checks.engine.exchange_records import FigureRecord
+from checks.engine.notebook import cell_number
 from checks.grading.results import CheckResult
 
 HEADING_LINE = re.compile(r"^\s*(#{1,6}\s|\*\*|__)")
@@ -23,11 +24,6 @@ COMMENT_LINE = re.compile(r"^\s*#+\s*(?:task|question|q|part|exercise)?\s*", re.
 
 def figure_title(figure: FigureRecord) -> str:
     return figure["suptitle"] or next((axes["title"] for axes in figure["axes"] if axes["title"]), "")
-
-
-def cell_number(index: int | str | None) -> str:
-    """A cell as a reader counts it: from 1, markdown cells included."""
-    return f"cell {index + 1}" if isinstance(index, int) else str(index or "unknown cell")
 
 
 def _naming(task_ids: Iterable[str]) -> re.Pattern[str] | None:

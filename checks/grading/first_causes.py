@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 
 from checks.engine.kernel import CellRecord
+from checks.engine.notebook import cell_number
 from checks.grading.results import FAILED, PARTIAL, PASSED, CheckResult
 from checks.grading.scheme import AssignmentError
 
@@ -47,6 +48,7 @@ MISSING_EVIDENCE = re.compile(
 )
 """A check that says it found nothing to judge (no model, no figure, a call that raised) surely follows
 from an error that stopped the notebook making it; a wrong value found may or may not."""
+
 MAX_CHANGED_MODELS = 5
 MUTATORS = frozenset(
     {"append", "extend", "insert", "update", "add", "setdefault", "pop", "popitem", "remove", "clear", "discard"}
@@ -99,7 +101,7 @@ class CellNames:
 
 def cell_label(index: int, execution_count: int | None) -> str:
     """How a person finds the cell: its position among all cells from 1, and Jupyter's In [n] when it ran."""
-    return f"cell {index + 1}" + (f" (In [{execution_count}])" if execution_count is not None else "")
+    return cell_number(index) + (f" (In [{execution_count}])" if execution_count is not None else "")
 
 
 def load_known_causes(assignment_folder: Path) -> list[KnownCause]:

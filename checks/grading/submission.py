@@ -31,7 +31,7 @@ from checks.engine.student import StudentProxy
 from checks.grading.check_api import CheckSuite, run_suite, validate_suite
 from checks.grading.context import GradingContext
 from checks.grading.figure_placement import place_figures, task_cells
-from checks.grading.first_causes import attach_first_causes, load_known_causes
+from checks.grading.first_causes import attach_first_causes, cell_label, load_known_causes
 from checks.grading.results import SubmissionResult
 from checks.grading.scheme import Assignment
 from checks.grading.written import Question, locate_answers
@@ -132,12 +132,14 @@ def checks_time(assignment: Assignment, options: GradeOptions) -> float:
 def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:
     for cell in run.cells:
         if cell.status in ("timeout", "kernel_died"):
-            result.flags.append(f"cell {cell.index}: {cell.status.replace('_', ' ')} ({cell.error_value})")
+            where = cell_label(cell.index, cell.execution_count)
+            result.flags.append(f"{where}: {cell.status.replace('_', ' ')} ({cell.error_value})")
     errors = [cell for cell in run.cells if cell.status == "error"]
     if errors:
         first = errors[0]
+        where = cell_label(first.index, first.execution_count)
         result.flags.append(
-            f"{len(errors)} cell(s) raised errors, first in cell {first.index}: {first.error_name}: {first.error_value}"
+            f"{len(errors)} cell(s) raised errors, first in {where}: {first.error_name}: {first.error_value}"
         )
     if run.notebook_timed_out:
         result.flags.append("the notebook ran past its deadline; later cells did not run")

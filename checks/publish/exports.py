@@ -131,6 +131,11 @@ def _undecided_output(check: dict[str, Any]) -> str:
 
 def _check_output(check: dict[str, Any]) -> str:
     parts = [_markdown_text(check["message"])]
+    cause = check.get("first_cause")
+    if cause:
+        how = "Follows from" if cause.get("certain", True) else "May follow from"
+        error = _markdown_code(cause["error"])
+        parts.append(f"{how} an earlier error in {_markdown_text(cause['label'])}: {error}")
     parts += [_labelled_code(label, check.get(key)) for label, key in (("Expected", "expected"), ("Found", "found"))]
     if check.get("cause"):
         parts.append(f"Likely cause: {_markdown_text(check['cause'])}")

@@ -152,7 +152,7 @@ json.dump(records + [forged], open('/exchange/figures/index.json', 'w'))""",
     audit = audit_figures(result.figures, executed, out / "figures")
     assert [record["cell"] for record in audit.shown] == [0]
     assert [record["cell"] for record in audit.set_aside] == [1]
-    assert audit.flags() == ["a figure recorded for cell 1 matches no image the notebook displayed: it was not graded"]
+    assert audit.flags() == ["a figure recorded for cell 2 matches no image the notebook displayed: it was not graded"]
 
 
 def test_figure_arrays_that_disagree_with_their_record_are_dropped(run_cells):

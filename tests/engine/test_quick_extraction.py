@@ -37,13 +37,13 @@ def test_extraction_keeps_definitions_and_constants_only():
     for unwanted in ("pip", "sleep", "load_everything", "print(helper", "timeit", "train(epochs"):
         assert unwanted not in kept
     assert [index for index, _ in extraction.cells] == [0, 3]
-    assert extraction.syntax_errors == ["cell 5, line 1: invalid syntax"]
+    assert extraction.syntax_errors == ["cell 6, line 1: invalid syntax"]
 
 
 def test_definitions_that_need_skipped_statements_are_reported():
     extraction = extract_definitions(STUDENT)
     assert extraction.unresolved == [
-        "normalise (cell 3) uses scale, which is set by a skipped statement in cell 1: scale = compute_scale(train_set)"
+        "normalise (cell 4) uses scale, which is set by a skipped statement in cell 2: scale = compute_scale(train_set)"
     ]
 
 

@@ -184,8 +184,8 @@ for target in range(10):
 def test_images_drawn_one_figure_at_a_time_in_a_loop_are_judged_together(tried):
     checks = tried[notebook_name([*UNTRAINED_WIDE_MODEL, *LOOP_FIGURES_CELLS])]
     for name, drawn in (
-        ("labelled_test_images", "8 test images in the 8 one-image figures of cell 2"),
-        ("non_targeted_images", "10 images in the 10 one-image figures of cell 3"),
+        ("labelled_test_images", "8 test images in the 8 one-image figures of cell 3"),
+        ("non_targeted_images", "10 images in the 10 one-image figures of cell 4"),
     ):
         assert checks[name]["status"] == "passed" and checks[name]["message"].startswith(drawn), checks[name]["message"]
     assert len(checks["non_targeted_images"]["figures"]) == 10, "each of the ten figures is shown under the task"
@@ -227,7 +227,7 @@ GRID_CASES = [
     (
         'print("GroundTruth:", *truth)\nprint("Predicted:  ", *predicted)',
         "passed",
-        "8 test images in the figure of cell 2 (labels read from the printed output of cell 2): true labels verified, "
+        "8 test images in the figure of cell 3 (labels read from the printed output of cell 3): true labels verified, "
         "predicted labels are those of `model` (Wide, 3,160,614 parameters)",
     ),
     (
@@ -238,7 +238,7 @@ GRID_CASES = [
     (
         'plt.title("eight test images")',
         "failed",
-        "8 of 8 test images in the figure of cell 2 (eight test images) lack a title with the true and the predicted "
+        "8 of 8 test images in the figure of cell 3 (eight test images) lack a title with the true and the predicted "
         "label",
     ),
 ]
@@ -253,12 +253,12 @@ def test_images_shown_side_by_side_in_one_image_are_judged_one_by_one(labels, st
     checks = tried[notebook_name([*UNTRAINED_WIDE_MODEL, *grid_cells(labels)])]
     digits = checks["labelled_test_images"]
     assert (digits["status"], digits["message"]) == (status, message), digits
-    assert checks["non_targeted_images"]["message"].startswith("10 images in the figure of cell 3")
+    assert checks["non_targeted_images"]["message"].startswith("10 images in the figure of cell 4")
     assert checks["non_targeted_hits"]["status"] == "passed", checks["non_targeted_hits"]
     assert checks["activation_maps"]["message"] == (
-        "conv1 maps in the figure of cell 4; deeper maps in the figure of cell 4"
+        "conv1 maps in the figure of cell 5; deeper maps in the figure of cell 5"
     ), checks["activation_maps"]
-    place = "in the figure of cell 5 (conv1 | conv2, first input channel)"
+    place = "in the figure of cell 6 (conv1 | conv2, first input channel)"
     assert checks["conv1_filters"]["message"] == f"conv1 of `model` {place}, beside conv2 of `model`"
     assert checks["higher_filters"]["message"] == f"conv2 of `model` {place}, beside conv1 of `model`"
 
@@ -275,10 +275,10 @@ def test_a_figure_of_two_half_banks_shows_conv2_but_too_few_conv1_filters(tried)
     conv1 = checks["conv1_filters"]
     assert (conv1["status"], conv1["message"]) == (
         "partial",
-        "the figure of cell 2 shows only 16 kernels of conv1 of `model`",
+        "the figure of cell 3 shows only 16 kernels of conv1 of `model`",
     ), conv1
     assert conv1["found"] == "conv1 of `model`: 16 panels, conv2 of `model`: 16 panels"
-    assert checks["higher_filters"]["message"] == "conv2 of `model` in the figure of cell 2, beside conv1 of `model`"
+    assert checks["higher_filters"]["message"] == "conv2 of `model` in the figure of cell 3, beside conv1 of `model`"
 
 
 def attack_figure(image: str) -> str:
@@ -317,8 +317,8 @@ NO_DIGIT_CASES = [
 )
 def test_a_targeted_attack_that_keeps_no_digit_is_told_so(targeted, message, found, tried):
     checks = tried[notebook_name(no_digit_cells(targeted))]
-    assert "10 images in the figure of cell 3" in checks["non_targeted_images"]["message"]
-    assert "in the figure of cell 5 (target 0" in checks["targeted_images"]["message"]
+    assert "10 images in the figure of cell 4" in checks["non_targeted_images"]["message"]
+    assert "in the figure of cell 6 (target 0" in checks["targeted_images"]["message"]
     assert "taken as the targeted attack: the notebook's later figure" in checks["targeted_images"]["message"]
     closeness = checks["targeted_closeness"]
     assert closeness["status"] == "failed" and closeness["message"] == message

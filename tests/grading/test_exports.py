@@ -33,7 +33,20 @@ def checks():
             expected="2 panels",
             found="1 panel `x`",
         ),
-        CheckResult("viridis_saved", "1.5", "Saved as png", 1, status="failed", message="no file", found="a\nb"),
+        CheckResult(
+            "viridis_saved",
+            "1.5",
+            "Saved as png",
+            1,
+            status="failed",
+            message="no file",
+            found="a\nb",
+            first_cause={
+                "label": "cell 16 (In [12])",
+                "error": "NameError: name 'fig' is not defined",
+                "certain": True,
+            },
+        ),
         CheckResult("top5_names", "1.3", "Top-5 names", 4, status="unverifiable", message="stand-in image"),
         CheckResult("plots_labelled", "plots", "Every plot has a title", 0, status="needs_ta", message=MISSES),
     ]
@@ -101,6 +114,10 @@ def test_checks_pass_fail_or_carry_partial_marks_without_a_status(payload):
     tests = by_name(exported)
     assert tests["1.5 Figure has a title"]["status"] == "passed"
     assert tests["1.5 Saved as png"]["status"] == "failed"
+    assert (
+        "Follows from an earlier error in cell 16 \\(In \\[12\\]\\): `NameError: name 'fig' is not defined`"
+        in (tests["1.5 Saved as png"]["output"])
+    )
     partial = tests["1.5 Map beside the image"]
     assert (partial["score"], partial["max_score"], "status" in partial) == (1, 2, False)
     scored = [test["score"] for test in exported["tests"] if "score" in test]

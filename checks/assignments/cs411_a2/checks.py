@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from checks.engine.notebook import cell_number
 from checks.finders.classifiers import (
     AS_GIVEN,
     MNIST_NORMALISED,
@@ -42,7 +43,6 @@ from checks.finders.figures import (
 from checks.finders.printed_output import notebook_output_text
 from checks.finders.stated_numbers import AccuracyClaims, judge_accuracy_claims
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
-from checks.grading.figure_placement import cell_number
 from checks.grading.reference_figures import Panel
 from checks.probe.standin import seeded_global_rng
 from checks.probe.wire import DataImage, KernelObject
@@ -537,7 +537,7 @@ def viridis_layout(ctx):
         if rgb and maps:
             ctx.cite(figure)
             show_saliency_reference(ctx, "viridis")
-            return f"figure in cell {figure['cell']}"
+            return f"figure in {cell_number(figure['cell'])}"
     ctx.cite(*saliency_figures(ctx)[:1])
     show_saliency_reference(ctx, "viridis")
     raise CheckFailed(
@@ -602,7 +602,7 @@ def second_class_layout(ctx):
         arrays = [a for a in arrays if a is not None]
         if len(arrays) >= 2 and any(not np.allclose(arrays[0], other) for other in arrays[1:]):
             ctx.cite(figure)
-            return f"figure in cell {figure['cell']}"
+            return f"figure in {cell_number(figure['cell'])}"
     raise CheckFailed(
         "no figure shows two different saliency maps side by side",
         expected="two 224 x 224 maps",
@@ -622,7 +622,7 @@ def second_class_map(ctx):
             shown = load_image(ctx.figure_dir, axes)
             if shown is not None and saliency_difference(shown, expected) <= 1e-2:
                 ctx.cite(figure)
-                return f"cell {figure['cell']} shows class {second.class_index} ({second.class_name})"
+                return f"{cell_number(figure['cell'])} shows class {second.class_index} ({second.class_name})"
     raise CheckFailed(
         "no displayed map matches the saliency of the second-ranked class",
         expected=f"class {second.class_index} ({second.class_name})",

@@ -15,6 +15,7 @@ import re
 import numpy as np
 import torch
 
+from checks.engine.notebook import cell_number
 from checks.finders.classifiers import MNIST_INPUT, classifier_of
 from checks.finders.data_split import judge_split
 from checks.finders.figures import label_summary, load_image, missing_labels
@@ -23,7 +24,6 @@ from checks.finders.network_numbers import NetworkNumbers, own_numbers
 from checks.finders.panels import filter_grids, occlusion_maps, panel_arrays
 from checks.finders.stated_numbers import integers, judge_accuracy_claims, shapes, stated_text, states_shape
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
-from checks.grading.figure_placement import cell_number
 from checks.grading.reference_figures import Panel
 from reference.ee5179_pa2 import (
     NEURON_DEFINITIONS,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from checks.engine.notebook import cell_number
 from checks.finders.architecture import ConvSpec, PrescribedArchitecture
 from checks.finders.classifiers import (
     AS_GIVEN,
@@ -136,7 +137,7 @@ def grid_labels(ctx, figure: Figure, grid: Axes, count: int) -> GridLabels | Non
     sources = [
         ("\n".join((grid["title"], grid["xlabel"])), "the grid's title and labels"),
         (figure["suptitle"], "the figure's title"),
-        (printed, f"the printed output of cell {cell}"),
+        (printed, f"the printed output of {cell_number(cell)}"),
     ]
     for text, where in sources:
         lists = [(segment, [int(digit) for digit in DIGIT.findall(segment)]) for segment in LABEL_SEGMENT.split(text)]
@@ -324,7 +325,7 @@ def best_models(outcomes: list[tuple[int, Any, str]]) -> str:
 def figure_place(figure: Figure) -> str:
     title = title_text(figure)
     drawn = f"the {len(figure['parts'])} one-image figures" if "parts" in figure else "the figure"
-    return f"{drawn} of cell {figure['cell']}" + (f" ({title[:60]})" if title else "")
+    return f"{drawn} of {cell_number(figure['cell'])}" + (f" ({title[:60]})" if title else "")
 
 
 def line_axes(ctx) -> list[tuple[Figure, Axes]]:
