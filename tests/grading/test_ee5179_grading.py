@@ -100,10 +100,12 @@ def test_the_report_shows_where_each_passed_check_looked_and_the_reference_figur
     out, results = ee5179_graded
     page = (out / EE_CORRECT / "report.html").read_text()
     assert (
-        "The network is the prescribed CNN (found by its structure): `model` (Net, 799,078 parameters) matches" in page
+        "The network is the prescribed CNN (found by its structure): <code>model</code> (Net, 799,078 parameters) matches"
+        in page
     )
     assert re.search(
-        r"predicted labels are those of `(bn_)?model` \(Net, [\d,]+ parameters\) and `(bn_)?model`", page
+        r"predicted labels are those of <code>(bn_)?model</code> \(Net, [\d,]+ parameters\) and <code>(bn_)?model</code>",
+        page,
     ), "both models predict the titles' labels, so both are named"
     checks = checks_of(results[EE_CORRECT])
     for name, reference in (
