@@ -207,7 +207,7 @@ def test_cells_last_run_out_of_order_are_noted_and_in_order_ones_are_not():
     assert out_of_order_note(_with_counts([1, 2, 5, 9])) is None
     assert out_of_order_note(_with_counts([None, None, None])) is None
     note = out_of_order_note(_with_counts([1, 2, 7, 3, 8]))
-    assert note and "cell 3, [3], ran before the cell above it, [7]" in note
+    assert note and "cell 4, [3], ran before the cell above it, [7]" in note
 
 
 def test_execution_counts_restart_in_each_part_of_a_merged_notebook(tmp_path):
