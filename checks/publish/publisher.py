@@ -16,7 +16,7 @@ from checks.grading.scheme import load_assignment
 from checks.publish.exports import write_gradebook, write_gradescope
 from checks.publish.overrides import apply_overrides, load_overrides, write_template
 from checks.publish.page_images import PageImages
-from checks.publish.report import PageOptions, render_index, render_student_pages
+from checks.publish.report import render_index, render_student_pages
 from checks.publish.similarity import find_similar
 
 
@@ -51,9 +51,9 @@ def publish(out: Path, payloads: list[dict[str, Any]] | None = None) -> Publishe
     assignment = load_assignment(payloads[0]["assignment"])
     overrides = load_overrides(out / OVERRIDES_FILE, payloads, assignment)
     finals = [apply_overrides(payload, assignment, overrides.valid) for payload in payloads]
-    options = PageOptions(PageImages(out))
+    images = PageImages(out)
     for final in finals:
-        render_student_pages(final, assignment, out, options)
+        render_student_pages(final, assignment, out, images)
         write_gradescope(final, assignment, out / final["student"])
     write_gradebook(finals, assignment, out / GRADEBOOK_FILE)
     render_index(finals, assignment, out, overrides.problems, find_similar(out, finals, assignment))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +62,6 @@ def cell_labels(payload: dict[str, Any]) -> dict[int, str]:
     return labels
 
 
-@dataclass
-class PageOptions:
-    """What a page shows beyond the results: how its images are stored."""
-
-    images: PageImages
-
-
 def _figures_by_task(payload: dict[str, Any], student_dir: Path, images: PageImages, labels: dict[int, str]):
     """The notebook's figures grouped by the task they were placed under (None: unplaced)."""
     grouped: dict[str | None, list[dict[str, Any]]] = {}
@@ -108,8 +100,9 @@ def stand_in_effects(payload: dict[str, Any], assignment: Assignment) -> dict[st
 
 
 def render_student(
-    payload: dict[str, Any], assignment: Assignment, student_dir: Path, options: PageOptions, target: str = REPORT_FILE
+    payload: dict[str, Any], assignment: Assignment, student_dir: Path, images: PageImages, target: str = REPORT_FILE
 ) -> Path:
+    """One student's page; ``images`` says how its figures are stored (files, or inlined for the single file)."""
     labels = cell_labels(payload)
     checks_by_task: dict[str, list] = {}
     for check in payload["checks"]:
@@ -124,8 +117,8 @@ def render_student(
         checks_by_task=checks_by_task,
         answers_by_task=answers_by_task,
         labels=labels,
-        figures_by_task=_figures_by_task(payload, student_dir, options.images, labels),
-        references_by_task=_references_by_task(payload, student_dir, options.images),
+        figures_by_task=_figures_by_task(payload, student_dir, images, labels),
+        references_by_task=_references_by_task(payload, student_dir, images),
         shims=[event for event in events if event.get("kind") == "shim"],
         stand_ins=stand_in_effects(payload, assignment),
         single_file=target != REPORT_FILE,
@@ -136,11 +129,11 @@ def render_student(
     return path
 
 
-def render_student_pages(payload: dict[str, Any], assignment: Assignment, out: Path, options: PageOptions) -> Path:
+def render_student_pages(payload: dict[str, Any], assignment: Assignment, out: Path, images: PageImages) -> Path:
     """The light report (images as files, reference figures shared by the class) and its single-file copy."""
     student_dir = out / payload["student"]
-    render_student(payload, assignment, student_dir, PageOptions(PageImages(out, inline=True)), SINGLE_FILE_REPORT)
-    return render_student(payload, assignment, student_dir, options)
+    render_student(payload, assignment, student_dir, PageImages(out, inline=True), SINGLE_FILE_REPORT)
+    return render_student(payload, assignment, student_dir, images)
 
 
 def _attention(payload: dict[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from checks.grading.submission import load_suite
 from checks.publish.exports import gradescope_results
 from checks.publish.overrides import apply_overrides
 from checks.publish.page_images import PageImages
-from checks.publish.report import PageOptions, render_student
+from checks.publish.report import render_student
 from checks.publish.self_check import render_summary
 
 SCHEME = """id = "x"
@@ -168,7 +168,7 @@ def test_pages_show_an_advisory_note_through_the_scheme(tmp_path):
     tags = {test["name"]: test["tags"] for test in exported["tests"]}
     assert "plots Every plot has a title and labelled axes" not in tags and tags["1.5 saved"] == ["task:1.5"]
     assert "figure in cell 3: no title" in exported["output"]
-    page = render_student(final, cs411, tmp_path, PageOptions(PageImages(tmp_path))).read_text()
+    page = render_student(final, cs411, tmp_path, PageImages(tmp_path)).read_text()
     advisory = page[page.index('<details class="banner note advisory">') :]
     assert "Every plot has a title and labelled axes: 1 item(s) to look at" in advisory
     assert "<li>figure in cell 3: no title</li>" in advisory
