@@ -915,7 +915,7 @@ def printed_accuracy(ctx):
         raise CheckFailed("no test accuracy is printed", expected=f"about {best.accuracy:.2%}", found="nothing")
     where = cell_number(claim.cell)
     states = [item for cell in dict.fromkeys([claim.cell, trained_cell(ctx), None]) for item in measured(ctx, cell)]
-    if judge_accuracy_claims(ctx.executed, [item.accuracy for item in states]).agree:
+    if AccuracyClaims(accuracy_claims(ctx).stated, [item.accuracy for item in states]).agree:
         return f"{claim.percent:.2f}% printed in {where}"
     if not states:
         best_classifier(ctx)  # raises: no classifier is left to compare the claim with

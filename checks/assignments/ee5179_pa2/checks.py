@@ -22,7 +22,14 @@ from checks.finders.figures import label_summary, load_image, missing_labels
 from checks.finders.filters import kernel_layers
 from checks.finders.network_numbers import NetworkNumbers, own_numbers
 from checks.finders.panels import filter_grids, occlusion_maps, panel_arrays
-from checks.finders.stated_numbers import integers, judge_accuracy_claims, shapes, stated_text, states_shape
+from checks.finders.stated_numbers import (
+    AccuracyClaims,
+    integers,
+    judge_accuracy_claims,
+    shapes,
+    stated_text,
+    states_shape,
+)
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
 from checks.grading.reference_figures import Panel
 from reference.ee5179_pa2 import (
@@ -206,7 +213,7 @@ def reported_accuracy(ctx):
     claim = stated.reported_claim
     if claim.cell is not None:
         then = measured_at(ctx, claim.cell)
-        if judge_accuracy_claims(ctx.executed, [item.accuracy for item in then]).agree:
+        if AccuracyClaims(stated.stated, [item.accuracy for item in then]).agree:
             return (
                 f"{claim.percent:.2f}% reported in {cell_number(claim.cell)} agrees with the model as that cell "
                 "left it; the notebook changed its weights later"
