@@ -195,6 +195,8 @@ def event(raw: Any) -> dict[str, Any]:
         clean["folder"] = text(raw.get("folder"))
     elif kind == "weights_changed":
         clean["model"] = text(raw.get("model"))
+    elif kind == "snapshots_limited":
+        clean["read"] = count(raw.get("read"))
     else:
         raise Malformed("unknown kind of event")
     return clean

@@ -168,7 +168,9 @@ def _failing_line(cell) -> int | None:
     for entry in entries[:4] if isinstance(entries, list) else []:
         match = CELL_FRAME.search(ANSI_ESCAPE.sub("", entry[:2000])) if isinstance(entry, str) else None
         if match:
-            return int(match.group(1))
+            line = int(match.group(1))
+            # The traceback is the student's text: a line the cell does not have is no line of it.
+            return line if line <= len(str(cell.get("source", "")).splitlines()) else None
     return None
 
 

@@ -223,7 +223,8 @@ class _Flow:
             if record.status == "not_run" and stopped_at is not None:
                 root = self.roots[stopped_at]
             elif record.status == "error":
-                match = UNDEFINED_NAME.search(f"{record.error_name}: {record.error_value}"[:MAX_MATCHED_CHARS])
+                text = f"{record.error_value}"[:MAX_MATCHED_CHARS]
+                match = UNDEFINED_NAME.search(text) if record.error_name == "NameError" else None
                 root = self.failed_binder_root(match.group(1), record.index) if match else None
                 root = record.index if root is None else root
             self.roots[record.index] = root

@@ -98,12 +98,14 @@ def serve(request_id: str) -> None:
         log.cell = f"call:{request.get('target', request.get('op'))}"
 
     def after(request: dict) -> None:
-        recorder.capture_open_figures()
-        from . import snapshots
+        try:
+            recorder.capture_open_figures()
+            from . import snapshots
 
-        if snapshots.RECORDER is not None:
-            snapshots.RECORDER.capture(get_ipython().user_ns, f"call:{request.get('target', request.get('op'))}")
-        log.cell = previous_cell
+            if snapshots.RECORDER is not None:
+                snapshots.RECORDER.capture(get_ipython().user_ns, f"call:{request.get('target', request.get('op'))}")
+        finally:
+            log.cell = previous_cell
 
     serve_request(
         _state["inbox"] / "calls",

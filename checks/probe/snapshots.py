@@ -18,6 +18,9 @@ from typing import Any
 from .allowed import MAX_STATE_VALUES
 from .events import EventLog
 
+MAX_VALUES_READ = 200_000_000
+"""Weights read after one cell or call, over all models: a namespace of many large models costs at most
+this much time per cell, and the models past it go unrecorded (the grader then measures them as they are)."""
 MAX_SNAPSHOT_BYTES = 256 << 20
 """What all snapshots may hold together; past it the oldest are dropped, each leaving a gap that
 the grader is told about rather than an older state standing in for it."""
@@ -31,14 +34,19 @@ class Snapshot:
     size: int  # bytes
 
 
+def torch_tensor() -> type:
+    return sys.modules["torch"].Tensor
+
+
 def _fingerprint(state: dict[str, Any]) -> tuple:
     """Storage, version counter and a content sum per tensor: updates through ``.data`` or a NumPy view
-    advance no version counter, so the content is read too (one pass over the weights)."""
+    advance no version counter, so the content is read too (one pass over the weights). The sum is
+    compared as text, so a NaN weight equals itself."""
     import torch
 
     with torch.no_grad():
         return tuple(
-            (key, tensor.data_ptr(), tensor._version, tuple(tensor.shape), float(tensor.sum(dtype=torch.float64)))
+            (key, tensor.data_ptr(), tensor._version, tuple(tensor.shape), repr(tensor.sum(dtype=torch.float64).item()))
             if tensor.is_floating_point()
             else (key, tensor.data_ptr(), tensor._version, tuple(tensor.shape), repr(tensor.flatten()[:8].tolist()))
             for key, tensor in state.items()
@@ -56,35 +64,42 @@ class ModelSnapshots:
         if label is None or nn is None:  # no model can exist before torch is imported, and importing it takes seconds
             return
         seen: set[int] = set()
+        read = 0
         for name, value in list(namespace.items()):
-            if name.startswith("_") or not isinstance(value, nn.Module) or id(value) in seen:
+            try:  # the student's objects: any of them may raise on isinstance (a __class__ property) or on copy
+                if name.startswith("_") or not isinstance(value, nn.Module) or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                read += self._capture_one(name, value, label, MAX_VALUES_READ - read)
+            except Exception:
                 continue
-            seen.add(id(value))
-            self._capture_one(name, value, label)
+            if read >= MAX_VALUES_READ:
+                self.log.record("snapshots_limited", read=read)
+                break
         self._keep_within_budget()
 
-    def _capture_one(self, name: str, module: Any, label: int | str) -> None:
-        try:
-            state = module.state_dict(keep_vars=False)
-            if not all(hasattr(tensor, "data_ptr") for tensor in state.values()):
-                return
-            if sum(tensor.numel() for tensor in state.values()) > MAX_STATE_VALUES:
-                return
-            fingerprint = _fingerprint(state)
-        except Exception:
-            return
+    def _capture_one(self, name: str, module: Any, label: int | str, allowed: int) -> int:
+        """Snapshot one model if its weights changed; returns how many values were read."""
+        state = module.state_dict(keep_vars=False)
+        if not all(isinstance(tensor, torch_tensor()) for tensor in state.values()):
+            return 0
+        values = sum(tensor.numel() for tensor in state.values())
+        if values > min(MAX_STATE_VALUES, allowed):
+            return 0
+        fingerprint = _fingerprint(state)
         past = self.history.get(id(module))
         if past is None:
             past = self.history[id(module)] = []
             # The history goes with the model, so a deleted model frees its memory and its id is not confused.
             weakref.finalize(module, self.history.pop, id(module), None)
         if past and past[-1].fingerprint == fingerprint:
-            return
+            return values
         copied = {key: tensor.detach().to("cpu", copy=True) for key, tensor in state.items()}
         size = sum(tensor.numel() * tensor.element_size() for tensor in copied.values())
         past.append(Snapshot(label, fingerprint, copied, size))
         if len(past) > 1:
             self.log.record("weights_changed", model=name[:200])
+        return values
 
     def _keep_within_budget(self) -> None:
         """Drop the oldest snapshots until the budget holds, each leaving a gap."""

@@ -355,3 +355,44 @@ def test_a_model_is_exported_with_the_weights_an_earlier_cell_left_it(live_sessi
     assert [float(weights[cell][0, 0]) for cell in (0, 2, 3, None)] == [1.0, 2.0, 3.0, 5.0]
     changes = [(event["cell"], event["model"]) for event in result.events if event["kind"] == "weights_changed"]
     assert changes == [(1, "net"), (3, "net"), (4, "net")]
+
+
+def test_objects_that_raise_when_inspected_break_neither_cells_nor_grader_calls(live_session):
+    """A value whose ``__class__`` raises, and a model whose state_dict holds no tensors, sit in the namespace
+    the snapshots read after every cell and call: the cells stay ok and a call still gets its reply."""
+    notebook = make_notebook(
+        "class Evil:\n    @property\n    def __class__(self):\n        raise RuntimeError('boom')\n\nevil = Evil()",
+        "import torch\nfrom torch import nn\nclass Odd(nn.Linear):\n    def state_dict(self, *a, **k):\n"
+        "        return {'weight': object()}\nodd = Odd(2, 2)\nx = 1",
+        "y = x + 1",
+    )
+
+    async def probe(session, result):
+        response, decoder = await session.request({"op": "evaluate", "target": "y"})
+        return result, decoder.decode(response["value"])
+
+    result, y = live_session(notebook, probe)
+    assert [cell.status for cell in result.cells] == ["ok", "ok", "ok"] and y == 2
+
+
+def test_a_model_with_a_nan_weight_left_alone_is_recorded_once():
+    import torch
+
+    from checks.probe.events import EventLog
+    from checks.probe.snapshots import ModelSnapshots
+
+    class Log(EventLog):
+        def __init__(self):
+            self.records = []
+
+        def record(self, kind, **details):
+            self.records.append(kind)
+
+    log = Log()
+    recorder = ModelSnapshots(log)
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    for cell in range(3):
+        recorder.capture({"model": model}, cell)
+    assert len(recorder.history[id(model)]) == 1 and log.records == []

@@ -253,3 +253,17 @@ def test_shell_and_magic_lines_are_read_in_one_pass(deadline):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source[:190_000] + "\nmodel = build()")])
     records = [CellRecord(0, "error", 0.1, "NameError", "name 'build' is not defined", 1, [], None)]
     assert root_cells(records, notebook) == {0: 0}
+
+
+def test_a_forged_line_or_a_name_error_in_other_words_changes_no_blame():
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("model = build()\nx = 1"),
+            nbformat.v4.new_code_cell("raise Exception(\"name 'model' is not defined\")"),
+        ]
+    )
+    records = [
+        CellRecord(0, "error", 0.1, "NameError", "name 'build' is not defined", 1, [], 1),
+        CellRecord(1, "error", 0.1, "Exception", "name 'model' is not defined", 2, [], None),
+    ]
+    assert root_cells(records, notebook) == {0: 0, 1: 1}, "only a NameError follows the name back"
