@@ -187,10 +187,9 @@ def check_notebook(args: argparse.Namespace) -> int:
     assignment = load_assignment(args.assignment)
     load_suite(assignment)
     with tempfile.TemporaryDirectory(prefix="xaigrader-check-") as work:
-        submission = intake_one(Path(args.notebook), Path(work) / "intake")
-        payload = grade_submission(
-            submission, assignment, _grade_options(args, "full" if args.full else "quick"), Path(work) / "out"
-        )
+        options = _grade_options(args, "full" if args.full else "quick")
+        submission = intake_one(Path(args.notebook), Path(work) / "intake", data_dir=options.data_dir)
+        payload = grade_submission(submission, assignment, options, Path(work) / "out")
     print(render_summary(payload, assignment))
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")

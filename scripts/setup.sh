@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything xaigrader needs on a fresh Debian machine: system packages
 # (when run as root; --browser adds Chromium for the report tests) and a virtual environment in .venv with the package and its
-# test extra installed in editable mode. Safe to run again; it only adds what is missing.
+# test extra installed in editable mode, and the packages the assignments declare for students' kernels.
+# Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,4 +42,28 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   touch "$stamp"
+fi
+
+# The packages students' notebooks import ([kernel] in each assignment.toml) go into the environment
+# the kernel runs in, here and never while grading; again whenever an assignment.toml changes.
+kernel_stamp=.venv/.xaigrader-kernel-packages
+if [ ! -f "$kernel_stamp" ] || [ -n "$(find checks/assignments -name assignment.toml -newer "$kernel_stamp" -print -quit)" ]; then
+  requirements=$(.venv/bin/python - <<'PYTHON'
+import pathlib
+import tomllib
+
+declared = {}
+for scheme in sorted(pathlib.Path("checks/assignments").glob("*/assignment.toml")):
+    for requirement in tomllib.loads(scheme.read_text(encoding="utf-8")).get("kernel", {}).get("packages", []):
+        declared[requirement] = None
+print("\n".join(declared))
+PYTHON
+)
+  if [ -n "$requirements" ]; then
+    mapfile -t packages <<<"$requirements"
+    echo "setup: installing the kernel packages the assignments declare (${#packages[@]})"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "${packages[@]}" \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  fi
+  touch "$kernel_stamp"
 fi

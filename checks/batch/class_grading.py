@@ -35,7 +35,7 @@ def grade_class(
     Raises ``AssignmentError`` before any notebook runs when the suite does not match its mark scheme."""
     load_suite(assignment)
     out.mkdir(parents=True, exist_ok=True)
-    submissions = discover(paths, out / ".intake")
+    submissions = discover(paths, out / ".intake", data_dir=options.data_dir)
     data = DataDir(options.data_dir)
     keys = {s.student_id: grading_key(s, assignment, data, options.settings()) for s in submissions}
     results: dict[str, dict[str, Any]] = {}

@@ -9,6 +9,8 @@ INDEX_FILE = "index.html"
 PARTIAL_SUFFIX = ".partial"
 OVERRIDES_FILE = "overrides.csv"
 GRADESCOPE_FILE = "gradescope.json"
+SUBMITTED_FIGURES = "submitted-figures"
+"""In a student's folder: the figures the notebook was submitted with."""
 REFERENCE_FIGURES = "reference-figures"
 """The class's reference figures, stored once and shown by every student's report."""
 CLASS_FILES = frozenset({INDEX_FILE, GRADEBOOK_FILE, OVERRIDES_FILE, GRADESCOPE_FILE, REFERENCE_FIGURES})

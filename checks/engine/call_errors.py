@@ -1,5 +1,5 @@
-"""What a check sees when the student's own code raised: kept apart from the proxy so the
-grading core can name it without loading the kernel client."""
+"""What a check sees when the student's own code raised, or the kernel could take no more calls: kept apart
+from the proxy so the grading core can name them without loading the kernel client."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ class StudentCallError(Exception):
 
 class MissingName(StudentCallError):
     pass
+
+
+class GradingTimeUp(TimeoutError):
+    """The submission's time for grader calls ran out, or its kernel stopped answering: the checks not yet
+    made are not run, which is no verdict on the student's work."""
+
+
+class KernelUnavailable(GradingTimeUp):
+    """The kernel died during a grader call, or ignored an interrupt: no further calls can be made."""

@@ -40,6 +40,8 @@ SHIM_NAMES = {
     "dataset",
     "hf_dataset",
     "cuda",
+    "drive_folder",
+    "compat",
 }
 SHIM_TEXT_FIELDS = (
     "command",
@@ -53,7 +55,13 @@ SHIM_TEXT_FIELDS = (
     "root",
     "call",
     "note",
+    "path",
+    "api",
+    "outcome",
 )
+SHIM_LISTS = ("packages", "refused_packages")  # what one `pip install` asked for, and what it could not have
+MAX_SHIM_LIST = 32
+MAX_PACKAGE_TEXT = 100
 SHIM_FLAGS = ("stand_in", "refused")
 RECORD_FORMAT = 1
 """The layout of ``FigureRecord`` below; every record carries it into the figures/*.json the grader keeps,
@@ -189,6 +197,13 @@ def event(raw: Any) -> dict[str, Any]:
         clean["shim"] = raw["shim"]
         clean.update({key: text(raw[key]) for key in SHIM_TEXT_FIELDS if key in raw})
         clean.update({key: flag(raw[key]) for key in SHIM_FLAGS if key in raw})
+        clean.update(
+            {
+                key: items(raw[key], MAX_SHIM_LIST, lambda name: text(name, MAX_PACKAGE_TEXT))
+                for key in SHIM_LISTS
+                if key in raw
+            }
+        )
     elif kind == "figure_capture_failed":
         clean["error"] = text(raw.get("error"))
     elif kind == "submission_files":

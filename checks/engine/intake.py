@@ -21,8 +21,10 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from checks.data.assets import resolve_data_dir
 from checks.data.class_folder import is_class_file
-from checks.engine.notebook import InvalidNotebook, merge_notebooks
+from checks.engine.notebook import InvalidNotebook, load_notebook, merge_notebooks
+from checks.engine.notebook_order import RunOrder, data_file_names, file_names_in, order_notebooks
 
 DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
 IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
@@ -51,6 +53,7 @@ class Submission:
     found: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     merged_from: list[str] = field(default_factory=list)
+    run_order: RunOrder | None = None
 
     @property
     def valid(self) -> bool:
@@ -160,8 +163,9 @@ def _listing(folder: Path) -> list[str]:
     )[:200]
 
 
-def _choose_notebook(submission: Submission, work_dir: Path) -> None:
-    """One notebook is graded as it is; several are merged in name order and graded as one."""
+def _choose_notebook(submission: Submission, work_dir: Path, data_dir: Path | None) -> None:
+    """One notebook is graded as it is; several are merged in the order their files require
+    (one that writes ``model.pth`` before one that loads it), else in name order, and graded as one."""
     assert submission.folder is not None
     submission.found = _listing(submission.folder)
     notebooks = _notebooks_in(submission.folder)
@@ -174,14 +178,17 @@ def _choose_notebook(submission: Submission, work_dir: Path) -> None:
     else:
         names = [n.relative_to(submission.folder).as_posix() for n in notebooks]
         try:
-            merged = merge_notebooks(notebooks, names)
+            available = file_names_in(submission.folder) | data_file_names(resolve_data_dir(data_dir))
+            order = order_notebooks([(name, load_notebook(path)) for name, path in zip(names, notebooks)], available)
+            paths = dict(zip(names, notebooks))
+            merged = merge_notebooks([paths[name] for name in order.names], list(order.names))
         except InvalidNotebook as error:
             submission.problem = f"{len(notebooks)} notebooks found ({', '.join(names)}) to merge, but {error}"
             return
         target = work_dir / MERGED_FOLDER / f"{submission.student_id}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(merged, target)
-        submission.notebook, submission.merged_from = target, names
+        submission.notebook, submission.merged_from, submission.run_order = target, list(order.names), order
 
 
 def _stem(path: Path) -> str:
@@ -198,15 +205,17 @@ def intake_one(
     id_pattern: str = DEFAULT_ID_PATTERN,
     limits: ZipLimits = ZipLimits(),
     student_id: str | None = None,
+    data_dir: Path | None = None,
 ) -> Submission:
-    """``student_id`` overrides the one read from the name (used to keep ids unique).
+    """``student_id`` overrides the one read from the name (used to keep ids unique); ``data_dir`` is
+    the grading data directory (default: as ``DataDir`` resolves it), whose files notebooks may read.
 
     Any error, however unexpected, becomes this submission's problem rather than the class's.
     """
     derived, name, roll = student_identity(_stem(path), id_pattern)
     submission = Submission(student_id or derived, path, name, roll)
     try:
-        _take_in(submission, work_dir, limits)
+        _take_in(submission, work_dir, limits, data_dir)
     except Exception as error:
         shutil.rmtree(work_dir / submission.student_id, ignore_errors=True)
         submission.notebook, submission.folder = None, None
@@ -214,14 +223,14 @@ def intake_one(
     return submission
 
 
-def _take_in(submission: Submission, work_dir: Path, limits: ZipLimits) -> None:
+def _take_in(submission: Submission, work_dir: Path, limits: ZipLimits, data_dir: Path | None) -> None:
     """Fill in the folder and notebook, or the problem, by what kind of thing was handed in."""
     path, folder = submission.source, work_dir / submission.student_id
     if path.is_symlink():
         submission.problem = f"{path.name} is a link; submissions must be plain files or folders"
     elif path.is_dir():
         submission.folder = path
-        _choose_notebook(submission, work_dir)
+        _choose_notebook(submission, work_dir, data_dir)
     elif path.suffix.lower() == ".zip":
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -232,7 +241,7 @@ def _take_in(submission: Submission, work_dir: Path, limits: ZipLimits) -> None:
             submission.problem = str(error)
             return
         submission.folder = folder
-        _choose_notebook(submission, work_dir)
+        _choose_notebook(submission, work_dir, data_dir)
     elif path.suffix.lower() == ".ipynb":
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, folder / path.name)
@@ -264,7 +273,11 @@ def _refused(candidate: Path, wanted: str, taken: set[str]) -> Submission:
 
 
 def discover(
-    paths: Sequence[Path], work_dir: Path, id_pattern: str = DEFAULT_ID_PATTERN, limits: ZipLimits = ZipLimits()
+    paths: Sequence[Path],
+    work_dir: Path,
+    id_pattern: str = DEFAULT_ID_PATTERN,
+    limits: ZipLimits = ZipLimits(),
+    data_dir: Path | None = None,
 ) -> list[Submission]:
     """One submission per zip, notebook or student folder; a folder argument is a class."""
     candidates: list[Path] = []
@@ -284,5 +297,5 @@ def discover(
         if is_class_file(wanted):
             submissions.append(_refused(candidate, wanted, taken))
         else:
-            submissions.append(intake_one(candidate, work_dir, id_pattern, limits, _unique(wanted, taken)))
+            submissions.append(intake_one(candidate, work_dir, id_pattern, limits, _unique(wanted, taken), data_dir))
     return submissions

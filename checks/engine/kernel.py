@@ -3,8 +3,9 @@
 nbclient drives the kernel, which is always the sandboxed one defined here, never the
 kernel the notebook names. Each cell has a timeout after which the kernel is interrupted
 (or, if it ignores the interrupt, replaced) and execution goes on with the next cell;
-the whole notebook has a deadline enforced from outside; a dying kernel is recorded and
-replaced; stored outputs are capped.
+the whole notebook has a deadline enforced from outside, after which each remaining cell
+gets a short overtime until that is spent too; a dying kernel is recorded and replaced;
+stored outputs are capped.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from safetensors.torch import load as load_tensors
 
+from checks.engine.call_errors import GradingTimeUp, KernelUnavailable
 from checks.engine.exchange import ExchangeFolder, ExchangeRefused
 from checks.engine.exchange_records import events_from_lines, figures_from_index
 from checks.engine.job_cgroup import JobCgroup, remove_abandoned
@@ -68,11 +72,14 @@ class RunConfig:
     data_dir: Path | None = None
     cell_timeout_s: float = 600
     notebook_timeout_s: float = 1800
+    overtime_cell_s: float = 60  # each cell's limit once the notebook's time is spent
+    overtime_s: float = 600  # how long cells may run past the notebook's time, all together
     interrupt_grace_s: float = 5
     startup_timeout_s: float = 120
     allow_network: bool = False
     force_fallback: bool = False
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    kernel_packages: tuple[str, ...] = ()  # pip requirements the course declares (installed by setup, never here)
 
 
 @dataclass
@@ -85,6 +92,7 @@ class CellRecord:
     execution_count: int | None = None  # Jupyter's In [n] of this cell in this run
     traceback: list[str] = field(default_factory=list)  # the error's last lines, plain text
     error_line: int | None = None  # the cell's own line that raised, when its traceback says
+    limit_s: float | None = None  # the time this cell was given (less than the cell timeout near the deadline)
 
 
 @dataclass
@@ -99,6 +107,7 @@ class RunResult:
     startup_error: str | None = None
     total_s: float = 0.0
     dropped: list[str] = field(default_factory=list)
+    budget: dict[str, float] = field(default_factory=dict)  # the time limits this run used
 
     @property
     def shims(self) -> list[dict[str, Any]]:
@@ -184,10 +193,6 @@ def _add_run_details(record: CellRecord, cell) -> None:
         record.error_line = _failing_line(cell)
 
 
-class GradingTimeUp(TimeoutError):
-    """The submission's time for grader calls ran out, or its kernel stopped answering."""
-
-
 class KernelSession:
     """One sandboxed kernel and its job folder, alive until the context closes.
 
@@ -269,6 +274,9 @@ class KernelSession:
             "submission": str(view.submission) if view.submission else None,
             "allow_network": self.config.allow_network,
             "map_cuda": any(cell.cell_type == "code" and "cuda" in str(cell.source).lower() for cell in notebook.cells),
+            "kernel_packages": sorted(
+                {canonicalize_name(Requirement(text).name) for text in self.config.kernel_packages}
+            ),
         }
         self.give(self.job.inbox / "probe.json", json.dumps(config).encode())
         return view.inbox / "probe.json"
@@ -429,10 +437,18 @@ class KernelSession:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise GradingTimeUp("the time for grading this submission ran out")
 
+    def stopped_reason(self) -> str | None:
+        """Why grader calls can no longer reach the kernel (it died, ignored an interrupt, or the time ran out)."""
+        if self.unresponsive:
+            return self.unresponsive
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return "the time for grading this submission ran out"
+        return None
+
     def _time_left(self, wanted: float) -> float:
         """A grader step's timeout, cut to what is left of the submission's grading time."""
         if self.unresponsive:
-            raise GradingTimeUp(self.unresponsive)
+            raise KernelUnavailable(self.unresponsive)
         self.ensure_time()
         return wanted if self.deadline is None else min(wanted, self.deadline - time.monotonic())
 
@@ -441,15 +457,27 @@ class KernelSession:
         the submission's grading time, and never again once the kernel stopped answering."""
         limit = self._time_left(timeout)
         reply = await self._execute(code, limit)
-        if reply is None and await self.alive():
-            await self._give_up_if_deaf(f"grader code in the kernel did not finish within {limit:.0f} s")
+        if reply is None:
+            await self._after_no_reply("grader code in the kernel", limit)
         return reply
+
+    async def _after_no_reply(self, what: str, limit: float) -> None:
+        """A call that got no reply: a dead kernel ends every later call (KernelUnavailable); a live one
+        is interrupted, and given up on if it ignores the interrupt."""
+        if not await self.alive():
+            self.unresponsive = f"the kernel died while {what} ran, so no further calls could be made"
+            raise KernelUnavailable(self.unresponsive)
+        await self._give_up_if_deaf(f"{what} did not finish within {limit:.0f} s")
 
     async def _give_up_if_deaf(self, what: str) -> None:
         """Interrupt a step that ran too long; a kernel that ignores the interrupt gets no more calls,
         so one stuck student function cannot make every later call wait its own timeout."""
         assert self.km is not None
-        await self.km.interrupt_kernel()
+        try:
+            await self.km.interrupt_kernel()
+        except RuntimeError as error:  # the kernel went away between the reply's wait and the interrupt
+            self.unresponsive = f"{what}, and the kernel could not be interrupted ({error}): no further calls were made"
+            return
         if await self._execute("pass", self.config.interrupt_grace_s) is None:
             self.unresponsive = f"{what}, and the kernel ignored the interrupt: no further calls were made"
 
@@ -481,10 +509,17 @@ class KernelSession:
             await self._restart(notebook, "cell ignored the interrupt after its timeout", index)
 
     async def run_notebook(self, notebook) -> RunResult:
-        """Execute every code cell, recording what happened to each."""
+        """Execute every code cell, recording what happened to each.
+
+        Real notebooks train for longer than a grading budget allows. A cell cut by its timeout leaves the
+        kernel as it was (a model half trained) and the next cell runs; once the notebook's own time is
+        spent, each remaining cell still gets a short overtime, so the figures and answers after a long
+        training are made, until the overtime is spent too."""
         started = time.monotonic()
-        deadline = started + self.config.notebook_timeout_s
-        result = RunResult(sandbox=self.sandbox.describe())
+        config = self.config
+        deadline = started + config.notebook_timeout_s
+        overtime_ends = deadline + config.overtime_s
+        result = RunResult(sandbox=self.sandbox.describe(), budget=self.budget())
         try:
             await self.start(notebook)
         except Exception as error:
@@ -495,22 +530,22 @@ class KernelSession:
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
-            remaining = deadline - time.monotonic()
-            if result.notebook_timed_out or remaining <= 0 or self.quota_exceeded or self.unrecoverable:
-                result.notebook_timed_out = result.notebook_timed_out or remaining <= 0
+            now = time.monotonic()
+            limit = min(config.cell_timeout_s, deadline - now)
+            if limit <= 0:
+                limit = min(config.cell_timeout_s, config.overtime_cell_s, overtime_ends - now)
+            if limit <= 0 or self.quota_exceeded or self.unrecoverable:
+                result.notebook_timed_out = result.notebook_timed_out or limit <= 0
                 result.cells.append(CellRecord(index, "not_run"))
                 continue
-            limited_by_deadline = remaining < self.config.cell_timeout_s
             cell.execution_count = None  # a count saved in the submitted file is not this run's
             try:
-                record = await self._run_cell(
-                    notebook, cell, index, min(remaining, self.config.cell_timeout_s), recover=not limited_by_deadline
-                )
+                record = await self._run_cell(notebook, cell, index, limit)
             except Exception as error:
                 record = await self._after_failed_recovery(notebook, index, error)
+            record.limit_s = round(limit, 1)
             _add_run_details(record, cell)
             result.cells.append(record)
-            result.notebook_timed_out = record.status == "timeout" and limited_by_deadline
         result.total_s = time.monotonic() - started
         result.kernel_restarts = list(self.restarts)
         result.quota_exceeded = self.quota_exceeded
@@ -518,6 +553,16 @@ class KernelSession:
         result.figures = self.read_figures(result.dropped)
         result.sandbox["job_limits"] = self.describe_limits()
         return result
+
+    def budget(self) -> dict[str, float]:
+        """The time limits of this run, as the report states them."""
+        config = self.config
+        return {
+            "cell_timeout_s": config.cell_timeout_s,
+            "notebook_timeout_s": config.notebook_timeout_s,
+            "overtime_cell_s": min(config.cell_timeout_s, config.overtime_cell_s),
+            "overtime_s": config.overtime_s,
+        }
 
     async def _after_failed_recovery(self, notebook, index: int, error: Exception) -> CellRecord:
         """Recovering from a timeout or a death failed (e.g. a replacement kernel slow to start
@@ -535,7 +580,7 @@ class KernelSession:
             self.unrecoverable = True
         return record
 
-    async def _run_cell(self, notebook, cell, index: int, limit: float, recover: bool) -> CellRecord:
+    async def _run_cell(self, notebook, cell, index: int, limit: float) -> CellRecord:
         assert self.client is not None
         if not await self.alive():
             await self._restart(notebook, "kernel died", index)
@@ -552,8 +597,7 @@ class KernelSession:
                 "CellTimeoutError",
                 f"cell still running after {self.client.timeout} s",
             )
-            if recover:
-                await self._recover_after_timeout(notebook, index)
+            await self._recover_after_timeout(notebook, index)
             return record
         except DeadKernelError as error:
             record = CellRecord(index, "kernel_died", time.monotonic() - began, "DeadKernelError", str(error)[:500])
@@ -628,8 +672,7 @@ class KernelSession:
                 path.unlink(missing_ok=True)
         what = request.get("target", request["op"])
         if reply is None:
-            if await self.alive():
-                await self._give_up_if_deaf(f"{what} did not return within {limit:.0f} s")
+            await self._after_no_reply(str(what)[:100], limit)
             raise TimeoutError(f"the kernel did not answer within {limit:.0f} s")
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"the probe failed: {reply['content'].get('evalue', 'no response written')}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ MAX_NOTEBOOK_BYTES = 50 << 20
 SUPPORTED_MAJOR_VERSIONS = (3, 4)
 VALID_CELL_TYPES = {"code", "markdown", "raw"}
 PART_MARKER = "xaigrader_part"  # metadata of the cell that starts each part of a merged notebook
+PYTHON2_KERNEL = re.compile(r"python ?2(\.\d{1,2})?", re.IGNORECASE)  # a kernelspec name: python2, Python 2.7
 
 
 class InvalidNotebook(ValueError):
@@ -83,6 +85,26 @@ def out_of_order_note(notebook: nbformat.NotebookNode) -> str | None:
             )
         before = count or before
     return None
+
+
+def python2_note(notebook: nbformat.NotebookNode) -> str | None:
+    """A sentence when the notebook was saved with a Python 2 kernel (its kernelspec's name or its
+    language_info's version says so): it runs here under Python 3, so a TA needs to know why it fails."""
+    metadata = notebook.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    spec, info = metadata.get("kernelspec"), metadata.get("language_info")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    version = info.get("version") if isinstance(info, dict) else None
+    if isinstance(name, str) and PYTHON2_KERNEL.fullmatch(name.strip()):
+        label = name.strip()
+    elif isinstance(version, str) and version.strip().startswith("2."):
+        label = f"Python {version.strip()[:16]}"
+    else:
+        return None
+    return (
+        f"saved with a Python 2 kernel ({label}); it runs here under Python 3, so print statements and other "
+        "Python 2 syntax fail; its saved outputs are shown for a TA"
+    )
 
 
 def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:

@@ -40,6 +40,10 @@ class StudentProxy:
         self.loop = loop
         self.timeout = timeout
 
+    def stopped(self) -> str | None:
+        """Why no more calls can reach the kernel (it died, ignored an interrupt, or the time ran out), if so."""
+        return self.session.stopped_reason()
+
     def _await(self, coroutine, timeout: float | None = None):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result((timeout or self.timeout) + 30)
 

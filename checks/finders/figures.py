@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,6 +41,9 @@ DIVERGING_CMAPS = {
     "icefire",
 }
 
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MAX_TEMPLATE = 200  # characters of a title compared between figures
+
 LABEL_MISSES = {"title": "no title", "x": "x axis not labelled", "y": "y axis not labelled"}
 
 Figure = FigureRecord | FigureGroup
@@ -55,21 +59,91 @@ def plot_axes(figure: Figure) -> list[Axes]:
     ]
 
 
+def _image_panel(figure: FigureRecord) -> Axes | None:
+    """The one image panel of a figure that shows a single image, beside at most line plots (a
+    loop that draws each generated image next to its cost curve); its figure's title names it
+    when it has none of its own."""
+    panels = plot_axes(figure)
+    images = [axes for axes in panels if axes["images"]]
+    if len(images) != 1 or len(images[0]["images"]) != 1:
+        return None
+    panel = images[0]
+    return panel if panel["title"] or not figure["suptitle"] else {**panel, "title": figure["suptitle"]}
+
+
+def title_template(title: str) -> str:
+    """A title with its numbers blanked: the titles one loop writes share it."""
+    return NUMBER.sub("#", title[:MAX_TEMPLATE]).strip()
+
+
+def _group(cell: int | str | None, parts: list[tuple[FigureRecord, Axes]]) -> FigureGroup:
+    return {"cell": cell, "suptitle": "", "parts": [part for part, _ in parts], "axes": [axes for _, axes in parts]}
+
+
 def with_cell_groups(figures: list[FigureRecord]) -> list[Figure]:
     """The figures, plus one per cell that drew several one-image figures (a loop of
     ``plt.figure()`` calls) holding their panels in drawing order, so that ten figures of one
-    image each are read like one figure of ten subplots."""
-    one_image: dict[int | str | None, list[FigureRecord]] = {}
+    image each are read like one figure of ten subplots. When the panels' titles are of several
+    kinds (a loop that shows the starting noise, then the result, for each target), each kind
+    with several panels is also a group of its own."""
+    one_image: dict[int | str | None, list[tuple[FigureRecord, Axes]]] = {}
     for figure in figures:
-        panels = plot_axes(figure)
-        if len(panels) == 1 and panels[0]["images"]:
-            one_image.setdefault(figure["cell"], []).append(figure)
-    groups: list[FigureGroup] = [
-        {"cell": cell, "suptitle": "", "parts": parts, "axes": [plot_axes(part)[0] for part in parts]}
-        for cell, parts in one_image.items()
-        if len(parts) > 1
-    ]
+        panel = _image_panel(figure)
+        if panel is not None:
+            one_image.setdefault(figure["cell"], []).append((figure, panel))
+    groups: list[FigureGroup] = []
+    for cell, parts in one_image.items():
+        if len(parts) < 2:
+            continue
+        groups.append(_group(cell, parts))
+        kinds: dict[str, list[tuple[FigureRecord, Axes]]] = {}
+        for part in parts:
+            kinds.setdefault(title_template(part[1]["title"]), []).append(part)
+        if len(kinds) > 1:
+            groups += [_group(cell, kind) for kind in kinds.values() if len(kind) > 1]
     return [*figures, *groups]
+
+
+def _cells(figures: list[Figure]) -> str:
+    numbers = sorted({figure["cell"] for figure in figures if isinstance(figure["cell"], int)})
+    if not numbers:
+        return ""
+    if len(numbers) > 2 and numbers[-1] - numbers[0] == len(numbers) - 1:
+        return f"cells {numbers[0] + 1}-{numbers[-1] + 1}"
+    shown = ", ".join(str(number + 1) for number in numbers[:6]) + (", ..." if len(numbers) > 6 else "")
+    return f"cell{'s' if len(numbers) > 1 else ''} {shown}"
+
+
+def figure_kind(figure: Figure) -> tuple[str, str]:
+    """What a figure shows, as a reader sorts figures (a single image, n images, a line plot),
+    in the singular and the plural."""
+    panels = plot_axes(figure)
+    images = sum(len(axes["images"]) for axes in panels)
+    lines = any(axes["lines"] for axes in panels if not axes["images"])
+    if not panels:
+        return "empty figure", "empty figures"
+    if images == 0:
+        return ("line plot", "line plots") if lines else ("other plot", "other plots")
+    beside = " beside a line plot" if lines else ""
+    if images == 1:
+        return f"single image{beside}", f"single images{beside}"
+    return f"figure of {images} images{beside}", f"figures of {images} images{beside}"
+
+
+def survey(figures: list[Figure]) -> str:
+    """The figures a check looked at, counted by kind with their cells: ``14 figures: 10 single
+    images (cells 31-40), 4 line plots (cell 12)``; groups of one-image figures are not counted twice."""
+    records = [figure for figure in figures if "parts" not in figure]
+    if not records:
+        return "no figures"
+    kinds: dict[tuple[str, str], list[Figure]] = {}
+    for figure in records:
+        kinds.setdefault(figure_kind(figure), []).append(figure)
+    counted = []
+    for (singular, plural), members in sorted(kinds.items(), key=lambda item: -len(item[1])):
+        where = _cells(members)
+        counted.append(f"{len(members)} {singular if len(members) == 1 else plural}" + (f" ({where})" if where else ""))
+    return f"{len(records)} figure{'' if len(records) == 1 else 's'}: " + ", ".join(counted)
 
 
 def image_axes(figure: Figure, ndim: int | None = None, shape: tuple[int, ...] | None = None) -> list[Axes]:

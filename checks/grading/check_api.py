@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from checks.engine.call_errors import StudentCallError
-from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, UNVERIFIABLE, CheckResult
+from checks.engine.call_errors import GradingTimeUp, StudentCallError
+from checks.grading.results import FAILED, NEEDS_TA, NOT_RUN, PARTIAL, PASSED, UNVERIFIABLE, CheckResult
 from checks.grading.scheme import Assignment, AssignmentError
 
 if TYPE_CHECKING:
@@ -60,15 +60,22 @@ class CheckSpec:
     needs: str
     inputs: str
     function: Check
-    rests_on: tuple[str, ...] = ()  # assets (e.g. "pretrained weights") whose stand-ins leave it unverifiable
+    rests_on: tuple[str, ...] = ()  # assets whose stand-ins leave it unverifiable; "training": see cut_cells
+
+
+OutputComparison = Callable[[Any, Any, list, dict[str, Any]], Any]
+"""(submitted outputs, executed notebook, run cells, the checks' memo) -> what the submitted notebook printed
+differently from its re-execution (``checks.finders.output_disagreements``, which this layer cannot import)."""
 
 
 class CheckSuite:
-    """The checks of one assignment, in the order they were declared."""
+    """The checks of one assignment, in the order they were declared, and how its gradings compare the
+    submitted outputs with the re-executed ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, output_comparison: OutputComparison | None = None) -> None:
         self.specs: list[CheckSpec] = []
         self.stand_in_finder: Callable[[GradingContext], dict[str, str]] | None = None
+        self.output_comparison = output_comparison
 
     def check(
         self,
@@ -80,7 +87,8 @@ class CheckSuite:
         rests_on: tuple[str, ...] = (),
     ):
         """``inputs`` tells a student what the check called their code with (hidden values stay hidden);
-        ``rests_on`` names the assets whose meaning the verdict needs (see ``stand_ins``)."""
+        ``rests_on`` names the assets whose meaning the verdict needs (see ``stand_ins``), and ``TRAINING``
+        (``checks.grading.cut_cells``) a verdict that needs the notebook's training to have finished."""
         if needs not in ("quick", "full"):
             raise ValueError("needs is 'quick' or 'full'")
 
@@ -129,8 +137,10 @@ def run_check(spec: CheckSpec, context: GradingContext) -> CheckResult:
         result.message = "needs a full run (xaigrader check --full, or the instructor's grading run)"
         return result
     context.evidence = evidence = Evidence()
+    stopped = context.kernel_stopped()
     try:
         _judge(spec, context, result)
+        _not_run_once_the_kernel_stopped(stopped, result)
         _unverifiable_on_stand_ins(spec, context, result)
     finally:
         result.figures, result.references = evidence.figures, evidence.references
@@ -152,6 +162,8 @@ def _judge(spec: CheckSpec, context: GradingContext, result: CheckResult) -> Non
         )
     except NeedsTA as handover:
         result.status, result.message = NEEDS_TA, str(handover)
+    except GradingTimeUp as stopped:
+        result.status, result.message = NOT_RUN, f"not run: {stopped}"
     except StudentCallError as error:
         result.status = FAILED
         result.message = f"calling {error.target} raised {error.kind}: {error.detail}"
@@ -162,6 +174,13 @@ def _judge(spec: CheckSpec, context: GradingContext, result: CheckResult) -> Non
         result.found = traceback.format_exc(limit=-3)[-1500:]
     else:
         result.score, result.status, result.message = spec.points, PASSED, note or "ok"
+
+
+def _not_run_once_the_kernel_stopped(stopped: str | None, result: CheckResult) -> None:
+    """A check that began after the kernel stopped taking calls found nothing because of the grader's state,
+    not the student's work, even where a finder took the refusal for an absence."""
+    if stopped is not None and result.status in (FAILED, PARTIAL):
+        result.status, result.score, result.message = NOT_RUN, 0.0, f"not run: {stopped}"
 
 
 def _unverifiable_on_stand_ins(spec: CheckSpec, context: GradingContext, result: CheckResult) -> None:

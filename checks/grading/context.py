@@ -52,6 +52,10 @@ class GradingContext:
     memo: dict[str, Any] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
 
+    def kernel_stopped(self) -> str | None:
+        """Why the student's kernel takes no more calls, if it does not (no kernel at all: None)."""
+        return self.student.stopped() if self.student is not None else None
+
     def remember(self, key: str, compute: Callable[[], Any]) -> Any:
         """Compute an expensive value once per submission (e.g. the reference model)."""
         if key not in self.memo:

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 
+from checks.engine.cell_code import parsed_cell
 from checks.engine.kernel import CellRecord
 from checks.engine.notebook import cell_number
 from checks.grading.results import FAILED, PARTIAL, PASSED, CheckResult
@@ -40,9 +41,6 @@ MISSING_NAME_MESSAGES = (UNDEFINED_NAME, re.compile(rf"the notebook defines no '
 """What a check's message says when a name is missing: Python's NameError, and the probe's answer
 when the grader asks for a function or object the notebook never bound."""
 NEW_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-SHELL_OR_MAGIC = re.compile(r"^([ \t]*+)(?:([A-Za-z_]\w{0,99})[ \t]*+=[ \t]*+)?[!%].*+$", re.MULTILINE)
-"""A line IPython runs as a shell command or magic (``!pip ...``, ``files = !ls``): read as a plain
-statement on the same line, so line numbers still match the traceback's."""
 MISSING_EVIDENCE = re.compile(
     r"\b(?:no|none|not defined|defines no|never|missing|raised|did not run|could not)\b", re.IGNORECASE
 )
@@ -55,6 +53,10 @@ MUTATORS = frozenset(
     | {"load_state_dict", "add_module", "register_buffer", "register_parameter", "fit", "train"}
 )
 """Methods that change their object: a call of one in a statement that raised leaves the object half made."""
+CONTAINER_FILLS = frozenset({"append", "extend", "insert", "update", "add", "setdefault"})
+"""Methods that fill a container: a cell cut while filling one (``results[name] = train(...)``, ``history.append``)
+leaves it short, and a later ``results['Adam']`` raises for that reason."""
+SHORT_CONTAINER_ERRORS = frozenset({"KeyError", "IndexError"})
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class CellNames:
     reads: frozenset[str]
     # (last line, names bound, names changed in place) per top-level statement
     statements: tuple[tuple[int, frozenset[str], frozenset[str]], ...] = ()
+    fills: frozenset[str] = frozenset()  # containers the cell fills in place (items stored, appended)
 
     def bound_before(self, line: int) -> frozenset[str]:
         """What the statements that finished before ``line`` bound and the rest did not go on to fill in: a cell
@@ -137,15 +140,12 @@ def attach_first_causes(
     notebook: nbformat.NotebookNode,
     task_cells: dict[str, list[int]],
     known: list[KnownCause],
-    events: list[dict[str, Any]] = (),
-) -> list[ErrorGroup]:
+) -> None:
     """Set ``first_cause`` on each check that lost marks after an earlier notebook error, ``certain`` when
     the check found nothing to judge or the error lies before its task, else only a possible explanation
     (a wrong answer in a task whose cells also raised). For the certain ones an empty ``cause`` gets the
-    error's known hint, and the errors are returned with the checks they cost, most marks first, each
-    with the models whose weights its cell changed (a later function training a model, say)."""
+    error's known hint."""
     flow = _Flow(run_cells, notebook)
-    costs: dict[int, list[CheckResult]] = {}
     for check in checks:
         if not _lost_marks(check):
             continue
@@ -158,18 +158,22 @@ def attach_first_causes(
             continue
         certain = by_name or root not in own_cells or bool(MISSING_EVIDENCE.search(check.message[:MAX_MATCHED_CHARS]))
         check.first_cause = {**flow.describe(root, task_cells, known), "certain": certain}
-        if not certain:
-            continue
-        if not check.cause and check.first_cause["hint"]:
+        if certain and not check.cause and check.first_cause["hint"]:
             check.cause = check.first_cause["hint"]
-        costs.setdefault(root, []).append(check)
+
+
+def error_groups(checks: list[CheckResult], events: list[dict[str, Any]] = ()) -> list[ErrorGroup]:
+    """Each notebook error with the checks whose lost marks certainly follow from it, most marks first, and
+    the models whose weights its cell changed (a later function training a model, say)."""
+    costs: dict[int, list[CheckResult]] = {}
+    for check in checks:
+        if _lost_marks(check) and check.first_cause and check.first_cause["certain"]:
+            costs.setdefault(check.first_cause["cell"], []).append(check)
     changed: dict[int, list[str]] = {}
     for event in events:
         if event["kind"] == "weights_changed" and isinstance(event["cell"], int):
             changed.setdefault(event["cell"], []).append(event["model"][:100])
-    groups = [
-        _group(flow.describe(root, task_cells, known), costly, changed.get(root, [])) for root, costly in costs.items()
-    ]
+    groups = [_group(costly[0].first_cause, costly, changed.get(cell, [])) for cell, costly in costs.items()]
     return sorted(groups, key=lambda group: (-group.marks_lost, group.cell))
 
 
@@ -212,7 +216,10 @@ class _Flow:
                 self.kept[record.index] = names.bound_before(record.error_line)
         self.binders: dict[str, list[int]] = {}
         for index in sorted(self.names):
-            for name in self.names[index].binds:
+            names = self.names[index]
+            record = self.records.get(index)
+            cut = record is not None and record.status == "timeout"
+            for name in names.binds | (names.fills if cut else frozenset()):
                 self.binders.setdefault(name, []).append(index)
         self.roots: dict[int, int] = {}
         stopped_at = None
@@ -226,6 +233,8 @@ class _Flow:
                 text = f"{record.error_value}"[:MAX_MATCHED_CHARS]
                 match = UNDEFINED_NAME.search(text) if record.error_name == "NameError" else None
                 root = self.failed_binder_root(match.group(1), record.index) if match else None
+                if record.error_name in SHORT_CONTAINER_ERRORS:
+                    root = self.upstream_root(record.index)
                 root = record.index if root is None else root
             self.roots[record.index] = root
             if record.status in STOPS_THE_RUN:
@@ -299,25 +308,9 @@ def _names_of_cells(notebook: nbformat.NotebookNode) -> dict[int, CellNames]:
             continue
         source = str(cell.source)
         budget -= len(source)
-        tree = _parsed(source) if len(source) <= MAX_SOURCE_CHARS and budget >= 0 else None
+        tree = parsed_cell(source) if len(source) <= MAX_SOURCE_CHARS and budget >= 0 else None
         names[index] = _cell_names(tree) if tree is not None else CellNames(frozenset(), frozenset())
     return names
-
-
-def _as_python(line: re.Match[str]) -> str:
-    indent, target = line.group(1), line.group(2)
-    return f"{indent}{target} = None" if target else f"{indent}pass"
-
-
-def _parsed(source: str) -> ast.Module | None:
-    """The cell as Python (shell and magic lines as plain statements; a cell magic is not Python), or None
-    when it cannot be read. One pass over the text: IPython's own transformer re-reads the cell per magic."""
-    if source.lstrip().startswith("%%"):
-        return None
-    try:
-        return ast.parse(SHELL_OR_MAGIC.sub(_as_python, source))
-    except Exception:  # the student's text: a syntax error, nesting past the parser's limits, a null byte
-        return None
 
 
 def _cell_names(tree: ast.Module) -> CellNames:
@@ -330,7 +323,8 @@ def _cell_names(tree: ast.Module) -> CellNames:
         binds |= own_binds
         reads |= own_reads
         statements.append((statement.end_lineno or statement.lineno, frozenset(own_binds), frozenset(changed)))
-    return CellNames(frozenset(binds), frozenset(reads), tuple(statements))
+    fills = frozenset(name for node in ast.walk(tree) for name in _filled_in_place(node))
+    return CellNames(frozenset(binds), frozenset(reads), tuple(statements), fills)
 
 
 def _statement_names(statement: ast.stmt) -> tuple[set[str], set[str], set[str]]:
@@ -358,6 +352,14 @@ def _statement_names(statement: ast.stmt) -> tuple[set[str], set[str], set[str]]
         changed.update(_changed_in_place(node))
         pending.extend(ast.iter_child_nodes(node))
     return binds, reads, changed
+
+
+def _filled_in_place(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+        return [node.value.id]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CONTAINER_FILLS:
+        return [node.func.value.id] if isinstance(node.func.value, ast.Name) else []
+    return []
 
 
 def _changed_in_place(node: ast.AST) -> list[str]:

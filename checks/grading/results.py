@@ -14,6 +14,9 @@ from checks.grading.scheme import Assignment
 PASSED, FAILED, PARTIAL, NEEDS_TA, NOT_RUN = "passed", "failed", "partial", "needs_ta", "not_run"
 UNVERIFIABLE = "unverifiable"
 """A check whose evidence rests on a stand-in asset: no marks either way until an instructor decides."""
+CUT = "cut"
+"""A check whose verdict rests on a cell the time budget cut: no marks either way until a TA decides."""
+HELD = frozenset({UNVERIFIABLE, CUT})
 
 
 @dataclass
@@ -34,6 +37,7 @@ class CheckResult:
     references: list[dict[str, str]] = field(default_factory=list)
     considered: list[dict[str, str]] = field(default_factory=list)  # {"png", "why"}: figures looked at, not accepted
     first_cause: dict[str, Any] | None = None  # the earlier notebook error this failure follows from
+    cut: dict[str, Any] | None = None  # the cell the time budget cut, when this check is held for it
 
 
 @dataclass
@@ -64,8 +68,8 @@ def task_status(checks: list[CheckResult], written_max: float) -> str:
     if statuses == {NOT_RUN}:
         return NOT_RUN
     statuses.discard(NOT_RUN)
-    if UNVERIFIABLE in statuses and statuses <= {PASSED, UNVERIFIABLE}:
-        return UNVERIFIABLE
+    if statuses & HELD and statuses <= {PASSED} | HELD:
+        return CUT if CUT in statuses else UNVERIFIABLE
     if statuses <= {PASSED}:
         return NEEDS_TA if written_max else PASSED
     if statuses <= {FAILED}:
@@ -103,6 +107,10 @@ class SubmissionResult:
     execution_time: float = 0.0
     run: dict[str, Any] = field(default_factory=dict)
     figures: list[dict[str, Any]] = field(default_factory=list)
+    task_cells: dict[str, list[int]] = field(default_factory=dict)  # task -> the notebook's cells under it
+    submitted: dict[str, Any] = field(default_factory=dict)  # the outputs the notebook was submitted with
+    reexecuted: list[dict[str, Any]] = field(default_factory=list)  # {"cell", "text"}: those cells' text this run
+    output_disagreements: list[dict[str, Any]] = field(default_factory=list)  # submitted vs re-executed numbers
 
     def as_json(self, assignment: Assignment) -> dict[str, Any]:
         tasks = score_tasks(assignment, self.checks)
@@ -128,4 +136,8 @@ class SubmissionResult:
             "written_answers": [asdict(answer) for answer in self.written_answers],
             "figures": self.figures,
             "run": self.run,
+            "task_cells": self.task_cells,
+            "submitted": self.submitted,
+            "reexecuted": self.reexecuted,
+            "output_disagreements": self.output_disagreements,
         }

@@ -10,6 +10,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 ASSIGNMENTS_DIR = Path(__file__).parent.parent / "assignments"
 SCHEME_FILE = "assignment.toml"
 
@@ -51,11 +54,14 @@ class Advisory:
 
 @dataclass(frozen=True)
 class Limits:
-    """Seconds: per cell, per notebook, for a whole quick run, and for the checks' calls into the
-    kernel after a full run (so one stuck function cannot hold the batch)."""
+    """Seconds: per cell, per notebook, per cell and in all once the notebook's time is spent (so the
+    figures after a long training are still drawn), for a whole quick run, and for the checks' calls
+    into the kernel after a full run (so one stuck function cannot hold the batch)."""
 
     cell_timeout_s: float
     notebook_timeout_s: float
+    overtime_cell_s: float = 60
+    overtime_s: float = 600
     quick_timeout_s: float = 120
     checks_timeout_s: float = 900
 
@@ -69,6 +75,7 @@ class Assignment:
     limits: Limits
     tasks: tuple[Task, ...] = field(default_factory=tuple)
     advisories: tuple[Advisory, ...] = field(default_factory=tuple)
+    kernel_packages: tuple[str, ...] = ()  # pip requirements its notebooks import; setup installs them
     folder: Path = ASSIGNMENTS_DIR
 
     @property
@@ -119,10 +126,33 @@ def load_assignment_file(path: Path) -> Assignment:
         limits=Limits(**raw["limits"]),
         tasks=tasks,
         advisories=tuple(Advisory(id=str(entry["id"]), title=entry["title"]) for entry in raw.get("advisories", ())),
+        kernel_packages=kernel_packages(raw.get("kernel", {}), path),
         folder=path.parent,
     )
     validate(assignment, path)
     return assignment
+
+
+def kernel_packages(table: object, path: Path) -> tuple[str, ...]:
+    """The ``[kernel]`` table's ``packages``: pip requirement strings, each package named once."""
+    if not isinstance(table, dict):
+        raise AssignmentError(f"{path}: [kernel] must be a table")
+    unknown = sorted(set(table) - {"packages"})
+    if unknown:
+        raise AssignmentError(f"{path}: [kernel] has unknown keys {', '.join(unknown)}; it holds only `packages`")
+    packages = table.get("packages", [])
+    if not isinstance(packages, list) or not all(isinstance(item, str) and item.strip() for item in packages):
+        raise AssignmentError(f"{path}: [kernel] packages must be a list of non-empty pip requirement strings")
+    names: set[str] = set()
+    for item in packages:
+        try:
+            name = canonicalize_name(Requirement(item).name)
+        except InvalidRequirement as error:
+            raise AssignmentError(f"{path}: [kernel] package {item!r} is not a pip requirement ({error})") from None
+        if name in names:
+            raise AssignmentError(f"{path}: [kernel] names the package {name} twice")
+        names.add(name)
+    return tuple(item.strip() for item in packages)
 
 
 def validate(assignment: Assignment, path: Path) -> None:

@@ -18,20 +18,22 @@ import nbformat
 import torch
 
 from checks.data.assets import DataDir
-from checks.data.class_folder import RESULTS_FILE
+from checks.data.class_folder import RESULTS_FILE, SUBMITTED_FIGURES
 from checks.data.files import write_json
 from checks.data.model_cache import resolve_cache_dir
 from checks.engine.displayed_figures import audit_figures
 from checks.engine.intake import Submission
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
-from checks.engine.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note
+from checks.engine.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note, python2_note
 from checks.engine.run import copy_figures
 from checks.engine.sandbox import SandboxLimits
 from checks.engine.student import StudentProxy
+from checks.engine.submitted_outputs import read_submitted_outputs
 from checks.grading.check_api import CheckSuite, run_suite, validate_suite
 from checks.grading.context import GradingContext
+from checks.grading.cut_cells import cut_cells, hold_cut_checks
 from checks.grading.figure_placement import place_figures, task_cells
-from checks.grading.first_causes import attach_first_causes, cell_label, load_known_causes
+from checks.grading.first_causes import attach_first_causes, cell_label, error_groups, load_known_causes
 from checks.grading.results import SubmissionResult
 from checks.grading.scheme import Assignment
 from checks.grading.written import Question, locate_answers
@@ -75,7 +77,10 @@ def _run_config(assignment: Assignment, options: GradeOptions, data: DataDir) ->
         cell_timeout_s=options.cell_timeout_s or (limits.quick_timeout_s if quick else limits.cell_timeout_s),
         notebook_timeout_s=options.notebook_timeout_s
         or (limits.quick_timeout_s if quick else limits.notebook_timeout_s),
+        overtime_cell_s=limits.overtime_cell_s,
+        overtime_s=0 if quick else limits.overtime_s,
         limits=options.limits,
+        kernel_packages=assignment.kernel_packages,
     )
 
 
@@ -88,6 +93,12 @@ async def _grade_notebook(
         extraction = extract_definitions(notebook)
         program = extraction.as_notebook()
         result.flags += [f"quick mode: {note}" for note in extraction.unresolved]
+    submitted = None
+    if options.mode == "full":  # before the run, which overwrites the outputs
+        submitted = read_submitted_outputs(program, out / SUBMITTED_FIGURES)
+        result.submitted = submitted.as_dict()
+        if flag := submitted.without_outputs_flag():
+            result.flags.append(flag)
     async with KernelSession(_run_config(assignment, options, data), submission_dir=submission.folder) as session:
         run = await session.run_notebook(program)
         session.deadline = time.monotonic() + checks_time(assignment, options)
@@ -110,18 +121,25 @@ async def _grade_notebook(
             cache_dir=resolve_cache_dir(options.cache_dir),
             task_cells=task_cells(program, [task.id for task in assignment.tasks]),
         )
-        result.checks = await asyncio.to_thread(run_suite, load_suite(assignment), context)
+        result.task_cells = context.task_cells
+        suite = load_suite(assignment)
+        result.checks = await asyncio.to_thread(run_suite, suite, context)
+        if submitted is not None and suite.output_comparison is not None:
+            comparison = suite.output_comparison(submitted, program, run.cells, context.memo)
+            result.reexecuted = comparison.reexecuted
+            result.output_disagreements = [found.as_dict() for found in comparison.disagreements]
+            result.flags += [found.sentence() for found in comparison.disagreements]
         if options.mode == "full":  # quick mode runs extracted cells, whose numbers are not the notebook's
             known = load_known_causes(assignment.folder)
-            groups = await asyncio.to_thread(
-                attach_first_causes, result.checks, run.cells, program, context.task_cells, known, run.events
-            )
-            result.error_groups = [asdict(group) for group in groups]
+            await asyncio.to_thread(attach_first_causes, result.checks, run.cells, program, context.task_cells, known)
+            rests_on = {spec.name: spec.rests_on for spec in suite.specs}
+            hold_cut_checks(result.checks, rests_on, cut_cells(run.cells, run.events, program), context.task_cells)
+            result.error_groups = [asdict(group) for group in error_groups(result.checks, run.events)]
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
         result.stand_in_assets, result.substitutions = context.stand_in_assets, context.substitutions
         result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
     nbformat.write(program, out / "executed.ipynb")
-    _flag_run_problems(run, result)
+    _flag_run_problems(run, program, result)
 
 
 def checks_time(assignment: Assignment, options: GradeOptions) -> float:
@@ -129,11 +147,11 @@ def checks_time(assignment: Assignment, options: GradeOptions) -> float:
     return assignment.limits.quick_timeout_s if options.mode == "quick" else assignment.limits.checks_timeout_s
 
 
-def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:
+def _flag_run_problems(run: RunResult, program: nbformat.NotebookNode, result: SubmissionResult) -> None:
+    result.flags += [f"timeout: {cut.describe()}" for cut in cut_cells(run.cells, run.events, program).values()]
     for cell in run.cells:
-        if cell.status in ("timeout", "kernel_died"):
-            where = cell_label(cell.index, cell.execution_count)
-            result.flags.append(f"{where}: {cell.status.replace('_', ' ')} ({cell.error_value})")
+        if cell.status == "kernel_died":
+            result.flags.append(f"{cell_label(cell.index, cell.execution_count)}: kernel died ({cell.error_value})")
     errors = [cell for cell in run.cells if cell.status == "error"]
     if errors:
         first = errors[0]
@@ -142,7 +160,7 @@ def _flag_run_problems(run: RunResult, result: SubmissionResult) -> None:
             f"{len(errors)} cell(s) raised errors, first in {where}: {first.error_name}: {first.error_value}"
         )
     if run.notebook_timed_out:
-        result.flags.append("the notebook ran past its deadline; later cells did not run")
+        result.flags.append("the notebook ran past its time and its overtime; later cells did not run")
     if run.quota_exceeded:
         result.flags.append(run.quota_exceeded)
 
@@ -154,6 +172,7 @@ def grade_submission(
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "figures", ignore_errors=True)
+    shutil.rmtree(out / SUBMITTED_FIGURES, ignore_errors=True)
     # The reference must reduce floats in the same order as the kernel, which has this many threads.
     torch.set_num_threads(max(1, options.limits.threads))
     result = SubmissionResult(submission.student_id, assignment.id, options.mode)
@@ -165,14 +184,12 @@ def grade_submission(
         except InvalidNotebook as error:
             result.problem = f"invalid submission: {error}"
         else:
-            if submission.merged_from:
+            if submission.run_order is not None:
                 result.flags.append(
-                    f"{len(submission.merged_from)} notebooks graded as one, in name order: "
-                    + " then ".join(submission.merged_from)
+                    f"{len(submission.run_order.names)} notebooks graded as one, {submission.run_order.sentence()}"
                 )
-            order = out_of_order_note(notebook)
-            if order:
-                result.flags.append(order)
+                result.flags.extend(submission.run_order.notes)
+            result.flags += [note for note in (out_of_order_note(notebook), python2_note(notebook)) if note]
             result.written_answers = locate_answers(notebook, questions_of(assignment))
             try:
                 asyncio.run(_grade_notebook(submission, notebook, assignment, options, out, result))

@@ -31,11 +31,17 @@ def install(config_file: str) -> None:
     shell = get_ipython()
     from . import shims
 
-    shims.install_pip_shim(shell, log)
+    shims.install_pip_shim(shell, log, config.get("kernel_packages", []))
     shims.install_input_shim(shell, log)
     shims.install_colab_shim(log)
+    from .drive_folders import install as install_drive_folders
+
+    install_drive_folders(log)
     shims.install_torchvision_shims(data_root, log)
     shims.install_hugging_face_shim(data_root, log)
+    from .compat import install_compat
+
+    install_compat(shell, log)
     if config.get("map_cuda"):
         from .devices import install_cuda_mapping
 

@@ -3,13 +3,31 @@
 Hard-coded ``.cuda()``, ``.to("cuda")``, ``device="cuda"`` and ``torch.load`` of
 GPU-saved tensors all land on the CPU: a torch-function mode rewrites the device of
 every torch call (only for notebooks that mention CUDA, since the mode costs a little
-on each call), and each kind of call that was mapped is recorded once.
+on each call), and each kind of call that was mapped is recorded once. The legacy
+``torch.cuda.FloatTensor``-style types are the CPU ones (part of the compat layer).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .events import EventLog
 from .imports import when_imported
+
+CUDA_TENSOR_TYPES = frozenset(
+    {
+        "FloatTensor",
+        "DoubleTensor",
+        "HalfTensor",
+        "BFloat16Tensor",
+        "ByteTensor",
+        "CharTensor",
+        "ShortTensor",
+        "IntTensor",
+        "LongTensor",
+        "BoolTensor",
+    }
+)
 
 
 def _is_cuda(value: object) -> bool:
@@ -60,3 +78,24 @@ def install_cuda_mapping(log: EventLog) -> None:
         torch.cuda.synchronize = lambda *args, **kwargs: None
 
     when_imported("torch", patch)
+
+
+def install_cpu_tensor_types(torch, used: Callable[[str, str], None]) -> None:
+    """Without CUDA, ``torch.cuda.FloatTensor`` and its kin answer with the CPU type of the same
+    name (``used(api, note)`` hears of each access), instead of failing on the missing driver."""
+    if torch.cuda.is_available():
+        return
+    cuda = torch.cuda
+    for name in CUDA_TENSOR_TYPES:
+        vars(cuda).pop(name, None)
+    previous = vars(cuda).get("__getattr__")
+
+    def cpu_type(name: str):
+        if name in CUDA_TENSOR_TYPES:
+            used(f"torch.cuda.{name}", f"no CUDA while grading: torch.{name} on the CPU")
+            return getattr(torch, name)
+        if previous is not None:
+            return previous(name)
+        raise AttributeError(f"module 'torch.cuda' has no attribute {name!r}")
+
+    cuda.__getattr__ = cpu_type

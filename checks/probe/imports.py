@@ -15,21 +15,22 @@ Patch = Callable[[object], None]
 
 
 class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, wrapped: importlib.abc.Loader, patch: Patch) -> None:
+    def __init__(self, wrapped: importlib.abc.Loader, patches: list[Patch]) -> None:
         self.wrapped = wrapped
-        self.patch = patch
+        self.patches = patches
 
     def create_module(self, spec):
         return self.wrapped.create_module(spec)
 
     def exec_module(self, module) -> None:
         self.wrapped.exec_module(module)
-        self.patch(module)
+        for patch in self.patches:
+            patch(module)
 
 
 class _PostImportFinder(importlib.abc.MetaPathFinder):
     def __init__(self) -> None:
-        self.patches: dict[str, Patch] = {}
+        self.patches: dict[str, list[Patch]] = {}
         self._busy: set[str] = set()
 
     def find_spec(self, name, path, target=None):
@@ -50,10 +51,11 @@ _finder = _PostImportFinder()
 
 
 def when_imported(name: str, patch: Patch) -> None:
-    """Apply ``patch(module)`` now if ``name`` is loaded, else right after its import."""
+    """Apply ``patch(module)`` now if ``name`` is loaded, else right after its import (after any
+    patch registered for it earlier)."""
     if name in sys.modules:
         patch(sys.modules[name])
         return
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
-    _finder.patches[name] = patch
+    _finder.patches.setdefault(name, []).append(patch)

@@ -1,7 +1,9 @@
 """Make ordinary Colab/Jupyter student code work offline, and record every substitution.
 
-- ``!pip`` / ``%pip`` lines are skipped;
-- ``google.colab.drive.mount`` creates the folder inside the job;
+- ``!pip install`` / ``%pip install`` never installs: a package the course declares or the kernel
+  already has is a recorded no-op, anything else a recorded refusal; other pip lines are skipped;
+- ``google.colab.drive.mount`` creates the folder inside the job (and the folders the notebook
+  expects on its Drive, see ``drive_folders``);
 - torchvision weights and MNIST-style datasets come from the data directory, with a
   seeded stand-in when weights are absent;
 - HTTP requests for files the data directory holds are served from it, any other image
@@ -13,18 +15,58 @@ from __future__ import annotations
 
 import builtins
 import email.message
+import importlib.metadata
 import io
 import os
 import re
+import shlex
 import sys
 import types
 import urllib.parse
 from pathlib import Path
 
+from . import drive_folders
 from .events import EventLog
 from .imports import when_imported
 
 PIP_COMMAND = re.compile(r"^\s*(pip3?|python3?\s+-m\s+pip|conda|apt(-get)?)\b")
+PACKAGE_INSTALL = re.compile(r"^\s*(?:pip3?|python3?\s+-m\s+pip|conda)\s+install\b(.*)", re.DOTALL)
+OPTIONS_WITH_VALUE = frozenset(
+    {
+        "-c",
+        "--constraint",
+        "--channel",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "-t",
+        "--target",
+        "--prefix",
+        "--root",
+        "--src",
+        "--upgrade-strategy",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--only-binary",
+        "--no-binary",
+        "--progress-bar",
+        "--log",
+        "--cache-dir",
+        "--trusted-host",
+        "--proxy",
+        "--timeout",
+        "--retries",
+    }
+)
+FILE_OPTIONS = frozenset({"-r", "--requirement", "-e", "--editable"})
+SHELL_OPERATORS = re.compile(r"^(\d?>|<|\||&|;)")
+PACKAGE_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:\[[^\]]*\])?\s*(?:[<>=!~;].*)?$", re.DOTALL)
+MAX_PACKAGES = 32
+MAX_PACKAGE_TEXT = 100
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 STAND_IN_IMAGE = "extras/pytorch_hub_dog.jpg"
 NETWORK_DISABLED = "network is disabled while grading"
@@ -50,15 +92,83 @@ class DataIndex:
         return self.by_name.get(name) if name else None
 
 
-def install_pip_shim(shell, log: EventLog) -> None:
+def normalised_name(name: str) -> str:
+    """A distribution's name as pip compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requested_packages(arguments: str) -> list[str]:
+    """What ``pip install <arguments>`` asks for: each requirement's name, or the raw text of what
+    names no package (a URL, a path, ``-r file``); options are skipped, a shell operator ends it."""
+    try:
+        tokens = shlex.split(arguments)
+    except ValueError:
+        tokens = arguments.split()
+    requested: list[str] = []
+    tokens_left = iter(tokens)
+    for token in tokens_left:
+        if SHELL_OPERATORS.match(token) or len(requested) >= MAX_PACKAGES:
+            break
+        if token in FILE_OPTIONS:
+            requested.append(f"{token} {next(tokens_left, '')}"[:MAX_PACKAGE_TEXT])
+        elif token in OPTIONS_WITH_VALUE:
+            next(tokens_left, None)
+        elif not token.startswith("-"):
+            name = PACKAGE_NAME.match(token)
+            requested.append((name.group(1) if name and "://" not in token else token)[:MAX_PACKAGE_TEXT])
+    return requested
+
+
+def _installed_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def install_pip_shim(shell, log: EventLog, declared: list[str]) -> None:
+    """Nothing is installed while grading: the course's packages were installed by its setup.
+
+    A package the kernel's environment has (declared or not) is a no-op; one the course declares
+    that is missing (its setup was not run) and anything else are refused; one event a command.
+    """
+    declared_names = {normalised_name(name) for name in declared if isinstance(name, str)}
     original_system = shell.system
 
+    def answer_install(command: str, packages: list[str]) -> None:
+        missing, refused = [], []
+        for package in packages:
+            version = _installed_version(package)
+            if version is not None:
+                print(f"xaigrader: {package} is preinstalled for this course ({version})")
+            elif normalised_name(package) in declared_names:
+                missing.append(package)
+                print(f"xaigrader: {package} is declared by this course but missing on this grading machine")
+            else:
+                refused.append(package)
+                print(f"xaigrader: {package} is not among the packages this course declares; ask your instructor")
+        outcome = "refused" if refused else "missing" if missing else "preinstalled"
+        log.record(
+            "shim",
+            shim="pip",
+            command=command,
+            packages=packages,
+            refused_packages=missing + refused,
+            outcome=outcome,
+            refused=bool(missing or refused),
+        )
+
     def system(command: str):
-        if PIP_COMMAND.match(command):
-            log.record("shim", shim="pip", command=command)
+        if not isinstance(command, str) or not PIP_COMMAND.match(command):
+            return original_system(command)
+        install = PACKAGE_INSTALL.match(command)
+        packages = requested_packages(install.group(1)) if install else []
+        if packages:
+            answer_install(command, packages)
+        else:
+            log.record("shim", shim="pip", command=command, outcome="skipped")
             print(f"xaigrader: skipped `{command.strip()}` (packages are preinstalled while grading)")
-            return None
-        return original_system(command)
+        return None
 
     def pip_magic(line: str) -> None:
         system(f"pip {line}")
@@ -90,6 +200,7 @@ def _colab_module(log: EventLog) -> types.ModuleType:
     def mount(mountpoint: str = "/content/drive", force_remount: bool = False, **_: object) -> None:
         target = Path(mountpoint)
         (target / "MyDrive").mkdir(parents=True, exist_ok=True)
+        drive_folders.mounted(target)
         log.record("shim", shim="drive.mount", mountpoint=str(target))
         print(f"xaigrader: Google Drive is simulated by an empty folder at {target}")
 

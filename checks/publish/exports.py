@@ -22,7 +22,7 @@ from typing import Any
 
 from checks.data.class_folder import GRADESCOPE_FILE
 from checks.data.files import write_json, write_text_atomically
-from checks.grading.results import NEEDS_TA, PASSED, UNVERIFIABLE
+from checks.grading.results import CUT, NEEDS_TA, PASSED, UNVERIFIABLE
 from checks.grading.scheme import Assignment, Task
 from checks.publish.overrides import is_undecided
 
@@ -124,6 +124,8 @@ def _undecided_output(check: dict[str, Any]) -> str:
     why = {
         UNVERIFIABLE: f"Not yet graded: the evidence rests on a stand-in asset, so this check claims none of its "
         f"{marks} either way until an instructor decides.",
+        CUT: f"Not yet graded: the time budget cut a cell this check rests on, so it claims none of its {marks} "
+        f"either way until a TA decides from the submitted output.",
         NEEDS_TA: f"Not yet graded: the grader handed this check to a TA, who decides its {marks}.",
     }[check["status"]]
     return f"{why}\n\n{_markdown_text(check['message'])}"
@@ -175,6 +177,7 @@ def _pending_note(final: dict[str, Any]) -> str:
     shares = [
         (final["pending_written"], "written answers"),
         (final["pending_unverifiable"], "checks resting on stand-in assets"),
+        (final.get("pending_cut", 0), "checks resting on cells the time budget cut"),
         (final["pending_needs_ta"], "checks handed to a TA"),
     ]
     detail = "; ".join(f"{label}: {marks:g}" for marks, label in shares if marks)

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from checks.data.files import write_text_atomically
-from checks.grading.results import FAILED, NEEDS_TA, PARTIAL, PASSED, UNVERIFIABLE, CheckResult, score_tasks
+from checks.grading.results import CUT, FAILED, NEEDS_TA, PARTIAL, PASSED, UNVERIFIABLE, CheckResult, score_tasks
 from checks.grading.scheme import Assignment
 
 COLUMNS = ["student", "item", "marks", "comment"]
 GUIDE_COLUMNS = ["max", "about"]
-UNDECIDED = frozenset({UNVERIFIABLE, NEEDS_TA})
+UNDECIDED = frozenset({UNVERIFIABLE, CUT, NEEDS_TA})
 """Check statuses that claim no marks either way: the marks wait for a person's decision."""
 ABOUT_LIMIT = 400
 CHECK_FIELDS = frozenset(field.name for field in fields(CheckResult))
@@ -169,7 +169,7 @@ def apply_overrides(payload: dict[str, Any], assignment: Assignment, overrides: 
 
     Adds ``automatic_score``, ``ta_marks`` (written marks), ``corrected_checks`` and
     ``corrected_marks`` (how much the corrections changed), ``pending`` with its parts
-    ``pending_written``, ``pending_unverifiable`` and ``pending_needs_ta``, ``final``
+    ``pending_written``, ``pending_unverifiable``, ``pending_cut`` and ``pending_needs_ta``, ``final``
     (nothing pending) and ``overridden``; each task gets ``pending`` too. ``score`` counts
     only decided marks.
     """
@@ -202,8 +202,10 @@ def apply_overrides(payload: dict[str, Any], assignment: Assignment, overrides: 
     final["corrected_marks"] = round(corrected_marks, 4)
     final["pending_written"] = pending_written
     final["pending_unverifiable"] = _undecided_marks(final["checks"], UNVERIFIABLE)
+    final["pending_cut"] = _undecided_marks(final["checks"], CUT)
     final["pending_needs_ta"] = _undecided_marks(final["checks"], NEEDS_TA)
-    final["pending"] = round(pending_written + final["pending_unverifiable"] + final["pending_needs_ta"], 4)
+    undecided = final["pending_unverifiable"] + final["pending_cut"] + final["pending_needs_ta"]
+    final["pending"] = round(pending_written + undecided, 4)
     final["final"] = final["pending"] == 0
     final["overridden"] = sorted(own)
     return final

@@ -24,11 +24,13 @@ from urllib.parse import quote, unquote, urlsplit
 
 from PIL import Image
 
-from checks.data.class_folder import PARTIAL_SUFFIX, REFERENCE_FIGURES
+from checks.data.class_folder import PARTIAL_SUFFIX, REFERENCE_FIGURES, SUBMITTED_FIGURES
 
 FIGURES_FOLDER = "figures"
+SUBMITTED_FOLDER = SUBMITTED_FIGURES
+"""Beside it: the figures the notebook was submitted with."""
 DISPLAY_FOLDER = "web"
-"""Inside a student's figures folder: the display copies of that student's figures."""
+"""Inside a student's figures folders: the display copies of that student's figures."""
 REFERENCE_FOLDER = REFERENCE_FIGURES
 """Inside the class's output folder: display copies of the reference figures, shared by every page."""
 MAX_WIDTH = 900
@@ -86,7 +88,14 @@ class PageImages:
     def student_figure(self, student_dir: Path, png: str, alt: str) -> PageImage | None:
         """A figure of the student's notebook, ``student_dir/figures/png``; None when it is not a
         plain file there or not a decodable image of at most ``MAX_PIXELS``."""
-        figures = student_dir / FIGURES_FOLDER
+        return self._own_figure(student_dir, FIGURES_FOLDER, png, alt)
+
+    def submitted_figure(self, student_dir: Path, png: str, alt: str) -> PageImage | None:
+        """A figure the notebook was submitted with, ``student_dir/submitted-figures/png``, as ``student_figure``."""
+        return self._own_figure(student_dir, SUBMITTED_FOLDER, png, alt)
+
+    def _own_figure(self, student_dir: Path, folder_name: str, png: str, alt: str) -> PageImage | None:
+        figures = student_dir / folder_name
         source = _plain_file(figures, png)
         if source is None:
             return None
@@ -96,7 +105,7 @@ class PageImages:
         copy = _fresh_copy(folder, source.stem, source) or _write_display_copy(source, folder, source.stem)
         if copy is None:
             return None
-        return self._page_image(copy, student_dir, f"{FIGURES_FOLDER}/{quote(png)}", alt)
+        return self._page_image(copy, student_dir, f"{folder_name}/{quote(png)}", alt)
 
     def reference_figure(self, student_dir: Path, png: str, alt: str) -> PageImage | None:
         """A grader-drawn reference figure in the student's figures folder, its display copy shared

@@ -31,6 +31,8 @@ STUDENT_MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
 """Students' answers as a reader of the notebook sees them: raw HTML is shown as text, markdown-it refuses
 javascript:, vbscript: and file: links, and no image is loaded (a remote one would tell its server
 who reads the report, and when)."""
+WITHOUT_OUTPUTS = "submitted without outputs"
+"""How the grading's flag for such a notebook begins: the page says it in a banner of its own."""
 CODE_SPAN = re.compile(r"`([^`\n]{1,300})`")
 CELL_NUMBER = re.compile(r"\bcell \d+(?: \(In \[\d+\]\))?")
 """Where in a notebook a message points: left out when the class's messages are counted together."""
@@ -73,6 +75,64 @@ def _figures_by_task(payload: dict[str, Any], student_dir: Path, images: PageIma
     return grouped
 
 
+def _cut_marker(record: dict[str, Any] | None, budget: dict[str, Any]) -> str | None:
+    """ "cut at 300 s of 300 s" for a cell the re-execution stopped, "not re-executed" for one it never
+    reached; None for a cell that ran to its end."""
+    if record is None or record.get("status") not in ("timeout", "not_run"):
+        return None
+    if record["status"] == "not_run":
+        return "not re-executed: the run stopped before this cell"
+    limit = record.get("limit_s") or budget.get("cell_timeout_s")
+    ran = f"cut at {record.get('duration_s', 0):.0f} s"
+    return f"{ran} of {limit:.0f} s" if isinstance(limit, int | float) else ran
+
+
+def _submitted_by_task(
+    payload: dict[str, Any], student_dir: Path, images: PageImages, labels: dict[int, str]
+) -> dict[str | None, list[dict[str, Any]]]:
+    """Each cell with submitted outputs, under its task (None: under no task): the submitted text and
+    figures, the re-executed text and figures, whether the run cut it, and the numbers that differ."""
+    run = payload.get("run", {})
+    records = {cell["index"]: cell for cell in run.get("cells", [])}
+    again = {entry["cell"]: entry["text"] for entry in payload.get("reexecuted", [])}
+    tasks = {cell: task for task, cells in payload.get("task_cells", {}).items() for cell in cells}
+    drawn: dict[int, list[dict[str, Any]]] = {}
+    for figure in payload.get("figures", []):
+        drawn.setdefault(figure["cell"], []).append(figure)
+    refused: dict[int, list[dict[str, Any]]] = {}
+    for entry in payload.get("submitted", {}).get("dropped", []):
+        refused.setdefault(entry["cell"], []).append(entry)
+    differ: dict[int, list[dict[str, Any]]] = {}
+    for entry in payload.get("output_disagreements", []):
+        differ.setdefault(entry["cell"], []).append(entry)
+    grouped: dict[str | None, list[dict[str, Any]]] = {}
+    for cell in payload.get("submitted", {}).get("cells", []):
+        index = cell["cell"]
+        where = labels.get(index, f"cell {index + 1}")
+        shown = [images.submitted_figure(student_dir, png, f"submitted figure from {where}") for png in cell["images"]]
+        redrawn = (
+            []  # the single file has them inlined once, with the notebook's figures
+            if images.inline
+            else [images.student_figure(student_dir, f["png"], f"figure from {where}") for f in drawn.get(index, [])]
+        )
+        grouped.setdefault(tasks.get(index), []).append(
+            {
+                "cell": index,
+                "where": where,
+                "submitted_count": cell.get("execution_count"),
+                "text": cell["text"],
+                "images": [image for image in shown if image is not None],
+                "again": again.get(index, ""),
+                "again_figures": [image for image in redrawn if image is not None],
+                "drawn": len(drawn.get(index, [])),
+                "cut": _cut_marker(records.get(index), run.get("budget", {})),
+                "refused": refused.get(index, []),
+                "disagreements": differ.get(index, []),
+            }
+        )
+    return grouped
+
+
 def _references_by_task(payload: dict[str, Any], student_dir: Path, images: PageImages):
     grouped: dict[str, list[dict[str, Any]]] = {}
     for check in payload["checks"]:
@@ -111,6 +171,8 @@ def render_student(
     for answer in payload["written_answers"]:
         answers_by_task.setdefault(answer["task"], []).append(answer)
     events = payload.get("run", {}).get("events", [])
+    submitted = payload.get("submitted", {})
+    without_outputs = bool(submitted.get("code_cells")) and not submitted.get("has_outputs", True)
     html = TEMPLATES.get_template("student.html.j2").render(
         r=payload,
         a=assignment,
@@ -119,6 +181,10 @@ def render_student(
         labels=labels,
         figures_by_task=_figures_by_task(payload, student_dir, images, labels),
         references_by_task=_references_by_task(payload, student_dir, images),
+        submitted_by_task=_submitted_by_task(payload, student_dir, images, labels),
+        submitted_cells={cell["cell"] for cell in submitted.get("cells", [])},
+        without_outputs=without_outputs,
+        flags=[flag for flag in payload["flags"] if not (without_outputs and flag.startswith(WITHOUT_OUTPUTS))],
         shims=[event for event in events if event.get("kind") == "shim"],
         stand_ins=stand_in_effects(payload, assignment),
         single_file=target != REPORT_FILE,
@@ -142,7 +208,9 @@ def _attention(payload: dict[str, Any]) -> str | None:
     serious = [
         flag
         for flag in payload["flags"]
-        if any(word in flag for word in ("timeout", "died", "printed accuracy", "deadline", "raised errors"))
+        if any(
+            word in flag for word in ("timeout", "died", "printed accuracy", "overtime", "raised errors", "submitted")
+        )
     ]
     return "; ".join(serious) or None
 
@@ -207,7 +275,7 @@ def render_index(
     failures: Counter = Counter()
     for payload in graded:
         for check in payload["checks"]:
-            if check["max_score"] == 0 or check["status"] in ("not_run", "unverifiable"):
+            if check["max_score"] == 0 or check["status"] in ("not_run", "unverifiable", "cut"):
                 continue
             label = f"{check['task']} {check['title']}"
             check_totals[label] += 1

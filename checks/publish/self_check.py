@@ -13,6 +13,7 @@ SYMBOLS = {
     "needs_ta": "TA",
     "not_run": "--",
     "unverifiable": "??",
+    "cut": "cut",
 }
 
 

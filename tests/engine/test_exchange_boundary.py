@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from checks.engine.call_errors import GradingTimeUp, KernelUnavailable
 from checks.engine.displayed_figures import audit_figures
 from checks.engine.exchange import ExchangeFolder, ExchangeRefused
 from checks.engine.exchange_records import (
@@ -21,7 +22,6 @@ from checks.engine.exchange_records import (
     LineRecord,
     figures_from_index,
 )
-from checks.engine.kernel import GradingTimeUp
 from checks.engine.run import copy_figures
 from tests.engine.conftest import cell_text, make_notebook
 
@@ -218,6 +218,28 @@ def double(x):
     outcomes = live_session(notebook, probe)
     assert outcomes[0] == "timed out"
     assert outcomes[1] == outcomes[2] and "ignored the interrupt" in outcomes[1]
+
+
+def test_a_function_that_kills_the_kernel_ends_every_later_call_with_the_reason(live_session):
+    notebook = make_notebook("""
+import os, signal
+def crash(x):
+    os.kill(os.getpid(), signal.SIGKILL)
+def double(x):
+    return 2 * x""")
+
+    async def probe(session, result):
+        outcomes = []
+        for target in ("crash", "double"):
+            try:
+                await session.request({"op": "call", "target": target}, {"args": [torch.ones(2)]}, timeout=20)
+                outcomes.append("answered")
+            except KernelUnavailable as error:
+                outcomes.append(str(error))
+        return outcomes, session.stopped_reason()
+
+    outcomes, reason = live_session(notebook, probe)
+    assert outcomes[0] == outcomes[1] == reason == "the kernel died while crash ran, so no further calls could be made"
 
 
 def test_the_submission_deadline_covers_every_call(live_session):

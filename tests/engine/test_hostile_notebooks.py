@@ -234,11 +234,36 @@ def test_output_floods_are_capped(run_cells):
     assert (out / "executed.ipynb").stat().st_size < 3 << 20
 
 
-def test_the_whole_notebook_deadline_stops_the_rest(run_cells):
-    result, _, _ = run_cells(
-        "import time; time.sleep(1)", "time.sleep(1)", "time.sleep(30)", "print('late')", notebook_timeout_s=10
+def test_past_the_notebook_deadline_each_cell_gets_a_short_overtime_until_it_is_spent(run_cells):
+    result, executed, _ = run_cells(
+        "import time; time.sleep(1)",
+        "time.sleep(1)",
+        "time.sleep(30)",
+        "print('late')",
+        "time.sleep(30)",
+        "print('after the second cut')",
+        "time.sleep(30)",
+        "time.sleep(30)",
+        "time.sleep(30)",
+        "print('never')",
+        notebook_timeout_s=10,
+        overtime_cell_s=4,
+        overtime_s=9,
     )
-    assert [cell.status for cell in result.cells] == ["ok", "ok", "timeout", "not_run"]
+    statuses = [cell.status for cell in result.cells]
+    assert statuses[:6] == ["ok", "ok", "timeout", "ok", "timeout", "ok"]
+    assert cell_text(executed, 3).strip() == "late" and cell_text(executed, 5).strip() == "after the second cut"
+    assert statuses[-1] == "not_run" and result.notebook_timed_out
+    assert result.cells[4].limit_s == 4 and result.cells[2].limit_s < 10
+    assert result.budget == {"cell_timeout_s": 60, "notebook_timeout_s": 10, "overtime_cell_s": 4, "overtime_s": 9}
+    assert result.total_s < 40
+
+
+def test_a_notebook_without_overtime_stops_at_its_deadline(run_cells):
+    result, _, _ = run_cells(
+        "import time; time.sleep(1)", "time.sleep(30)", "print('late')", notebook_timeout_s=6, overtime_s=0
+    )
+    assert [cell.status for cell in result.cells] == ["ok", "timeout", "not_run"]
     assert result.notebook_timed_out and result.total_s < 20
 
 

@@ -16,6 +16,7 @@ from checks.grading.submission import GradeOptions
 from tests.grading.forged_notebook import forged_notebook
 from tests.grading.later_training_notebook import later_training_notebook
 from tests.grading.mutant_notebook import mutant_notebook
+from tests.grading.real_style_notebooks import write_class
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "student_submissions" / "cs411-a2"
@@ -101,3 +102,14 @@ def forged_class(assignment, data_root, tmp_path_factory):
     options = GradeOptions(mode="full", data_dir=data_root, jobs=2, cell_timeout_s=120, limits=SandboxLimits(threads=1))
     results = grade_class([folder], assignment, options, out)
     return out, {payload["student"]: payload for payload in results}
+
+
+@pytest.fixture(scope="session")
+def real_style_class(ee5179, data_root, tmp_path_factory):
+    """EE5179 submissions in real students' styles (a training that outlasts its cell, a split submission in
+    reverse name order, Colab's packages and removed APIs with an endless attack loop), graded under a budget
+    scaled down from the assignment's 900 s a cell and 2,400 s a notebook so that the cuts come in minutes."""
+    folder = tmp_path_factory.mktemp("real-style")
+    write_class(folder)
+    out = tmp_path_factory.mktemp("real-style-out")
+    return grade_samples(folder, ee5179, data_root, out, cell_timeout_s=100, notebook_timeout_s=400)

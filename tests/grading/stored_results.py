@@ -11,7 +11,12 @@ PNG = base64.b64decode(
 )
 
 
-def write_student(out, student, checks, problem=None, flags=(), answer="Hot is clearest. It hides weak gradients."):
+def write_student(
+    out, student, checks, problem=None, flags=(), answer="Hot is clearest. It hides weak gradients.", **evidence
+):
+    """``evidence``: more run cells (``cells``), the run's ``budget``, and the stored result's ``task_cells``,
+    ``submitted``, ``reexecuted`` and ``output_disagreements``, with the PNGs ``submitted_pngs`` names
+    written to ``submitted-figures/``."""
     assignment = load_assignment("cs411-a2")
     folder = out / student
     (folder / "figures").mkdir(parents=True)
@@ -46,5 +51,16 @@ def write_student(out, student, checks, problem=None, flags=(), answer="Hot is c
             ],
             "events": [{"kind": "shim", "cell": 1, "shim": "pip", "command": "pip install torch"}],
         },
+        task_cells=evidence.get("task_cells", {}),
+        submitted=evidence.get("submitted", {}),
+        reexecuted=evidence.get("reexecuted", []),
+        output_disagreements=evidence.get("output_disagreements", []),
     )
+    result.run["cells"] += evidence.get("cells", [])
+    if "budget" in evidence:
+        result.run["budget"] = evidence["budget"]
+    if evidence.get("submitted_pngs"):
+        (folder / "submitted-figures").mkdir()
+        for name in evidence["submitted_pngs"]:
+            (folder / "submitted-figures" / name).write_bytes(PNG)
     (folder / "results.json").write_text(json.dumps(result.as_json(assignment)))

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import nbformat
 
-from checks.engine.call_errors import StudentCallError
+from checks.engine.call_errors import KernelUnavailable, StudentCallError
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA, run_check
 from checks.grading.results import CheckResult, SubmissionResult, score_tasks
 from checks.grading.scheme import load_assignment
@@ -45,8 +45,13 @@ def broken(ctx):
     return {}["missing"]
 
 
-def outcomes(mode: str) -> dict[str, CheckResult]:
-    context = SimpleNamespace(mode=mode)
+@suite.check("2.4", 1, "kernel died")
+def kernel_gone(ctx):
+    raise KernelUnavailable("the kernel died while smooth_grad ran, so no further calls could be made")
+
+
+def outcomes(mode: str, stopped: str | None = None) -> dict[str, CheckResult]:
+    context = SimpleNamespace(mode=mode, kernel_stopped=lambda: stopped)
     return {spec.name: run_check(spec, context) for spec in suite.specs}
 
 
@@ -64,6 +69,18 @@ def test_each_way_a_check_can_end():
     assert "non-leaf" in results["student_raised"].cause
     assert results["full_only"].status == "passed"
     assert results["broken"].status == "failed" and "KeyError" in results["broken"].message
+
+
+def test_a_check_the_kernel_could_not_answer_is_not_run_with_the_reason_never_failed():
+    results = outcomes("full")
+    gone = results["kernel_gone"]
+    assert (gone.status, gone.score) == ("not_run", 0)
+    assert gone.message == "not run: the kernel died while smooth_grad ran, so no further calls could be made"
+    reason = "the kernel died while smooth_grad ran, so no further calls could be made"
+    after = outcomes("full", stopped=reason)
+    assert after["partly"].status == "not_run" and after["partly"].message == f"not run: {reason}"
+    assert after["broken"].status == "not_run", "a finder that took the refused call for an absence is not believed"
+    assert after["passes"].status == "passed" and after["human"].status == "needs_ta"
 
 
 def test_quick_mode_marks_full_run_checks_as_not_run():
@@ -172,7 +189,7 @@ def cites_nothing(ctx):
 
 
 def test_each_check_keeps_only_the_figures_it_cited_even_when_it_fails():
-    context = SimpleNamespace(mode="full")
+    context = SimpleNamespace(mode="full", kernel_stopped=lambda: None)
     first, second = (run_check(spec, context) for spec in evidence_suite.specs)
     assert first.status == "failed" and first.figures == ["figure-003.png"]
     assert first.references == [{"png": "reference-viridis.png", "caption": "reference"}]

@@ -40,9 +40,11 @@ from checks.finders.figures import (
     title_text,
     unlabelled,
 )
+from checks.finders.output_disagreements import compare_with_submitted
 from checks.finders.printed_output import notebook_output_text
 from checks.finders.stated_numbers import AccuracyClaims, judge_accuracy_claims
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.grading.cut_cells import TRAINING
 from checks.grading.reference_figures import Panel
 from checks.probe.standin import seeded_global_rng
 from checks.probe.wire import DataImage, KernelObject
@@ -65,7 +67,7 @@ from reference.cs411_a2 import (
     trainable_parameter_count,
 )
 
-suite = CheckSuite()
+suite = CheckSuite(output_comparison=compare_with_submitted)
 
 HIDDEN_IMAGES = (
     "imagenet-samples/n02007558_flamingo.JPEG",
@@ -887,7 +889,13 @@ def best_of_states(ctx, *cells: int | None) -> Measured:
     return max(found, key=lambda item: item.accuracy)
 
 
-@suite.check("2.2", 4, "The trained model reaches 98% on the real MNIST test set (re-measured)", needs="full")
+@suite.check(
+    "2.2",
+    4,
+    "The trained model reaches 98% on the real MNIST test set (re-measured)",
+    needs="full",
+    rests_on=(TRAINING,),
+)
 def trained_accuracy(ctx):
     as_of = trained_cell(ctx)
     best = best_of_states(ctx, as_of, None)
@@ -907,7 +915,7 @@ def when_measured(item: Measured) -> str:
     return "at the end of the notebook" if cell is None else f"after {cell_number(cell)}"
 
 
-@suite.check("2.2", 1, "The printed test accuracy agrees with the measurement", needs="full")
+@suite.check("2.2", 1, "The printed test accuracy agrees with the measurement", needs="full", rests_on=(TRAINING,))
 def printed_accuracy(ctx):
     claim = accuracy_claims(ctx).reported_claim
     if claim is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,9 +19,10 @@ import torch
 from checks.engine.notebook import cell_number
 from checks.finders.classifiers import MNIST_INPUT, classifier_of
 from checks.finders.data_split import judge_split
-from checks.finders.figures import label_summary, load_image, missing_labels
+from checks.finders.figures import figure_kind, label_summary, load_image, missing_labels, plot_axes, survey
 from checks.finders.filters import kernel_layers
 from checks.finders.network_numbers import NetworkNumbers, own_numbers
+from checks.finders.output_disagreements import compare_with_submitted
 from checks.finders.panels import filter_grids, occlusion_maps, panel_arrays
 from checks.finders.stated_numbers import (
     AccuracyClaims,
@@ -31,6 +33,7 @@ from checks.finders.stated_numbers import (
     states_shape,
 )
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.grading.cut_cells import TRAINING
 from checks.grading.reference_figures import Panel
 from reference.ee5179_pa2 import (
     NEURON_DEFINITIONS,
@@ -45,9 +48,9 @@ from reference.ee5179_pa2 import parameter_counts as reference_parameter_counts
 from reference.ee5179_pa2.occlusion import GREY, occlusion_grid_size
 
 from .findings import (
-    DIGIT,
     PRESCRIBED,
     attack_figures,
+    attacks_looked_at,
     batch_norm_models,
     best_models,
     classifiers,
@@ -61,13 +64,15 @@ from .findings import (
     mnist,
     mnist_index,
     no_classifier,
+    parts_of,
     plain_model,
     reference_trained,
     shown_test_digits,
     source_digit,
+    stated_labels,
 )
 
-suite = CheckSuite()
+suite = CheckSuite(output_comparison=compare_with_submitted)
 
 ACCURACY_TARGET = 0.97  # the prescribed CNN passes 98% after one epoch of Adam
 OCCLUSION_TOLERANCE = 0.02
@@ -76,6 +81,21 @@ OCCLUDER_PATCHES = range(1, 6)  # pixels; the assignment asks for a small patch
 SOURCE_MATCH = 0.5  # the targeted images' average against an MNIST image; averaged noise stays below 0.25
 CLOSE_TO_SOURCE = 0.5  # a targeted image's correlation with its source digit; beta 0.001 leaves 0.2-0.4 here
 OCCLUDER_FILLS = (GREY, 0.0, 1.0, 0.1307)
+EARLIER_FIGURES = 3  # single-image figures before an occlusion map searched for the digit it occludes
+NEGATED_PROSE = re.compile(
+    r"negat\w*\s+(?:of\s+)?(?:the\s+)?(?:cost|logit|objective|score)"
+    r"|(?:cost|logit|objective|score)\w*\s+(?:is\s+|was\s+)?negated"
+    r"|minimi[sz]\w*\s+(?:the\s+)?(?:negative|-\s*\w)"
+    r"|-\s*(?:cost|logit)\b",
+    re.IGNORECASE,
+)
+NEGATED_CODE = re.compile(
+    r"^[ \t]*\w*(?:loss|cost|obj)\w*[ \t]*=[ \t]*-[ \t]*[\w(]"
+    r"|\([ \t]*-[^\n]{0,80}?\)[ \t]*\.backward\(",
+    re.IGNORECASE | re.MULTILINE,
+)
+MAX_STATEMENT = 20_000  # characters of a cell read for a statement that the cost was negated
+NEARBY_CELLS = 3  # cells before a cost plot that may define the negated cost
 DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|secs|seconds|min|minutes)\b", re.IGNORECASE)
 
 
@@ -176,7 +196,7 @@ def training_curves(ctx):
             "; ".join(problems),
             expected="three curves over iterations or epochs, axes labelled",
             found=", ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
-            or "no line plots of training",
+            or f"no line plots of training; looked at {survey(ctx.figures)}",
             fraction=fraction,
         )
     return "; ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
@@ -188,6 +208,7 @@ def training_curves(ctx):
     f"Test accuracy of the trained network re-measured on the 10,000 test images (>= {ACCURACY_TARGET:.0%})",
     needs="full",
     inputs="the real MNIST test set, through the notebook's own model",
+    rests_on=(TRAINING,),
 )
 def test_accuracy(ctx):
     model = plain_model(ctx)
@@ -202,12 +223,19 @@ def test_accuracy(ctx):
     return f"{model.where}: {model.accuracy:.2%} {model.model.measured_how}"
 
 
-@suite.check("1.1", 2, "The reported test accuracy agrees with the grader's measurement", needs="full")
+@suite.check(
+    "1.1", 2, "The reported test accuracy agrees with the grader's measurement", needs="full", rests_on=(TRAINING,)
+)
 def reported_accuracy(ctx):
     model = plain_model(ctx)
     stated = judge_accuracy_claims(ctx.executed, [item.accuracy for item in measured(ctx)])
     if not stated.claims:
-        raise CheckFailed("no test accuracy is reported", expected=f"about {model.accuracy:.2%}", found="nothing")
+        raise CheckFailed(
+            "no test accuracy is reported",
+            expected=f"about {model.accuracy:.2%}",
+            found=f"no percentage or fraction stated as an accuracy in the printed output and markdown of the "
+            f"notebook's {len(ctx.executed.cells)} cells",
+        )
     if stated.agree:
         return None
     claim = stated.reported_claim
@@ -229,10 +257,6 @@ def reported_accuracy(ctx):
 # ---- 1.2: random test images -----------------------------------------------------------
 
 
-def title_digits(axes) -> list[int]:
-    return [int(digit) for digit in DIGIT.findall(axes["title"])]
-
-
 @suite.check(
     "1.2",
     4,
@@ -246,12 +270,12 @@ def labelled_test_images(ctx):
         raise CheckFailed(
             "no figure shows at least four MNIST test images",
             expected="a grid of test digits",
-            found="none of the plotted 28 x 28 images is a test image",
+            found=f"none of the plotted 28 x 28 images is a test image; looked at {survey(ctx.figures)}",
         )
     _, labels = mnist(ctx)
-    best = max(shown, key=lambda item: sum(len(title_digits(axes)) >= 2 for axes, _ in item.panels))
+    best = max(shown, key=lambda item: sum(stated_labels(axes) is not None for axes, _ in item.panels))
     ctx.cite(best.figure)
-    titled = [(axes, index) for axes, index in best.panels if len(title_digits(axes)) >= 2]
+    titled = [(axes, index, stated) for axes, index in best.panels if (stated := stated_labels(axes)) is not None]
     if len(titled) < len(best.panels):
         raise CheckFailed(
             f"{len(best.panels) - len(titled)} of {len(best.panels)} test images in "
@@ -263,8 +287,8 @@ def labelled_test_images(ctx):
     read_from = f" (labels read from {best.labels_from})" if best.labels_from else ""
     wrong = [
         f"test image {index} labelled {axes['title']!r}, its label is {int(labels[index])}"
-        for axes, index in titled
-        if title_digits(axes)[0] != int(labels[index])
+        for axes, index, (true, _) in titled
+        if true != int(labels[index])
     ]
     if wrong:
         raise CheckFailed(
@@ -273,8 +297,8 @@ def labelled_test_images(ctx):
             found="; ".join(wrong[:3]),
             fraction=0.5,
         )
-    stated = torch.tensor([title_digits(axes)[-1] for axes, _ in titled])
-    agreement, model = predictions_agreement(ctx, [index for _, index in titled], stated)
+    stated = torch.tensor([predicted for _, _, (_, predicted) in titled])
+    agreement, model = predictions_agreement(ctx, [index for _, index, _ in titled], stated)
     if agreement < len(titled):
         raise CheckFailed(
             f"{len(titled) - agreement} predicted label(s) in {figure_place(best.figure)} are not what "
@@ -416,6 +440,7 @@ def batch_norm_model(ctx):
     f"The batch-norm network reaches {ACCURACY_TARGET:.0%} on the test set (re-measured)",
     needs="full",
     inputs="the real MNIST test set, through the notebook's batch-norm model",
+    rests_on=(TRAINING,),
 )
 def batch_norm_accuracy(ctx):
     found = batch_norm_models(ctx)
@@ -502,6 +527,14 @@ def shown_layer(ctx, figures: list, wanted, least: int) -> tuple | None:
     return None
 
 
+def filters_looked_at(ctx) -> str:
+    """The largest set of 3 x 3 panels one figure shows, for a filter bank that was not found."""
+    counts = [(len(panel_arrays(figure, ctx.figure_dir, 3)), figure) for figure in drawn_figures(ctx)]
+    most, figure = max(counts, key=lambda item: item[0], default=(0, None))
+    shown = f"at most {most} 3 x 3 panels in one figure ({figure_place(figure)})" if most else "no 3 x 3 panels"
+    return f"{shown}; looked at {survey(ctx.figures)}"
+
+
 def is_conv1(layer: str) -> bool:
     return layer.startswith("conv1 ")
 
@@ -536,7 +569,9 @@ def conv1_filters(ctx):
             fraction=2 / 3,
         )
     raise CheckFailed(
-        "no figure shows 32 panels of 3 x 3 filters", expected="a 4 x 8 grid of conv1 kernels", found="none"
+        "no figure shows 32 panels of 3 x 3 filters",
+        expected="a 4 x 8 grid of conv1 kernels",
+        found=filters_looked_at(ctx),
     )
 
 
@@ -565,14 +600,14 @@ def higher_filters(ctx):
     raise CheckFailed(
         "no figure shows the kernels of a convolution layer after conv1",
         expected="a grid of conv2 kernels",
-        found="only conv1 filters" if grids else "no filter grids",
+        found="only conv1 filters" if grids else filters_looked_at(ctx),
     )
 
 
 @suite.check("2.3", 3, "Activations of the convolution layers are plotted", needs="full")
 def activation_maps(ctx):
-    excluded = {id(item.figure) for item in shown_test_digits(ctx)} | {id(item.figure) for item in attack_figures(ctx)}
-    candidates = [figure for figure in drawn_figures(ctx) if id(figure) not in excluded]
+    excluded = {id(part) for item in [*shown_test_digits(ctx), *attack_figures(ctx)] for part in parts_of(item.figure)}
+    candidates = [figure for figure in drawn_figures(ctx) if not any(id(part) in excluded for part in parts_of(figure))]
     first = [figure for figure in candidates if len(panel_arrays(figure, ctx.figure_dir, 28)) >= 8]
     deeper = [
         figure for figure in candidates if any(len(panel_arrays(figure, ctx.figure_dir, size)) >= 8 for size in (14, 7))
@@ -583,13 +618,34 @@ def activation_maps(ctx):
         raise CheckFailed(
             "the activations of both convolution layers are not plotted",
             expected="at least 8 feature maps of 28 x 28 (conv1) and of 14 x 14 or 7 x 7 (conv2)",
-            found=("conv1 maps only" if first else "deeper maps only" if deeper else "none"),
+            found=(
+                "conv1 maps only"
+                if first
+                else "deeper maps only"
+                if deeper
+                else f"no figure of 8 or more 28 x 28, 14 x 14 or 7 x 7 maps; looked at {survey(ctx.figures)}"
+            ),
             fraction=found / 2,
         )
     return f"conv1 maps in {figure_place(first[0])}; deeper maps in {figure_place(deeper[0])}"
 
 
 # ---- 2.4: occlusion --------------------------------------------------------------------
+
+
+def maps_looked_at(ctx) -> str:
+    """The square 2-D images the notebook plotted, by size and cell, for a map that was not found."""
+    sizes: dict[int, set] = {}
+    for figure in ctx.figures:
+        for axes in plot_axes(figure):
+            for image in axes["images"]:
+                shape = tuple(image["shape"])
+                if len(shape) == 2 and shape[0] == shape[1]:
+                    sizes.setdefault(shape[0], set()).add(cell_number(figure["cell"]))
+    listed = "; ".join(
+        f"{size} x {size} in {', '.join(sorted(cells)[:4])}" for size, cells in sorted(sizes.items(), reverse=True)
+    )
+    return f"looked at {survey(ctx.figures)}" + (f"; square 2-D images: {listed}" if listed else "")
 
 
 def occlusion_candidate(ctx):
@@ -604,19 +660,58 @@ def occlusion_candidate(ctx):
             "no occlusion map found",
             expected="a square grid of (28 - patch) // stride + 1 cells "
             "for a patch of 1-5 pixels, or a map titled as an occlusion map",
-            found="no plotted 2-D map of such a size or title",
+            found=f"no plotted 2-D map of such a size or title; {maps_looked_at(ctx)}",
         )
     return found[0]
 
 
-def occluded_image(ctx, candidate) -> int | None:
-    """The test image the occlusion figure shows beside its map."""
-    for axes in candidate.figure["axes"]:
+@dataclass(frozen=True)
+class OccludedImage:
+    split: str  # "test" or "training"
+    index: int
+    where: str  # the figure that shows it
+    beside: bool  # shown in the map's own cell, not only earlier
+
+
+def _shown_digit(ctx, figure) -> tuple[str, int] | None:
+    """The MNIST image (test set first) a figure shows among its panels, at any scale: the notebook
+    may have normalised it or picked it from the training set."""
+    for axes in plot_axes(figure):
         for position in range(len(axes["images"])):
-            index = mnist_index(ctx).identify(load_image(ctx.figure_dir, axes, position))
-            if index is not None:
-                return index
+            array = load_image(ctx.figure_dir, axes, position)
+            for split in ("test", "training"):
+                index = mnist_index(ctx, split).identify(array)
+                if index is not None:
+                    return split, index
     return None
+
+
+def occluded_image(ctx, candidate) -> OccludedImage | None:
+    """The digit an occlusion map was made of: shown beside the map, else in another figure of the
+    map's cell (``plt.imshow(image)`` before ``plt.imshow(heatmap)``), else in the last few
+    single-image figures before it (the digit picked and shown in an earlier cell)."""
+    cell = candidate.figure["cell"]
+    place = ctx.figures.index(candidate.figure) if candidate.figure in ctx.figures else len(ctx.figures)
+    same_cell = [figure for figure in ctx.figures if figure["cell"] == cell and figure is not candidate.figure]
+    earlier = [
+        figure
+        for figure in reversed(ctx.figures[:place])
+        if figure["cell"] != cell and figure_kind(figure)[0] == "single image"
+    ][:EARLIER_FIGURES]
+    for figure, beside in [(candidate.figure, True), *((f, True) for f in same_cell), *((f, False) for f in earlier)]:
+        found = _shown_digit(ctx, figure)
+        if found is not None:
+            return OccludedImage(found[0], found[1], figure_place(figure), beside)
+    return None
+
+
+def occluder_fills(scaling) -> tuple[float, ...]:
+    """Occluder values in ToTensor's scale: grey, black, white, the mean, and black, grey and white
+    in the model's own input scale (a notebook that occludes the normalised image with zeros)."""
+    if isinstance(scaling.mean, tuple) or isinstance(scaling.std, tuple):
+        return OCCLUDER_FILLS
+    own = (scaling.mean + scaling.std * value for value in (0.0, 0.5, 1.0))
+    return tuple(dict.fromkeys((*OCCLUDER_FILLS, *(round(value, 4) for value in own))))
 
 
 @suite.check("2.4", 3, "An occlusion map whose grid fits a 1-5 pixel patch", needs="full")
@@ -658,13 +753,17 @@ def occlusion_range(ctx):
 def occlusion_recomputed(ctx):
     candidate = occlusion_candidate(ctx)
     ctx.cite(candidate.figure)
-    index = occluded_image(ctx, candidate)
-    if index is None:
+    occluded = occluded_image(ctx, candidate)
+    if occluded is None:
         raise NeedsTA(
-            f"the occluded image in {figure_place(candidate.figure)} is not an MNIST test image the grader "
-            "can identify, so the map cannot be recomputed; compare it with the reference by eye"
+            f"the occluded image of the map in {figure_place(candidate.figure)} is not an MNIST image the grader "
+            "can identify, so the map cannot be recomputed; compare it with the reference by eye (looked at "
+            f"the map's figure, the other figures of its cell and the {EARLIER_FIGURES} single images before "
+            "it, among the test and training images)"
         )
-    images, labels = mnist(ctx)
+    index = occluded.index
+    images, labels = mnist(ctx, occluded.split)
+    name = f"{occluded.split} image {index}"
     drawn = load_image(ctx.figure_dir, candidate.axes)
     gaps = {}
     for model in measured(ctx):
@@ -673,7 +772,7 @@ def occlusion_recomputed(ctx):
             predicted = int(classifier(images[index : index + 1]).argmax())
         for patch, stride in candidate.allowed or candidate.fits:
             for target in dict.fromkeys((int(labels[index]), predicted)):
-                for fill in OCCLUDER_FILLS:
+                for fill in occluder_fills(model.scaling):
                     grid = occlusion_map(classifier, images[index], target, patch, stride, fill)
                     gaps[(model.model.where, patch, stride, target, fill)] = float(np.abs(grid - drawn).max())
     if not gaps:
@@ -682,24 +781,31 @@ def occlusion_recomputed(ctx):
     reference = occlusion_map(reference_trained(ctx).model, images[index], int(labels[index]), patch, stride)
     ctx.show_reference(
         "occlusion",
-        f"the reference CNN on test image {index}, patch {patch}, stride {stride}",
+        f"the reference CNN on {name}, patch {patch}, stride {stride}",
         [
             [
-                Panel(images[index, 0].numpy(), f"test image {index}", "gray"),
+                Panel(images[index, 0].numpy(), name, "gray"),
                 Panel(reference, f"P({int(labels[index])})", "hot", colorbar=True),
             ]
         ],
     )
+    shown = "" if occluded.where == figure_place(candidate.figure) else f" (shown in {occluded.where})"
+    if gap > OCCLUSION_TOLERANCE and not occluded.beside:
+        raise NeedsTA(
+            f"the map in {figure_place(candidate.figure)} differs from the recomputation of {name}{shown}, the "
+            f"last digit shown before it (largest gap {gap:.3f}): it may be of another image; compare it with "
+            "the reference by eye"
+        )
     if gap > OCCLUSION_TOLERANCE:
         raise CheckFailed(
-            f"the map of test image {index} differs from the recomputation with every model in the "
+            f"the map of {name}{shown} differs from the recomputation with every model in the "
             f"notebook (closest: {where})",
             expected=f"within {OCCLUSION_TOLERANCE} of the grader's map",
             found=f"largest gap {gap:.3f}",
             cause="the map may be transposed, or computed with another model or image",
         )
     return (
-        f"test image {index}, class {target}, patch {patch}, stride {stride}, occluder {fill:g}, model {where}: "
+        f"{name}{shown}, class {target}, patch {patch}, stride {stride}, occluder {fill:g}, model {where}: "
         f"largest gap {gap:.1e}"
     )
 
@@ -710,26 +816,28 @@ def occlusion_recomputed(ctx):
 def attack(ctx, targeted: bool):
     found = [item for item in attack_figures(ctx) if item.targeted == targeted]
     if not found:
-        others = attack_figures(ctx)
         kind = "targeted (images resembling one source digit)" if targeted else "non-targeted"
         raise CheckFailed(
             f"no figure of {kind} generated images",
-            expected="one figure of ten 28 x 28 images, one per target class",
-            found=f"{len(others)} other figure(s) of generated images" if others else "none",
+            expected="ten 28 x 28 images, one per target class: one figure, one figure each, or one strip",
+            found=attacks_looked_at(ctx, targeted),
         )
     return found[0]
 
 
 def judge_hits(ctx, found, kind: str) -> str:
     hits, misses, where = hits_on_target(ctx, found)
+    stated = found.stated_confidence
+    claimed = f"; the titles state confidences {min(stated):.2f}-{max(stated):.2f}" if stated else ""
     if misses:
         raise CheckFailed(
-            f"{len(misses)} of {len(found.panels)} {kind} images are not classified as their target by {where}",
+            f"{len(misses)} of {len(found.panels)} {kind} images in {figure_place(found.figure)} are not "
+            f"classified as their target by {where}",
             expected="every image classified as its target",
-            found="; ".join(misses[:4]),
+            found="; ".join(misses[:4]) + claimed,
             fraction=hits / len(found.panels),
         )
-    return f"all {hits} classified as their targets by {where}"
+    return f"all {hits} classified as their targets by {where}{claimed}"
 
 
 def show_reference_attack(ctx) -> None:
@@ -775,6 +883,27 @@ def non_targeted_hits(ctx):
     return judge_hits(ctx, attack(ctx, targeted=False), "generated")
 
 
+def negation_statement(ctx, figure, axes) -> str | None:
+    """Where the notebook says the cost it plotted is the negative of the cost (it minimised
+    ``-logit[t]``): the plot's own title, labels or legend, or the text, comments or code of the
+    plot's cell, the cells just before it, or the cells under task 3.1 (``loss = -cost``,
+    "we plot the negative of the cost"); None when it does not say so."""
+    own = " ".join((axes["title"], axes["ylabel"], figure["suptitle"], *axes["legend"]))
+    if NEGATED_PROSE.search(own[:MAX_STATEMENT]):
+        return f"the plot is labelled {own.strip()[:60]!r}"
+    cell = figure["cell"]
+    nearby = range(max(0, cell - NEARBY_CELLS), cell + 1) if isinstance(cell, int) else range(0)
+    for index in dict.fromkeys([*nearby, *ctx.task_cells.get("3.1", [])]):
+        if not 0 <= index < len(ctx.executed.cells):
+            continue
+        source = ctx.executed.cells[index].source[:MAX_STATEMENT]
+        match = NEGATED_PROSE.search(source) or NEGATED_CODE.search(source)
+        if match:
+            line = source[source.rfind("\n", 0, match.start()) + 1 :].split("\n", 1)[0].strip()
+            return f"{cell_number(index)} says {line[:80]!r}"
+    return None
+
+
 @suite.check("3.1", 3, "The cost is plotted against the iterations and increases", needs="full")
 def cost_curve(ctx):
     for figure, axes in line_axes(ctx):
@@ -782,15 +911,23 @@ def cost_curve(ctx):
         if not re.search(r"cost|logit|objective", text) or re.search(r"train|valid", text):
             continue
         ctx.cite(figure)
-        rising = [line for line in axes["lines"] if len(line["y"]) >= 2 and line["y"][-1] > line["y"][0]]
-        if len(rising) * 2 < len(axes["lines"]):
+        curves = [line for line in axes["lines"] if len(line["y"]) >= 2 and None not in (line["y"][0], line["y"][-1])]
+        rising = [line for line in curves if line["y"][-1] > line["y"][0]]
+        falling = [line for line in curves if line["y"][-1] < line["y"][0]]
+        negated = negation_statement(ctx, figure, axes) if len(rising) * 2 < len(axes["lines"]) else None
+        if negated is not None and len(falling) * 2 >= len(axes["lines"]):
+            shown = f"{len(falling)} falling curve(s) of the negated cost in {figure_place(figure)} ({negated})"
+        elif len(rising) * 2 < len(axes["lines"]):
             raise CheckFailed(
                 "the plotted cost does not increase",
-                expected="gradient ascent raises the cost",
-                found=f"{len(rising)} of {len(axes['lines'])} curves end higher than they start",
+                expected="gradient ascent raises the cost (or, plotted negated and said so, lowers its negative)",
+                found=f"{len(rising)} of {len(axes['lines'])} curves end higher than they start; the notebook "
+                "does not say it plotted the negative of the cost",
                 cause="the update must be X = X + step_size * dC/dX",
                 fraction=0.5,
             )
+        else:
+            shown = f"{len(rising)} rising curve(s) in {figure_place(figure)}"
         if missing_labels(axes, title=False):
             raise CheckFailed(
                 "the cost plot's axes are not labelled",
@@ -798,8 +935,16 @@ def cost_curve(ctx):
                 found=label_summary(axes, title=False),
                 fraction=2 / 3,
             )
-        return f"{len(rising)} rising curve(s) in {figure_place(figure)}"
-    raise CheckFailed("no plot of the attack's cost", expected="a line plot titled or labelled 'cost'", found="none")
+        return shown
+    plots = [
+        " / ".join(text for text in (axes["title"], axes["ylabel"]) if text) or "untitled" for _, axes in line_axes(ctx)
+    ]
+    raise CheckFailed(
+        "no plot of the attack's cost",
+        expected="a line plot titled or labelled 'cost'",
+        found=f"looked at {len(plots)} line plot(s)"
+        + (f", titled or labelled: {', '.join(repr(text[:40]) for text in plots[:6])}" if plots else ""),
+    )
 
 
 @suite.check("3.2", 2, "Targeted images shown for the target classes", needs="full")

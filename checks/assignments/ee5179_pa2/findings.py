@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from checks.engine.exchange_records import FigureRecord
 from checks.engine.notebook import cell_number
 from checks.finders.architecture import ConvSpec, PrescribedArchitecture
 from checks.finders.classifiers import (
@@ -27,19 +28,34 @@ from checks.finders.classifiers import (
     measure_classifiers,
 )
 from checks.finders.dataset_images import ImageIndex
-from checks.finders.figures import Axes, Figure, plot_axes, title_text, with_cell_groups
+from checks.finders.figures import (
+    Axes,
+    Figure,
+    plot_axes,
+    survey,
+    title_template,
+    title_text,
+    with_cell_groups,
+)
 from checks.finders.panels import panel_arrays
 from checks.finders.printed_output import cell_output_text
+from checks.finders.title_numbers import class_digits, confidences, named_digit
 from checks.grading.check_api import CheckFailed
 from reference.ee5179_pa2 import TrainedModel, TrainingRecipe, reference_model, to_tensor_scale
 
 PRESCRIBED = PrescribedArchitecture(
     convs=(ConvSpec(32, 3, 1, 1, 28), ConvSpec(32, 3, 1, 1, 14)), hidden=(500,), classes=10
 )
-TARGET_IN_TITLE = re.compile(r"(?:target|class|goal)\D{0,12}?(\d)\b", re.IGNORECASE)
-DIGIT = re.compile(r"(?<!\d)(\d)(?!\d)")
+TARGET_WORDS = "target|goal|desired|wanted"
+CLASS_WORDS = "class|label|digit|pred|classified|output"
+TRUTH_WORDS = r"true|actual|ground|\bgt\b|real|correct|(?<!pred )(?<!predicted )(?<!predicted: )label"
+PREDICTION_WORDS = "pred|output|model|guess|classified"
+TARGET_LIST = re.compile(TARGET_WORDS, re.IGNORECASE)
 LABEL_SEGMENT = re.compile(r"\n|(?=pred)", re.IGNORECASE)  # one list of labels per line, "... Predicted: ..." split
 PREDICTED = re.compile(r"pred", re.IGNORECASE)
+MAX_PRINTED_LINES = 200  # lines of a cell's output read for labels
+ATTACK_SIZES = range(10, 13)  # panels of one attack figure: ten targets, maybe the source digit or noise
+MAX_REASONS = 4  # figures passed over named in a message
 RESEMBLANCE = 0.6  # mean correlation of panels with their average: one source digit, not noise
 
 
@@ -125,30 +141,74 @@ class GridLabels:
     where: str
 
 
-def grid_labels(ctx, figure: Figure, grid: Axes, count: int) -> GridLabels | None:
-    """The true and predicted labels a notebook wrote once for a grid of ``count`` digits (a
-    ``make_grid`` image has no title per digit): two lists of ``count`` digits in the grid's
-    title or axis labels, the figure's title, or what the figure's cell printed. The list that
-    mentions "pred" is the predictions; without that word the first is the truth."""
+def printed_by(ctx, figure: Figure) -> str:
+    """What the figure's cell printed ("" for a grader call's figure)."""
     cell = figure["cell"]
-    printed = (
+    return (
         cell_output_text(ctx.executed.cells[cell]) if isinstance(cell, int) and cell < len(ctx.executed.cells) else ""
     )
+
+
+def label_lists(ctx, figure: Figure, grid: Axes, count: int) -> tuple[list[tuple[str, list[int]]], str] | None:
+    """The lists of ``count`` class digits a notebook wrote once for a grid of ``count`` images (a
+    ``make_grid`` image or a strip has no title per image), each with the text it came from, and
+    where they were read: the grid's title or axis labels, the figure's title, or what the figure's
+    cell printed; the first of these that holds any. Confidences written beside them are no labels."""
     sources = [
         ("\n".join((grid["title"], grid["xlabel"])), "the grid's title and labels"),
         (figure["suptitle"], "the figure's title"),
-        (printed, f"the printed output of {cell_number(cell)}"),
+        (printed_by(ctx, figure), f"the printed output of {cell_number(figure['cell'])}"),
     ]
     for text, where in sources:
-        lists = [(segment, [int(digit) for digit in DIGIT.findall(segment)]) for segment in LABEL_SEGMENT.split(text)]
+        lists = [(segment, class_digits(segment)) for segment in LABEL_SEGMENT.split(text)]
         lists = [(segment, digits) for segment, digits in lists if len(digits) == count]
-        if len(lists) < 2:
-            continue
-        named = [position for position, (segment, _) in enumerate(lists) if PREDICTED.search(segment)]
-        predicted = named[0] if named else 1
-        true = next(position for position in range(len(lists)) if position != predicted)
-        return GridLabels(lists[true][1], lists[predicted][1], where)
+        if lists:
+            return lists, where
     return None
+
+
+def grid_labels(ctx, figure: Figure, grid: Axes, count: int) -> GridLabels | None:
+    """The true and predicted labels a notebook wrote once for a grid of ``count`` digits: two
+    lists (see ``label_lists``). The list that mentions "pred" is the predictions; without that word
+    the first is the truth."""
+    found = label_lists(ctx, figure, grid, count)
+    if found is None or len(found[0]) < 2:
+        return None
+    lists, where = found
+    named = [position for position, (segment, _) in enumerate(lists) if PREDICTED.search(segment)]
+    predicted = named[0] if named else 1
+    true = next(position for position in range(len(lists)) if position != predicted)
+    return GridLabels(lists[true][1], lists[predicted][1], where)
+
+
+def with_printed_lines(ctx, shown: ShownDigits) -> ShownDigits:
+    """Panels of one-image figures drawn in a loop whose cell printed one line of labels per
+    figure (``print(f"true {y}")`` beside ``plt.title(f"pred {p}")``): each panel's title with its
+    line added, when there are exactly as many such lines as panels."""
+    if "parts" not in shown.figure:
+        return shown
+    lines = [line for line in printed_by(ctx, shown.figure).splitlines()[:MAX_PRINTED_LINES] if class_digits(line)]
+    if len(lines) != len(shown.panels):
+        return shown
+    panels = [
+        ({**axes, "title": f"{axes['title']} {line}".strip()}, index)
+        for (axes, index), line in zip(shown.panels, lines)
+    ]
+    return replace(shown, panels=panels, labels_from=f"the lines {cell_number(shown.figure['cell'])} printed")
+
+
+def stated_labels(axes: Axes) -> tuple[int, int] | None:
+    """The true and the predicted label a panel's title (or x label) states, confidences left out:
+    each after its word (``Label: 7, Pred: 2 (0.98)``), else the first and the last digit."""
+    text = "\n".join((axes["title"], axes.get("xlabel", "")))
+    digits = class_digits(text)
+    true = named_digit(text, TRUTH_WORDS)
+    predicted = named_digit(text, PREDICTION_WORDS)
+    if true is not None and predicted is not None:
+        return true, predicted
+    if len(digits) < 2:
+        return None
+    return (true if true is not None else digits[0]), (predicted if predicted is not None else digits[-1])
 
 
 def _with_grid_labels(ctx, shown: ShownDigits) -> ShownDigits:
@@ -180,7 +240,10 @@ def shown_test_digits(ctx) -> list[ShownDigits]:
                 if (index := mnist_index(ctx).identify(array)) is not None
             ]
             if len(panels) >= 4:
-                found.append(_with_grid_labels(ctx, ShownDigits(figure, panels)))
+                shown = _with_grid_labels(ctx, ShownDigits(figure, panels))
+                if not all(stated_labels(axes) for axes, _ in shown.panels):
+                    shown = with_printed_lines(ctx, shown)
+                found.append(shown)
         return found
 
     return ctx.remember("shown_digits", find)
@@ -199,31 +262,105 @@ class AttackFigure:
     resemblance: float
     targeted: bool
     why: str  # why it is taken for a targeted or non-targeted attack
+    stated_confidence: tuple[float, ...] = ()  # the model's confidence the titles state, one per titled panel
 
 
-def _target_of(axes: Axes, position: int) -> int:
+def target_of(axes: Axes, position: int) -> int:
+    """The target class a generated image's title names: after a word for the target, else for a
+    class (``Pred: 3 (98.7%)``), else its first digit, confidences left out; else its place."""
     title = axes["title"]
-    named = TARGET_IN_TITLE.search(title)
-    if named:
-        return int(named.group(1))
-    digits = DIGIT.findall(title)
-    return int(digits[0]) if digits else position % 10
+    for words in (TARGET_WORDS, CLASS_WORDS):
+        named = named_digit(title, words)
+        if named is not None:
+            return named
+    digits = class_digits(title)
+    return digits[0] if digits else position % 10
 
 
-def _generated_panels(ctx) -> list[tuple[Figure, list[tuple[Axes, np.ndarray, int]]]]:
-    """Figures of ten to twelve 28 x 28 panels that are not dataset images, in notebook order."""
+def _strip_targets(ctx, figure: Figure, panels: list[tuple[Axes, np.ndarray]]) -> list[int] | None:
+    """The targets written once for a strip or grid of generated images (``plt.title("targets: 0 1 2
+    ...")``, or printed): the list named as targets, else the first list of as many digits as tiles."""
+    grid = panels[0][0].get("tile_of")
+    if grid is None or any(axes.get("tile_of") is not grid for axes, _ in panels):
+        return None
+    found = label_lists(ctx, figure, grid, len(panels))
+    if found is None:
+        return None
+    lists, _ = found
+    named = [digits for segment, digits in lists if TARGET_LIST.search(segment)]
+    return (named or [lists[0][1]])[0]
+
+
+def attack_runs(panels: list[tuple[Axes, np.ndarray, int]]) -> list[list[tuple[Axes, np.ndarray, int]]]:
+    """Runs of panels that each name a target once: a cell that draws both attacks' ten figures,
+    one after the other, drew two attacks; a run ends where a target comes again."""
+    runs: list[list[tuple[Axes, np.ndarray, int]]] = [[]]
+    for panel in panels:
+        if any(panel[2] == target for _, _, target in runs[-1]):
+            runs.append([])
+        runs[-1].append(panel)
+    return runs
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Figures of generated images, and every other figure of 28 x 28 images with why it was not one."""
+
+    found: list[tuple[Figure, list[tuple[Axes, np.ndarray, int]]]]
+    passed_over: list[tuple[Figure, str]]
+
+
+def parts_of(figure: Figure) -> list[FigureRecord]:
+    return figure["parts"] if "parts" in figure else [figure]
+
+
+def _runs(figure: Figure, panels: list[tuple[Axes, np.ndarray, int]]) -> list[tuple[Figure, list]]:
+    """The attacks a figure shows: all its panels when they are ten to twelve; else, for a loop's
+    one-image figures all titled alike (``target 0`` ... ``target 9`` twice), each run of distinct
+    targets, as a group of its own figures."""
+    if len(panels) in ATTACK_SIZES:
+        return [(figure, panels)]
+    parts = figure.get("parts", [])
+    alike = len({title_template(axes["title"]) for axes, _, _ in panels}) == 1
+    if len(parts) != len(panels) or not alike:
+        return []
+    runs, start = [], 0
+    for run in attack_runs(panels):
+        chosen = parts[start : start + len(run)]
+        start += len(run)
+        if len(run) in ATTACK_SIZES:
+            group = {**figure, "parts": chosen, "axes": [axes for axes, _, _ in run]}
+            runs.append((group, run))
+    return runs
+
+
+def _generated_panels(ctx) -> Candidates:
+    """Figures of ten to twelve 28 x 28 panels that are not dataset images, in notebook order (see
+    ``_runs``), each figure drawn once; the other figures of 28 x 28 images, with why they are not."""
     shown = {id(item.figure) for item in shown_test_digits(ctx)}
-    found = []
+    grouped = {id(part) for figure in drawn_figures(ctx) if "parts" in figure for part in figure["parts"]}
+    found, passed_over, taken = [], [], set()
     for figure in drawn_figures(ctx):
-        panels = panel_arrays(figure, ctx.figure_dir, 28)
-        if id(figure) in shown or not 10 <= len(panels) <= 12:
+        arrays = panel_arrays(figure, ctx.figure_dir, 28)
+        if not arrays or any(id(part) in taken for part in parts_of(figure)):
             continue
-        if sum(mnist_index(ctx).identify(array) is not None for _, array in panels) > len(panels) // 2:
+        if id(figure) in grouped and len(arrays) not in ATTACK_SIZES:
+            continue  # judged with the other one-image figures of its cell
+        if id(figure) in shown:
+            passed_over.append((figure, "shows test digits"))
             continue
-        found.append(
-            (figure, [(axes, array, _target_of(axes, position)) for position, (axes, array) in enumerate(panels)])
-        )
-    return found
+        if sum(mnist_index(ctx).identify(array) is not None for _, array in arrays) > len(arrays) // 2:
+            many = f"most of its {len(arrays)} images are MNIST images"
+            passed_over.append((figure, "it shows an MNIST image" if len(arrays) == 1 else many))
+            continue
+        targets = _strip_targets(ctx, figure, arrays) or [target_of(axes, n) for n, (axes, _) in enumerate(arrays)]
+        runs = _runs(figure, [(axes, array, target) for (axes, array), target in zip(arrays, targets)])
+        for run_figure, _ in runs:
+            taken.update(id(part) for part in parts_of(run_figure))
+        found += runs
+        if not runs:
+            passed_over.append((figure, f"{len(arrays)} generated 28 x 28 image(s), not ten to twelve"))
+    return Candidates(found, passed_over)
 
 
 def attack_figures(ctx) -> list[AttackFigure]:
@@ -234,14 +371,15 @@ def attack_figures(ctx) -> list[AttackFigure]:
 
     def find():
         found = []
-        for figure, panels in _generated_panels(ctx):
+        for figure, panels in _generated_panels(ctx).found:
             score = resemblance([array for _, array, _ in panels])
             targeted = score >= RESEMBLANCE
             why = (
                 f"the images {'' if targeted else 'do not '}resemble one another (correlation {score:.2f} with "
                 "their average)"
             )
-            found.append(AttackFigure(figure, panels, score, targeted, why))
+            stated = tuple(value for axes, _, _ in panels for value in confidences(axes["title"])[-1:])
+            found.append(AttackFigure(figure, panels, score, targeted, why, stated))
         if len(found) >= 2 and not any(item.targeted for item in found):
             found[-1] = replace(
                 found[-1],
@@ -253,6 +391,20 @@ def attack_figures(ctx) -> list[AttackFigure]:
         return found
 
     return ctx.remember("attack_figures", find)
+
+
+def attacks_looked_at(ctx, targeted: bool) -> str:
+    """What the grader looked at for an attack it did not find: the figures by kind, the figures
+    of 28 x 28 images and why none was taken."""
+    others = [item for item in attack_figures(ctx) if item.targeted != targeted]
+    reasons = [f"{figure_place(figure)}: {why}" for figure, why in _generated_panels(ctx).passed_over]
+    reasons += [
+        f"{figure_place(item.figure)}: taken for the {'targeted' if item.targeted else 'non-targeted'} attack, "
+        f"{item.why}"
+        for item in others
+    ]
+    shown = "; ".join(reasons[:MAX_REASONS]) + ("; ..." if len(reasons) > MAX_REASONS else "")
+    return f"looked at {survey(ctx.figures)}" + (f"; of those with 28 x 28 images, {shown}" if reasons else "")
 
 
 @dataclass(frozen=True)
