@@ -33,7 +33,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from safetensors.torch import load as load_tensors
 
-from checks.engine.call_errors import GradingTimeUp, KernelUnavailable
+from checks.engine.call_errors import GradingTimeUp, KernelUnavailable, StudentCallError
 from checks.engine.exchange import ExchangeFolder, ExchangeRefused
 from checks.engine.exchange_records import events_from_lines, figures_from_index
 from checks.engine.job_cgroup import JobCgroup, remove_abandoned
@@ -217,6 +217,7 @@ class KernelSession:
         self.restarts: list[dict[str, Any]] = []
         self.deadline: float | None = None
         self.unresponsive: str | None = None
+        self.refused_calls = 0
         self.job_cgroup: JobCgroup | None = None
 
     @property
@@ -446,10 +447,12 @@ class KernelSession:
         return None
 
     def _time_left(self, wanted: float) -> float:
-        """A grader step's timeout, cut to what is left of the submission's grading time."""
-        if self.unresponsive:
-            raise KernelUnavailable(self.unresponsive)
-        self.ensure_time()
+        """A grader step's timeout, cut to what is left of the submission's grading time; each call refused
+        because the kernel stopped is counted, so a check that was refused is not judged on what it missed."""
+        stopped = self.stopped_reason()
+        if stopped:
+            self.refused_calls += 1
+            raise (KernelUnavailable if self.unresponsive else GradingTimeUp)(stopped)
         return wanted if self.deadline is None else min(wanted, self.deadline - time.monotonic())
 
     async def execute_hidden(self, code: str, timeout: float) -> dict[str, Any] | None:
@@ -466,7 +469,7 @@ class KernelSession:
         is interrupted, and given up on if it ignores the interrupt."""
         if not await self.alive():
             self.unresponsive = f"the kernel died while {what} ran, so no further calls could be made"
-            raise KernelUnavailable(self.unresponsive)
+            raise StudentCallError(what, "KernelDied", "the kernel died while it ran (the notebook's own code)")
         await self._give_up_if_deaf(f"{what} did not finish within {limit:.0f} s")
 
     async def _give_up_if_deaf(self, what: str) -> None:

@@ -44,6 +44,10 @@ class StudentProxy:
         """Why no more calls can reach the kernel (it died, ignored an interrupt, or the time ran out), if so."""
         return self.session.stopped_reason()
 
+    def refused_calls(self) -> int:
+        """How many calls were refused so far because the kernel had stopped."""
+        return self.session.refused_calls
+
     def _await(self, coroutine, timeout: float | None = None):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result((timeout or self.timeout) + 30)
 

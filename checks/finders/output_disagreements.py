@@ -8,6 +8,7 @@ checks already made, never a new call into the kernel).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from checks.finders.classifiers import Measured
 from checks.finders.stated_numbers import CLAIM_TOLERANCE, AccuracyClaims, stated_accuracies
 from checks.grading.first_causes import cell_label
 
+MAX_SOURCE = 20_000
+"""How much of a cell's code is searched for the model it evaluates."""
 CUT_STATUSES = ("timeout", "not_run")
 """A cell the budget stopped, or never reached: its re-executed output is short of the student's."""
 
@@ -42,7 +45,7 @@ class Disagreement:
 
     def sentence(self) -> str:
         """'cell 12 (In [9]): the submitted notebook printed 99.22 %; re-executed within the budget it printed
-        97.9 %; the grader measured 97.81 % on the model it left'."""
+        97.9 %; the grader measured 97.81 % on model as the notebook left it'."""
         again = "re-executed within the budget" if self.within_budget else "re-executed"
         printed = f"it printed {_percent(self.reexecuted)}" if self.reexecuted is not None else "it printed no accuracy"
         parts = [f"the submitted notebook printed {_percent(self.submitted)}", f"{again} {printed}"]
@@ -76,7 +79,8 @@ def compare_with_submitted(
         if after is not None and abs(after - before) <= CLAIM_TOLERANCE:
             continue
         record = records.get(cell.cell)
-        measured, measured_on = _closest(measurements, cell.cell, after if after is not None else before)
+        source = str(executed.cells[cell.cell].source) if cell.cell < len(executed.cells) else ""
+        measured, measured_on = _closest(measurements, cell.cell, after if after is not None else before, source)
         found.append(
             Disagreement(
                 cell.cell,
@@ -103,29 +107,34 @@ def _ran(record: CellRecord | None) -> bool:
     return record is not None and record.status != "not_run"
 
 
-def _measurements(memo: dict[str, Any]) -> dict[int | None, list[float]]:
-    """The grader's accuracy readings in percent, by the cell whose weights were measured (None: the
-    weights as the notebook left them)."""
-    by_cell: dict[int | None, list[float]] = {}
+def _measurements(memo: dict[str, Any]) -> dict[int | None, list[tuple[str, float]]]:
+    """The grader's accuracy readings in percent with the model's name, by the cell whose weights were
+    measured (None: the weights as the notebook left them)."""
+    by_cell: dict[int | None, list[tuple[str, float]]] = {}
     for value in memo.values():
         if isinstance(value, list):
             for item in value:
                 if isinstance(item, Measured):
-                    by_cell.setdefault(item.model.as_of_cell, []).append(item.accuracy * 100)
+                    by_cell.setdefault(item.model.as_of_cell, []).append((item.model.name, item.accuracy * 100))
     return by_cell
 
 
-def _closest(measurements: dict[int | None, list[float]], cell: int, printed: float) -> tuple[float | None, str]:
-    """The reading nearest what the cell printed, of the model state nearest after the cell: as that cell
-    left it, else as the first later cell the checks measured left it, else as the notebook left it."""
+def _closest(
+    measurements: dict[int | None, list[tuple[str, float]]], cell: int, printed: float, source: str
+) -> tuple[float | None, str]:
+    """The reading of the model state nearest after the cell (as that cell left it, else as the first later
+    cell the checks measured left it, else as the notebook left it) of the model the cell's code names, else
+    the reading nearest what it printed."""
     later = sorted(as_of for as_of in measurements if as_of is not None and as_of >= cell)
     as_of = later[0] if later else None
-    if not measurements.get(as_of):
+    readings = measurements.get(as_of)
+    if not readings:
         return None, ""
-    value = min(measurements[as_of], key=lambda reading: abs(reading - printed))
+    named = [reading for reading in readings if re.search(rf"\b{re.escape(reading[0])}\b", source[:MAX_SOURCE])]
+    name, value = min(named or readings, key=lambda reading: abs(reading[1] - printed))
     if as_of is None:
-        return value, "the model it left"
-    return value, "the model as that cell left it" if as_of == cell else f"the model as {cell_number(as_of)} left it"
+        return value, f"{name} as the notebook left it"
+    return value, f"{name} as that cell left it" if as_of == cell else f"{name} as {cell_number(as_of)} left it"
 
 
 def _percent(value: float) -> str:

@@ -137,10 +137,10 @@ def run_check(spec: CheckSpec, context: GradingContext) -> CheckResult:
         result.message = "needs a full run (xaigrader check --full, or the instructor's grading run)"
         return result
     context.evidence = evidence = Evidence()
-    stopped = context.kernel_stopped()
+    _, refused_before = context.kernel_stopped()
     try:
         _judge(spec, context, result)
-        _not_run_once_the_kernel_stopped(stopped, result)
+        _not_run_once_refused(context, refused_before, result)
         _unverifiable_on_stand_ins(spec, context, result)
     finally:
         result.figures, result.references = evidence.figures, evidence.references
@@ -176,10 +176,12 @@ def _judge(spec: CheckSpec, context: GradingContext, result: CheckResult) -> Non
         result.score, result.status, result.message = spec.points, PASSED, note or "ok"
 
 
-def _not_run_once_the_kernel_stopped(stopped: str | None, result: CheckResult) -> None:
-    """A check that began after the kernel stopped taking calls found nothing because of the grader's state,
-    not the student's work, even where a finder took the refusal for an absence."""
-    if stopped is not None and result.status in (FAILED, PARTIAL):
+def _not_run_once_refused(context: GradingContext, refused_before: int, result: CheckResult) -> None:
+    """A check whose calls the kernel refused (it had died, ignored an interrupt, or the time ran out) found nothing
+    because of that, not because of the student's work, even where a finder took the refusal for an absence; a
+    check that judged without the kernel keeps its verdict."""
+    stopped, refused = context.kernel_stopped()
+    if refused > refused_before and result.status in (FAILED, PARTIAL):
         result.status, result.score, result.message = NOT_RUN, 0.0, f"not run: {stopped}"
 
 

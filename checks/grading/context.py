@@ -52,9 +52,12 @@ class GradingContext:
     memo: dict[str, Any] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
 
-    def kernel_stopped(self) -> str | None:
-        """Why the student's kernel takes no more calls, if it does not (no kernel at all: None)."""
-        return self.student.stopped() if self.student is not None else None
+    def kernel_stopped(self) -> tuple[str | None, int]:
+        """Why the student's kernel takes no more calls, if it does not, and how many calls it refused so far
+        (no kernel at all: none)."""
+        if self.student is None:
+            return None, 0
+        return self.student.stopped(), self.student.refused_calls()
 
     def remember(self, key: str, compute: Callable[[], Any]) -> Any:
         """Compute an expensive value once per submission (e.g. the reference model)."""

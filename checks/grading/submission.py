@@ -31,9 +31,15 @@ from checks.engine.student import StudentProxy
 from checks.engine.submitted_outputs import read_submitted_outputs
 from checks.grading.check_api import CheckSuite, run_suite, validate_suite
 from checks.grading.context import GradingContext
-from checks.grading.cut_cells import cut_cells, hold_cut_checks
+from checks.grading.cut_cells import CutCell, cut_cells, hold_cut_checks
 from checks.grading.figure_placement import place_figures, task_cells
-from checks.grading.first_causes import attach_first_causes, cell_label, error_groups, load_known_causes
+from checks.grading.first_causes import (
+    KnownCause,
+    attach_first_causes,
+    cell_label,
+    error_groups,
+    load_known_causes,
+)
 from checks.grading.results import SubmissionResult
 from checks.grading.scheme import Assignment
 from checks.grading.written import Question, locate_answers
@@ -101,6 +107,7 @@ async def _grade_notebook(
             result.flags.append(flag)
     async with KernelSession(_run_config(assignment, options, data), submission_dir=submission.folder) as session:
         run = await session.run_notebook(program)
+        cuts = cut_cells(run.cells, run.events, program, {cell.cell for cell in submitted.cells} if submitted else ())
         session.deadline = time.monotonic() + checks_time(assignment, options)
         audit = audit_figures(copy_figures(session, run.figures, out / "figures"), program, out / "figures")
         figures = run.figures = audit.shown
@@ -131,15 +138,29 @@ async def _grade_notebook(
             result.flags += [found.sentence() for found in comparison.disagreements]
         if options.mode == "full":  # quick mode runs extracted cells, whose numbers are not the notebook's
             known = load_known_causes(assignment.folder)
-            await asyncio.to_thread(attach_first_causes, result.checks, run.cells, program, context.task_cells, known)
-            rests_on = {spec.name: spec.rests_on for spec in suite.specs}
-            hold_cut_checks(result.checks, rests_on, cut_cells(run.cells, run.events, program), context.task_cells)
-            result.error_groups = [asdict(group) for group in error_groups(result.checks, run.events)]
+            await asyncio.to_thread(_explain_lost_marks, result, suite, run, program, cuts, context.task_cells, known)
         result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
         result.stand_in_assets, result.substitutions = context.stand_in_assets, context.substitutions
         result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
     nbformat.write(program, out / "executed.ipynb")
-    _flag_run_problems(run, program, result)
+    _flag_run_problems(run, cuts, result)
+
+
+def _explain_lost_marks(
+    result: SubmissionResult,
+    suite: CheckSuite,
+    run: RunResult,
+    program: nbformat.NotebookNode,
+    cuts: dict[int, CutCell],
+    cells_of_tasks: dict[str, list[int]],
+    known: list[KnownCause],
+) -> None:
+    """Each lost mark traced to the notebook error it follows from; those a cell cut by the budget explains are
+    held for a TA, and the rest grouped under their errors."""
+    attach_first_causes(result.checks, run.cells, program, cells_of_tasks, known)
+    rests_on = {spec.name: spec.rests_on for spec in suite.specs}
+    hold_cut_checks(result.checks, rests_on, cuts, cells_of_tasks)
+    result.error_groups = [asdict(group) for group in error_groups(result.checks, run.events)]
 
 
 def checks_time(assignment: Assignment, options: GradeOptions) -> float:
@@ -147,8 +168,11 @@ def checks_time(assignment: Assignment, options: GradeOptions) -> float:
     return assignment.limits.quick_timeout_s if options.mode == "quick" else assignment.limits.checks_timeout_s
 
 
-def _flag_run_problems(run: RunResult, program: nbformat.NotebookNode, result: SubmissionResult) -> None:
-    result.flags += [f"timeout: {cut.describe()}" for cut in cut_cells(run.cells, run.events, program).values()]
+def _flag_run_problems(run: RunResult, cuts: dict[int, CutCell], result: SubmissionResult) -> None:
+    result.flags += [
+        f"timeout: {cut.describe()}" + ("" if cut.holds else "; it trained no model and its output was not saved")
+        for cut in cuts.values()
+    ]
     for cell in run.cells:
         if cell.status == "kernel_died":
             result.flags.append(f"{cell_label(cell.index, cell.execution_count)}: kernel died ({cell.error_value})")

@@ -52,7 +52,11 @@ TEMPLATES = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
 )
-TEMPLATES.filters.update(markdown=student_markdown, code=code_spans)
+STATUS_WORDS = {"needs_ta": "needs TA", "not_run": "not run", "cut": "held for a TA", "unverifiable": "not verifiable"}
+"""How a check's or task's status reads on a page."""
+TEMPLATES.filters.update(
+    markdown=student_markdown, code=code_spans, status_words=lambda status: STATUS_WORDS.get(status, status)
+)
 
 
 def cell_labels(payload: dict[str, Any]) -> dict[int, str]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from checks.engine.call_errors import GradingTimeUp, KernelUnavailable
+from checks.engine.call_errors import GradingTimeUp, KernelUnavailable, StudentCallError
 from checks.engine.displayed_figures import audit_figures
 from checks.engine.exchange import ExchangeFolder, ExchangeRefused
 from checks.engine.exchange_records import (
@@ -234,12 +234,17 @@ def double(x):
             try:
                 await session.request({"op": "call", "target": target}, {"args": [torch.ones(2)]}, timeout=20)
                 outcomes.append("answered")
-            except KernelUnavailable as error:
-                outcomes.append(str(error))
-        return outcomes, session.stopped_reason()
+            except (StudentCallError, KernelUnavailable) as error:
+                outcomes.append(f"{type(error).__name__}: {error}")
+        return outcomes, session.stopped_reason(), session.refused_calls
 
-    outcomes, reason = live_session(notebook, probe)
-    assert outcomes[0] == outcomes[1] == reason == "the kernel died while crash ran, so no further calls could be made"
+    outcomes, reason, refused = live_session(notebook, probe)
+    assert (
+        outcomes[0]
+        == "StudentCallError: crash raised KernelDied: the kernel died while it ran (the notebook's own code)"
+    )
+    assert reason == "the kernel died while crash ran, so no further calls could be made"
+    assert outcomes[1] == f"KernelUnavailable: {reason}" and refused == 1
 
 
 def test_the_submission_deadline_covers_every_call(live_session):

@@ -245,12 +245,17 @@ def test_the_graders_own_measurement_joins_a_disagreement(tmp_path):
     found = compare_with_submitted(before, notebook, records, memo).disagreements
     assert [entry.sentence() for entry in found] == [
         "cell 2 (In [9]): the submitted notebook printed 99.22 %; re-executed within the budget it printed "
-        "97.9 %; the grader measured 97.8 % on the model it left"
+        "97.9 %; the grader measured 97.8 % on net as the notebook left it"
     ]
     agreeing = compare_with_submitted(before, submitted([stream("Test accuracy: 99.3%\n")]), records, memo)
     assert agreeing.disagreements == []
     snapshot = FoundModel("net", "Net", {"parameters": 1000}, None, spec=MNIST_INPUT, as_of_cell=5)
     memo["measured@5"] = [Measured(snapshot, TO_TENSOR, 0.95), Measured(snapshot, TO_TENSOR, 0.981)]
     nearest = compare_with_submitted(before, notebook, records, memo).disagreements[0]
-    assert (nearest.measured, nearest.measured_on) == (98.1, "the model as cell 6 left it")
+    assert (nearest.measured, nearest.measured_on) == (98.1, "net as cell 6 left it")
+    notebook.cells[1].source = "print(f'Test accuracy: {evaluate(bn_net)}')"
+    batch_norm = FoundModel("bn_net", "Net", {"parameters": 1000}, None, spec=MNIST_INPUT)
+    both = {"measured": [Measured(model, TO_TENSOR, 0.99), Measured(batch_norm, TO_TENSOR, 0.96)]}
+    named = compare_with_submitted(before, notebook, records, both).disagreements[0]
+    assert (named.measured, named.measured_on) == (96.0, "bn_net as the notebook left it"), "the model it evaluates"
     assert compare_with_submitted(before, notebook, records, {"measured": []}).disagreements[0].measured is None

@@ -112,4 +112,4 @@ def real_style_class(ee5179, data_root, tmp_path_factory):
     folder = tmp_path_factory.mktemp("real-style")
     write_class(folder)
     out = tmp_path_factory.mktemp("real-style-out")
-    return grade_samples(folder, ee5179, data_root, out, cell_timeout_s=100, notebook_timeout_s=400)
+    return grade_samples(folder, ee5179, data_root, out, cell_timeout_s=150, notebook_timeout_s=600)

@@ -50,8 +50,15 @@ def kernel_gone(ctx):
     raise KernelUnavailable("the kernel died while smooth_grad ran, so no further calls could be made")
 
 
+@suite.check("2.5", 1, "a finder took a refused call for an absence")
+def refused_then_absent(ctx):
+    ctx.refused += 1 if ctx.stopped else 0
+    raise CheckFailed("no trained classifier is left in the notebook's namespace")
+
+
 def outcomes(mode: str, stopped: str | None = None) -> dict[str, CheckResult]:
-    context = SimpleNamespace(mode=mode, kernel_stopped=lambda: stopped)
+    context = SimpleNamespace(mode=mode, stopped=stopped, refused=0)
+    context.kernel_stopped = lambda: (context.stopped, context.refused)
     return {spec.name: run_check(spec, context) for spec in suite.specs}
 
 
@@ -78,8 +85,10 @@ def test_a_check_the_kernel_could_not_answer_is_not_run_with_the_reason_never_fa
     assert gone.message == "not run: the kernel died while smooth_grad ran, so no further calls could be made"
     reason = "the kernel died while smooth_grad ran, so no further calls could be made"
     after = outcomes("full", stopped=reason)
-    assert after["partly"].status == "not_run" and after["partly"].message == f"not run: {reason}"
-    assert after["broken"].status == "not_run", "a finder that took the refused call for an absence is not believed"
+    refused = after["refused_then_absent"]
+    assert (refused.status, refused.message) == ("not_run", f"not run: {reason}"), "the refusal, not an absence"
+    assert outcomes("full")["refused_then_absent"].status == "failed"
+    assert after["partly"].status == "partial", "a check that judged without the kernel keeps its verdict"
     assert after["passes"].status == "passed" and after["human"].status == "needs_ta"
 
 
@@ -189,7 +198,7 @@ def cites_nothing(ctx):
 
 
 def test_each_check_keeps_only_the_figures_it_cited_even_when_it_fails():
-    context = SimpleNamespace(mode="full", kernel_stopped=lambda: None)
+    context = SimpleNamespace(mode="full", kernel_stopped=lambda: (None, 0))
     first, second = (run_check(spec, context) for spec in evidence_suite.specs)
     assert first.status == "failed" and first.figures == ["figure-003.png"]
     assert first.references == [{"png": "reference-viridis.png", "caption": "reference"}]

@@ -76,7 +76,7 @@ def test_each_task_shows_its_cells_as_submitted_and_as_re_executed(tmp_path):
     task_15 = section(page, 'id="task-1.5"', 'id="task-1.6"')
     details = re.search(r'<details class="submitted" id="submitted-1.5"([^>]*)>', task_15)
     assert details and details.group(1) == " open", "a task with a cut cell opens on its evidence"
-    assert "Submitted vs re-executed (2 cells, 1 cut by the run)" in task_15
+    assert "Submitted vs re-executed (2 cells, 1 cut by the time budget)" in task_15
     assert '<span class="cut-marker">cut at 300 s of 300 s</span>' in task_15
     assert 'cell 9 (In [5])</a> <span class="muted">(submitted as In [9])</span>' in task_15
     assert (
@@ -85,7 +85,7 @@ def test_each_task_shows_its_cells_as_submitted_and_as_re_executed(tmp_path):
     )
     assert f"<li>{DISAGREEMENT}</li>" in task_15
     held = section(task_15, 'id="check-viridis_values"', 'class="submitted"')
-    assert '<a href="#submitted-cell-8">Its submitted output</a> is the evidence.' in held
+    assert "<a href=\"#submitted-1.5\">The task's submitted output</a> is the student's own, unverified claim" in held
     cell_8 = section(task_15, 'id="submitted-cell-7"', 'id="submitted-cell-8"')
     assert 'src="submitted-figures/web/cell8-1.' in cell_8 and 'loading="lazy"' in cell_8
     assert 'alt="submitted figure from cell 8 (In [4])"' in cell_8

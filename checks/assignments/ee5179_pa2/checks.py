@@ -878,6 +878,7 @@ def non_targeted_images(ctx):
     "Each generated image is classified as its target by the notebook's model",
     needs="full",
     inputs="the arrays behind each panel, through each of the notebook's models",
+    rests_on=(TRAINING,),
 )
 def non_targeted_hits(ctx):
     return judge_hits(ctx, attack(ctx, targeted=False), "generated")
@@ -960,6 +961,7 @@ def targeted_images(ctx):
     "Each targeted image is classified as its target by the notebook's model",
     needs="full",
     inputs="the arrays behind each panel, through each of the notebook's models",
+    rests_on=(TRAINING,),
 )
 def targeted_hits(ctx):
     return judge_hits(ctx, attack(ctx, targeted=True), "targeted")
