@@ -189,6 +189,8 @@ SAFE_CALLS = {
     "range",
 }
 DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+SOURCE_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+"""A line as the parser counts lines (``\r\n``, ``\r`` or ``\n`` ends one; a form feed does not), with its end."""
 
 
 @dataclass
@@ -214,6 +216,24 @@ class Extraction:
             nbformat.v4.new_code_cell(source, metadata={"source_cell": index}) for index, source in self.cells
         ]
         return notebook
+
+
+class _CellSource:
+    """A cell's lines as UTF-8 (ast's column offsets count bytes), split once: ``ast.get_source_segment``
+    splits the whole cell again on every call, quadratic in a cell of thousands of definitions."""
+
+    def __init__(self, source: str) -> None:
+        self.lines = [line.encode() for line in SOURCE_LINE.findall(source)]
+
+    def segment(self, node: ast.stmt) -> str:
+        """The statement's text as ``ast.get_source_segment`` gives it (from ``def``, not its decorators)."""
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self.lines[first][node.col_offset : node.end_col_offset].decode()
+        middle = self.lines[first + 1 : last]
+        return b"".join(
+            [self.lines[first][node.col_offset :], *middle, self.lines[last][: node.end_col_offset]]
+        ).decode()
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -298,6 +318,7 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
             extraction.syntax_errors.append(f"{cell_number(index)}, line {error.lineno}: {error.msg}")
             continue
         kept = []
+        lines = _CellSource(source)
         for statement in tree.body:
             keep = isinstance(statement, DEFINITIONS) or (
                 isinstance(statement, (ast.Assign, ast.AnnAssign))
@@ -310,14 +331,14 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
                 else []
             )
             if keep:
-                kept.append(ast.get_source_segment(source, statement) or ast.unparse(statement))
+                kept.append(lines.segment(statement))
                 known.update(names)
                 if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     kept_definitions.append((index, statement))
                 for name in names:
                     skipped_names.pop(name, None)
             else:
-                text = (ast.get_source_segment(source, statement) or ast.unparse(statement)).splitlines()[0][:120]
+                text = lines.segment(statement).splitlines()[0][:120]
                 skipped = SkippedStatement(index, statement.lineno, text, names)
                 extraction.skipped.append(skipped)
                 for name in names:

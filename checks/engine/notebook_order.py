@@ -7,7 +7,8 @@ writes (``torch.save``, ``np.save``, ``open(p, 'w')``, ``savefig``, ``to_csv`` .
 (``torch.load``, ``np.load``, ``open(p)``, ``pd.read_csv``, ``Image.open`` ...), with paths given
 as literals, f-strings, ``os.path.join``, ``/`` or ``+`` of literals, or names bound to them.
 Files are compared by their final name, since a notebook on Colab and one here see different
-folders. Everything the student wrote is hostile: cells, source, names and depth are bounded.
+folders. Everything the student wrote is hostile: cells, source, names, depth, the pieces of a path and
+its length are bounded, so no expression makes the grader build a long string.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ MAX_NOTEBOOK_CHARS = 2_000_000
 MAX_FILES = 500
 MAX_NAME_CHARS = 255
 MAX_DEPTH = 24
+MAX_PATH_CHARS = 4096
+"""The longest path text kept: a longer literal or concatenation is not a path (and never built)."""
+MAX_PIECES = 64
+"""The most pieces an f-string or ``join`` of a path may have; one with more is not read."""
 MAX_NOTES = 20
 MAX_LISTED_FILES = 100_000
 
@@ -295,18 +300,19 @@ class _FileReader:
         if depth > MAX_DEPTH:
             return None
         if isinstance(node, ast.Constant):
-            return _Text(node.value, True) if isinstance(node.value, str) else None
+            text = node.value
+            return _Text(text, True) if isinstance(text, str) and len(text) <= MAX_PATH_CHARS else None
         if isinstance(node, ast.Name):
             return self.constants.get(node.id)
-        if isinstance(node, ast.JoinedStr):
-            return self._joined([self._piece(value, depth + 1) for value in node.values])
+        if isinstance(node, ast.JoinedStr) and len(node.values) <= MAX_PIECES:
+            return self._joined(self._piece(value, depth + 1) for value in node.values)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return self._joined([self._text(node.left, depth + 1), self._text(node.right, depth + 1)])
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             return self._joined([self._text(node.left, depth + 1), _Text("/", True), self._text(node.right, depth + 1)])
         if isinstance(node, ast.Call):
             name, _ = _called(node.func)
-            if name == "join" and node.args and not node.keywords:
+            if name == "join" and 0 < len(node.args) <= MAX_PIECES and not node.keywords:
                 pieces = []
                 for argument in node.args:
                     pieces += [self._text(argument, depth + 1), _Text("/", True)]
@@ -322,20 +328,27 @@ class _FileReader:
 
     @staticmethod
     def _joined(pieces: Iterable[_Text | None]) -> _Text | None:
-        """Concatenation: what follows the last unknown piece is known; all of it when nothing is unknown."""
-        known: _Text | None = _Text("", True)
+        """Concatenation: what follows the last unknown piece is known; all of it when nothing is unknown.
+
+        The known text is kept as pieces and joined once; past ``MAX_PATH_CHARS`` it is dropped (until an
+        unknown piece starts a new ending), so repeating a long name builds nothing.
+        """
+        parts: list[str] | None = []  # None: the text so far ends in an unknown piece
+        length, whole, too_long = 0, True, False
         for piece in pieces:
             if piece is None:
-                known = None
-            elif known is None:
-                known = _Text(piece.text, False)
-            elif not piece.whole:
-                known = piece
-            else:
-                known = _Text(known.text + piece.text, known.whole)
-        if known is None or len(known.text) > 4096:
+                parts, length, whole, too_long = None, 0, False, False
+                continue
+            if parts is None or not piece.whole:
+                parts, length, too_long = [], 0, False
+                whole = whole and piece.whole
+            length += len(piece.text)
+            too_long = too_long or length > MAX_PATH_CHARS
+            if not too_long:
+                parts.append(piece.text)
+        if parts is None or too_long:
             return None
-        return known
+        return _Text("".join(parts), whole)
 
 
 def _final_name(path: _Text | None) -> str | None:

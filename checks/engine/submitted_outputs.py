@@ -3,9 +3,11 @@
 Students submit executed notebooks; a training cut by the grading budget or a package the kernel lacks
 leaves the re-execution short of what the student saw. The saved outputs are read before the run (the
 run overwrites them) and are hostile like everything else in the file: text is stripped of terminal
-codes and capped, HTML and JavaScript are never kept, and a PNG is kept only when its base64 decodes
-within a size cap, its header declares at most ``MAX_PIXELS`` pixels, and Pillow verifies and decodes it;
-it is then written as a fresh PNG of its pixels alone. Nothing here runs a kernel.
+codes and invisible format characters and capped, HTML and JavaScript are never kept, and a PNG is kept
+only when its base64 decodes within a size cap, its header declares at most ``MAX_PIXELS`` pixels, and
+Pillow verifies and decodes it; it is then written as a fresh PNG of its pixels alone. Decoding runs on
+the grader before any sandbox, so every PNG opened counts against the notebook's budget of decodes and of
+pixels, kept or refused, and past it no further figure is read. Nothing here runs a kernel.
 """
 
 from __future__ import annotations
@@ -31,18 +33,35 @@ MAX_TOTAL_CHARS = 80_000
 MAX_RAW_CHARS = 64 << 10
 """What is read of one output's text before terminal codes are stripped (its start and end)."""
 MAX_IMAGES = 40
+"""Figures kept per notebook."""
+MAX_DECODES = 2 * MAX_IMAGES
+"""PNGs opened per notebook, kept or refused: a refusal after a full decode cost as much as a figure kept."""
 MAX_PNG_BYTES = 8 << 20
 """A decoded figure's size at most; the base64 is measured before anything is decoded."""
-MAX_PIXELS = 16_000_000
+MAX_PIXELS = 8_000_000
+"""One figure's pixels at most, from its header (a 20x20 inch figure at 144 dpi is 8.3 million)."""
+MAX_NOTEBOOK_PIXELS = 64_000_000
+"""Pixels decoded per notebook at most, each figure counted from its header before it is decoded."""
 MAX_DROPPED = 50
-"""Refusals listed one by one; beyond them only counted."""
+"""Refusals listed one by one; beyond them only counted (but for ``FURTHER``, always listed once)."""
 CUT = "… (cut)"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEPT_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
 TERMINAL_CODES = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?")
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+"""Control characters but tab and newline (carriage returns are read as a terminal reads them), and the
+Unicode format characters (category Cf: bidi overrides and isolates, zero-width and invisible ones), which
+let saved text show a reader something other than what it holds."""
 WHITESPACE = re.compile(r"\s+")
 UNREADABLE = (OSError, ValueError, SyntaxError, EOFError)
+FURTHER = (
+    f"further figures not read: the notebook's figures reached {MAX_IMAGES} kept, {MAX_DECODES} read or "
+    f"{MAX_NOTEBOOK_PIXELS:,} pixels"
+)
 
 
 @dataclass
@@ -72,12 +91,38 @@ class SubmittedOutputs:
         return None
 
 
+@dataclass
+class _FigureBudget:
+    """What reading a notebook's figures may still cost the grader; spent, it says so once."""
+
+    kept: int = 0
+    decodes_left: int = MAX_DECODES
+    pixels_left: int = MAX_NOTEBOOK_PIXELS
+    said_spent: bool = False
+
+    def spent(self) -> bool:
+        return self.kept >= MAX_IMAGES or self.decodes_left <= 0 or self.pixels_left <= 0
+
+    def refuse_further(self, found: SubmittedOutputs, cell: int, what: str) -> None:
+        if not self.said_spent:
+            found.dropped.append({"cell": cell, "what": what, "why": FURTHER})
+            self.said_spent = True
+
+    def charge(self, pixels: int) -> bool:
+        """Take ``pixels`` from what is left; False (and the budget spent) when they do not fit."""
+        if pixels > self.pixels_left:
+            self.pixels_left = 0
+            return False
+        self.pixels_left -= pixels
+        return True
+
+
 def read_submitted_outputs(notebook: Any, figure_dir: Path) -> SubmittedOutputs:
     """What each code cell of ``notebook`` showed when it was saved; its kept figures go to ``figure_dir``
     as ``cell{n}-{k}.png`` (n: the cell's number from 1, k: the figure's number in the cell from 1)."""
     found = SubmittedOutputs()
     budget = MAX_TOTAL_CHARS
-    images = 0
+    figures = _FigureBudget()
     for index, cell in enumerate(_cells(notebook)):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -98,16 +143,19 @@ def read_submitted_outputs(notebook: Any, figure_dir: Path) -> SubmittedOutputs:
             png = _png_payload(output, found, index, position)
             if png is None:
                 continue
-            if images >= MAX_IMAGES:
-                _drop(found, index, f"output {position}", f"more than {MAX_IMAGES} figures in the notebook")
+            if figures.spent():
+                figures.refuse_further(found, index, f"output {position}")
                 continue
             name = f"{cell_number(index).replace(' ', '')}-{len(record.images) + 1}.png"
-            why = _write_png(png, figure_dir / name)
-            if why:
+            figures.decodes_left -= 1
+            why = _write_png(png, figure_dir / name, figures)
+            if why == FURTHER:
+                figures.refuse_further(found, index, f"output {position}")
+            elif why:
                 _drop(found, index, f"output {position}", why)
-                continue
-            record.images.append(name)
-            images += 1
+            else:
+                record.images.append(name)
+                figures.kept += 1
         record.text, record.cut = _capped(_clean("".join(parts)), budget)
         budget -= len(record.text)
         if record.text or record.images:
@@ -247,8 +295,9 @@ def _max_encoded() -> int:
     return MAX_PNG_BYTES * 4 // 3 * 78 // 76 + 4
 
 
-def _write_png(payload: bytes, target: Path) -> str | None:
-    """Verify ``payload`` as a PNG of at most ``MAX_PIXELS`` and write its pixels to ``target``; why not, else."""
+def _write_png(payload: bytes, target: Path, figures: _FigureBudget) -> str | None:
+    """Verify ``payload`` as a PNG of at most ``MAX_PIXELS`` and write its pixels to ``target``; why not, else
+    (``FURTHER`` when its pixels, charged before decoding, pass what the notebook's budget has left)."""
     if not payload.startswith(PNG_SIGNATURE):
         return "image/png does not hold a PNG"
     try:
@@ -257,6 +306,8 @@ def _write_png(payload: bytes, target: Path) -> str | None:
             with Image.open(io.BytesIO(payload), formats=("PNG",)) as image:
                 if image.width * image.height > MAX_PIXELS:
                     return f"a {image.width}x{image.height} PNG, over {MAX_PIXELS:,} pixels"
+                if not figures.charge(image.width * image.height):
+                    return FURTHER
                 image.verify()
             with Image.open(io.BytesIO(payload), formats=("PNG",)) as image:
                 image.load()

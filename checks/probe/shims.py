@@ -23,6 +23,8 @@ import shlex
 import sys
 import types
 import urllib.parse
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 from . import drive_folders
@@ -63,9 +65,12 @@ OPTIONS_WITH_VALUE = frozenset(
     }
 )
 FILE_OPTIONS = frozenset({"-r", "--requirement", "-e", "--editable"})
-SHELL_OPERATORS = re.compile(r"^(\d?>|<|\||&|;)")
+SHELL_OPERATOR = re.compile(r"[;&|<>()]+")
+"""A word of the shell's control and redirection characters: ``;``, ``&&``, ``||``, ``|``, ``&``, ``>``, ``>&``."""
 PACKAGE_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:\[[^\]]*\])?\s*(?:[<>=!~;].*)?$", re.DOTALL)
 MAX_PACKAGES = 32
+MAX_WORDS = 256
+"""The words of a ``pip install`` line read, at most (options and their values included)."""
 MAX_PACKAGE_TEXT = 100
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 STAND_IN_IMAGE = "extras/pytorch_hub_dog.jpg"
@@ -97,17 +102,45 @@ def normalised_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _shell_words(command: str) -> Iterator[str]:
+    """The words of a shell command line, as the shell splits them: quoted text is one word, and each run
+    of operator characters is a word of its own wherever it stands (``seaborn;touch`` is three words).
+    An unclosed quote ends the words (the shell would refuse the whole line)."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        yield from lexer
+    except ValueError:
+        return
+
+
+def _first_command(words: Iterable[str]) -> list[str]:
+    """The words of the line's first command: a control operator (``;``, ``&&``, ``||``, ``|``, ``&``)
+    ends it; a redirection is left out with its target (``> log``, ``2>&1``, the ``>=2`` of an unquoted
+    ``torch>=2``), a number just before it being its descriptor."""
+    kept: list[str] = []
+    words_left = iter(words)
+    for word in words_left:
+        if not SHELL_OPERATOR.fullmatch(word):
+            kept.append(word)
+        elif "<" in word or ">" in word:
+            if kept and kept[-1].isdigit():
+                kept.pop()
+            next(words_left, None)
+        else:
+            break
+    return kept
+
+
 def requested_packages(arguments: str) -> list[str]:
     """What ``pip install <arguments>`` asks for: each requirement's name, or the raw text of what
-    names no package (a URL, a path, ``-r file``); options are skipped, a shell operator ends it."""
-    try:
-        tokens = shlex.split(arguments)
-    except ValueError:
-        tokens = arguments.split()
+    names no package (a URL, a path, ``-r file``); options and redirections are skipped, and the first
+    control operator ends it, even inside a word (``seaborn; touch X`` asks for seaborn alone)."""
     requested: list[str] = []
-    tokens_left = iter(tokens)
+    tokens_left = iter(_first_command(islice(_shell_words(arguments), MAX_WORDS)))
     for token in tokens_left:
-        if SHELL_OPERATORS.match(token) or len(requested) >= MAX_PACKAGES:
+        if len(requested) >= MAX_PACKAGES:
             break
         if token in FILE_OPTIONS:
             requested.append(f"{token} {next(tokens_left, '')}"[:MAX_PACKAGE_TEXT])

@@ -8,6 +8,7 @@ import pytest
 from checks.engine.exchange_records import events_from_lines
 from checks.engine.notebook import python2_note
 from checks.grading.scheme import AssignmentError, load_assignment, load_assignment_file
+from checks.probe.shims import requested_packages
 from tests.engine.conftest import cell_text, make_notebook
 
 STUDENT_NET = (
@@ -49,15 +50,17 @@ def test_pip_install_is_a_no_op_for_what_the_kernel_has_and_refused_otherwise(ru
         "!pip install -q some-unknown-pkg 'torch>=2' > /dev/null",
         "%pip install declared-but-absent",
         "!pip list\nprint('after')",
+        "!pip install seaborn; touch X && echo done",
         kernel_packages=("seaborn>=0.12", "declared-but-absent"),
     )
-    assert [cell.status for cell in result.cells] == ["ok"] * 4, executed
+    assert [cell.status for cell in result.cells] == ["ok"] * 5, executed
     events = pip_events(result)
     assert [(event["cell"], event["outcome"], event.get("refused")) for event in events] == [
         (0, "preinstalled", False),
         (1, "refused", True),
         (2, "missing", True),
         (3, "skipped", None),
+        (4, "preinstalled", False),
     ]
     assert events[0]["packages"] == ["seaborn"] and events[0]["refused_packages"] == []
     assert events[1]["packages"] == ["some-unknown-pkg", "torch"]
@@ -68,6 +71,28 @@ def test_pip_install_is_a_no_op_for_what_the_kernel_has_and_refused_otherwise(ru
     assert "torch is preinstalled" in refusal
     assert "declared by this course but missing" in cell_text(executed, 2)
     assert cell_text(executed, 3).endswith("after\n")
+    assert events[4]["packages"] == ["seaborn"], "the words after `;` are another command, not packages"
+
+
+@pytest.mark.parametrize(
+    "arguments, packages",
+    [
+        ("seaborn; touch X", ["seaborn"]),
+        ("seaborn;touch X", ["seaborn"]),
+        ("seaborn&&rm -rf data", ["seaborn"]),
+        ("seaborn || true", ["seaborn"]),
+        ("seaborn|tail -1", ["seaborn"]),
+        ("seaborn& sleep 1", ["seaborn"]),
+        ("-q seaborn 2>&1 >/dev/null", ["seaborn"]),
+        ("torch>=2 numpy 2> err.log", ["torch", "numpy"]),
+        ("'torch>=2' 'scipy; python_version>\"3\"' six", ["torch", "scipy", "six"]),
+        ("-U --index-url https://x.org/simple grad-cam[all]==1.4 -r req.txt", ["grad-cam", "-r req.txt"]),
+        ("git+https://github.com/a/b.git#egg=b", ["git+https://github.com/a/b.git#egg=b"]),
+        ("seaborn 'unclosed", ["seaborn"]),
+    ],
+)
+def test_a_pip_line_asks_for_the_packages_of_its_first_command_only(arguments, packages):
+    assert requested_packages(arguments) == packages
 
 
 def test_each_compat_entry_works_and_is_recorded_once_per_cell(run_cells):

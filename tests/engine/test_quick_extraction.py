@@ -6,6 +6,7 @@ import nbformat
 
 from checks.engine.notebook import extract_definitions
 from tests.engine.conftest import cell_text, make_notebook
+from tests.engine.deadline import within_seconds
 
 STUDENT = make_notebook(
     "!pip install torch torchvision\nimport time\nimport torch\nimport torchvision.transforms as transforms\n"
@@ -45,6 +46,22 @@ def test_definitions_that_need_skipped_statements_are_reported():
     assert extraction.unresolved == [
         "normalise (cell 4) uses scale, which is set by a skipped statement in cell 2: scale = compute_scale(train_set)"
     ]
+
+
+def test_a_cell_of_thousands_of_definitions_is_cut_into_statements_once():
+    """Once quadratic: ``ast.get_source_segment`` split the whole cell again for each of its statements."""
+    definitions = "".join(f"def f{i}(): return 'é{i}'\n" for i in range(6000))
+    one_line = ";".join(f"a{i} = {i}" for i in range(3000)) + "; run(a0)\r\n"
+    decorated = "@torch.no_grad()\ndef g(x,\n      y='€'):\r\n    return x\nclass K: pass"
+    with within_seconds(10, "statements are cut from their cell in quadratic time"):
+        extraction = extract_definitions(make_notebook(definitions + one_line + decorated))
+    kept = extraction.cells[0][1].split("\n")
+    assert kept[:6000] == [f"def f{i}(): return 'é{i}'" for i in range(6000)]
+    assert kept[6000:9000] == [f"a{i} = {i}" for i in range(3000)]
+    assert kept[9000:] == ["def g(x,", "      y='€'):\r", "    return x", "class K: pass"], (
+        "as ast.get_source_segment cuts them"
+    )
+    assert [(skipped.line, skipped.text) for skipped in extraction.skipped] == [(6001, "run(a0)")]
 
 
 def test_the_extracted_program_runs_in_seconds(run_cells):

@@ -11,6 +11,7 @@ from checks.engine.intake import intake_one
 from checks.engine.notebook import PART_MARKER
 from checks.engine.notebook_order import notebook_files, order_notebooks
 from tests.engine.conftest import cell_text, make_notebook
+from tests.engine.deadline import within_seconds
 
 MOUNT = "from google.colab import drive\ndrive.mount('/content/drive')\nimport os, torch"
 TRAINING = (
@@ -99,6 +100,26 @@ def test_hostile_cells_are_bounded_not_fatal():
     nested = "torch.load(" * 300 + "'m.pth'" + ")" * 300
     files = notebook_files("n.ipynb", make_notebook(deep, nested, "\x00", "torch.save(m, 'ok.pth')"))
     assert "ok.pth" in files.writes
+
+
+def test_a_path_repeating_a_long_name_is_ignored_without_building_it():
+    """Once quadratic: the f-string's text was built in full (gigabytes) before its length was checked."""
+    long_names = "a = '" + "x" * 150_000 + "'\nb = '" + "y" * 4000 + "'"
+    bomb = "open(f'" + "{b}" * 20_000 + "', 'w')\nopen(os.path.join(" + "b, " * 20_000 + "'c.txt'), 'w')"
+    paths = (
+        "torch.save(m, f'{b}{b}/two.pth')\ntorch.save(m, f'{b}/{b}.pth')\n"
+        "torch.save(m, f'{b}{b}{unknown}/after.pth')\ntorch.save(m, a + '/unread.pth')"
+    )
+    with within_seconds(10, "a path expression builds a long string"):
+        files = notebook_files("n.ipynb", make_notebook(long_names, bomb, paths))
+    assert files.writes == {"after.pth", "unread.pth"}, (
+        "past 4096 characters a path is not read; an unknown piece starts a new ending; a name bound to a "
+        "longer literal is not kept, like one bound to an expression the reader does not follow"
+    )
+    many_pieces = "np.save(f'" + "{d}" * 63 + "/sixty_four', x)\nnp.save(f'" + "{d}" * 64 + "/more', x)"
+    assert notebook_files("n.ipynb", make_notebook("d = 'd'", many_pieces)).writes == {"sixty_four.npy"}, (
+        "an f-string of 64 pieces is read, one of 65 is not"
+    )
 
 
 def _zip(path: Path, members: dict[str, str | bytes]) -> Path:

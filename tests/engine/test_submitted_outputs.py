@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import sys
+import unicodedata
 import zlib
 
 import nbformat
@@ -13,8 +15,13 @@ from PIL import Image, PngImagePlugin
 from checks.engine.kernel import CellRecord
 from checks.engine.submitted_outputs import (
     CUT,
+    FURTHER,
     MAX_CELL_CHARS,
+    MAX_DECODES,
+    MAX_DROPPED,
     MAX_IMAGES,
+    MAX_NOTEBOOK_PIXELS,
+    MAX_PIXELS,
     MAX_PNG_BYTES,
     MAX_TOTAL_CHARS,
     read_submitted_outputs,
@@ -22,6 +29,7 @@ from checks.engine.submitted_outputs import (
 from checks.finders.classifiers import MNIST_INPUT, TO_TENSOR, FoundModel, Measured
 from checks.finders.output_disagreements import compare_with_submitted
 from tests.engine.conftest import make_notebook
+from tests.engine.deadline import within_seconds
 
 
 def png_bytes(size=(6, 4), colour=(200, 30, 30), text: str | None = None) -> bytes:
@@ -146,8 +154,8 @@ def test_a_decompression_bomb_and_an_oversized_payload_are_refused_before_decodi
     )
     found = read_submitted_outputs(notebook, tmp_path)
     assert [entry["why"] for entry in found.dropped] == [
-        "a PNG over 16,000,000 pixels",  # Pillow's own limit refuses it on opening
-        "a 5000x5000 PNG, over 16,000,000 pixels",  # within Pillow's limit, over ours: read from the header
+        "a PNG over 8,000,000 pixels",  # Pillow's own limit refuses it on opening
+        "a 5000x5000 PNG, over 8,000,000 pixels",  # within Pillow's limit, over ours: read from the header
         "image/png over 8 MiB",
     ]
     assert [path.name for path in tmp_path.iterdir()] == ["cell5-1.png"], "a sound figure beside them is kept"
@@ -174,11 +182,56 @@ def test_payloads_that_are_not_png_are_refused(tmp_path):
     assert not list(tmp_path.iterdir()) and "alert" not in str(found.as_dict()["cells"])
 
 
-def test_figures_past_the_notebook_cap_are_refused(tmp_path):
+def test_figures_past_the_notebook_cap_are_refused_once(tmp_path):
     notebook = submitted(*[[shown({"image/png": b64(png_bytes())})] for _ in range(MAX_IMAGES + 2)])
     found = read_submitted_outputs(notebook, tmp_path)
     assert len(list(tmp_path.iterdir())) == MAX_IMAGES
-    assert [entry["why"] for entry in found.dropped] == [f"more than {MAX_IMAGES} figures in the notebook"] * 2
+    assert found.dropped == [{"cell": MAX_IMAGES + 1, "what": "output 1", "why": FURTHER}]
+
+
+def cut_short_png(side: int) -> bytes:
+    """A grey side x side PNG whose zlib stream stops 64 bytes short: its header and ``verify()`` pass,
+    and only a full decode finds it broken."""
+    pixels = zlib.compress(b"\0" * (side * (side + 1)), 9)
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels[:-64]) + chunk(b"IEND", b"")
+
+
+def test_broken_figures_count_against_the_notebooks_budget_of_pixels_and_decodes(tmp_path):
+    """Once refusals were not counted: 631 such figures fit in a notebook, each a full decode on the grader."""
+    side = 2800  # 7.84 million pixels: under the per-figure cap, eight of them fill the notebook's budget
+    broken = b64(cut_short_png(side))
+    with within_seconds(20, "broken figures are decoded without a budget"):
+        found = read_submitted_outputs(submitted(*[[shown({"image/png": broken})] for _ in range(60)]), tmp_path)
+    decoded = MAX_NOTEBOOK_PIXELS // (side * side)
+    assert [entry["why"] for entry in found.dropped] == ["not a readable PNG"] * decoded + [FURTHER]
+    assert found.dropped[-1]["cell"] == decoded + 1 and found.dropped_more == 0 and not list(tmp_path.iterdir())
+    small = b64(cut_short_png(8))
+    many = read_submitted_outputs(submitted([shown({"image/png": small})] * (MAX_DECODES + 5)), tmp_path)
+    assert [entry["why"] for entry in many.dropped] == ["not a readable PNG"] * MAX_DROPPED + [FURTHER]
+    assert many.dropped_more == MAX_DECODES - MAX_DROPPED, "past the decodes allowed, nothing is read or counted"
+
+
+def test_large_figures_are_kept_until_the_notebooks_pixels_are_spent(tmp_path):
+    side = 2400  # 5.76 million pixels: eleven fit in the notebook's budget
+    large = io.BytesIO()
+    Image.new("L", (side, side), 128).save(large, "PNG")
+    figures = [shown({"image/png": b64(large.getvalue())})] * 12 + [shown({"image/png": b64(png_bytes())})]
+    found = read_submitted_outputs(submitted(figures), tmp_path)
+    kept = MAX_NOTEBOOK_PIXELS // (side * side)
+    assert found.cells[0].images == [f"cell2-{k}.png" for k in range(1, kept + 1)]
+    assert found.dropped == [{"cell": 1, "what": f"output {kept + 1}", "why": FURTHER}], "the small one after too"
+    assert MAX_PIXELS < 3000 * 3000, "a figure above ~8 megapixels is refused from its header alone"
+
+
+def test_invisible_format_characters_are_stripped_from_saved_text(tmp_path):
+    hostile = "Test \u202eaccuracy\u202c: 9\u200b9.\u20669\u2069 %\ufeff\u00ad\U000e0041\n"
+    every_format_character = "".join(
+        chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Cf"
+    )
+    kept = "é 😀 中文 עברית\tok"
+    notebook = submitted([stream(hostile), stream(every_format_character + kept)])
+    assert read_submitted_outputs(notebook, tmp_path).cells[0].text == "Test accuracy: 99.9 %\n" + kept
 
 
 def test_a_notebook_saved_without_outputs_says_so(tmp_path):
