@@ -64,6 +64,9 @@ FURTHER = (
 )
 
 
+WITHOUT_OUTPUTS = "submitted without outputs: nothing the student ran can be shown beside the re-execution"
+
+
 @dataclass
 class SubmittedCell:
     cell: int  # index in notebook.cells, as the run's CellRecord.index
@@ -87,7 +90,7 @@ class SubmittedOutputs:
     def without_outputs_flag(self) -> str | None:
         """The sentence for a notebook of code cells saved without any output."""
         if self.code_cells and not self.has_outputs:
-            return "submitted without outputs: nothing the student ran can be shown beside the re-execution"
+            return WITHOUT_OUTPUTS
         return None
 
 

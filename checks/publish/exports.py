@@ -125,7 +125,7 @@ def _undecided_output(check: dict[str, Any]) -> str:
         UNVERIFIABLE: f"Not yet graded: the evidence rests on a stand-in asset, so this check claims none of its "
         f"{marks} either way until an instructor decides.",
         CUT: f"Not yet graded: the time budget cut a cell this check rests on, so it claims none of its {marks} "
-        f"either way until a TA decides from the submitted output.",
+        f"either way until a TA decides (the saved output, where there is one, is the student's unverified claim).",
         NEEDS_TA: f"Not yet graded: the grader handed this check to a TA, who decides its {marks}.",
     }[check["status"]]
     return f"{why}\n\n{_markdown_text(check['message'])}"

@@ -7,6 +7,7 @@ import re
 import nbformat
 import pytest
 
+from checks.engine.submitted_outputs import WITHOUT_OUTPUTS
 from checks.grading.submission import load_suite
 from tests.grading.conftest import (
     EE_COLAB,
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.slow
 def test_the_correct_submission_gets_every_automatic_mark_and_says_where_it_looked(ee5179_graded):
     _, results = ee5179_graded
     correct = results[EE_CORRECT]
-    assert correct["score"] == AUTOMATIC_TOTAL and correct["problem"] is None and correct["flags"] == []
+    assert correct["score"] == AUTOMATIC_TOTAL and correct["problem"] is None
+    assert correct["flags"] == [WITHOUT_OUTPUTS], "the sample is saved without outputs, and nothing else is amiss"
     checks = checks_of(correct)
     assert [name for name, check in checks.items() if check["status"] != "passed"] == []
     assert checks["architecture"]["message"].startswith("`model` (Net, 799,078 parameters) matches")
