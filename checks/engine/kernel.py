@@ -63,6 +63,7 @@ TRACEBACK_LINE_CHARS = 300
 ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]{0,64}[ -/]{0,16}[@-~]|\][^\x07\x1b]{0,4096}(?:\x07|\x1b\\)|[@-Z\\-_])")
 """Colour and cursor codes of IPython's tracebacks (CSI and OSC sequences, bounded so that a
 hostile traceback cannot make the match backtrack far)."""
+TIME_UP = "the time for grading this submission ran out"
 CELL_FRAME = re.compile(r"Cell In\[\d{1,9}\], line (\d{1,9})")
 """IPython's name for the frame of the cell's own code in a traceback."""
 
@@ -435,16 +436,15 @@ class KernelSession:
     def ensure_time(self) -> None:
         """Stop grading work, in the kernel or on the grader's copy of a model, once the
         submission's grading time is spent."""
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise GradingTimeUp("the time for grading this submission ran out")
+        if self._time_is_up():
+            raise GradingTimeUp(TIME_UP)
+
+    def _time_is_up(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def stopped_reason(self) -> str | None:
         """Why grader calls can no longer reach the kernel (it died, ignored an interrupt, or the time ran out)."""
-        if self.unresponsive:
-            return self.unresponsive
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            return "the time for grading this submission ran out"
-        return None
+        return self.unresponsive or (TIME_UP if self._time_is_up() else None)
 
     def _time_left(self, wanted: float) -> float:
         """A grader step's timeout, cut to what is left of the submission's grading time; each call refused
