@@ -179,9 +179,9 @@ def _choose_notebook(submission: Submission, work_dir: Path, data_dir: Path | No
         names = [n.relative_to(submission.folder).as_posix() for n in notebooks]
         try:
             available = file_names_in(submission.folder) | data_file_names(resolve_data_dir(data_dir))
-            order = order_notebooks([(name, load_notebook(path)) for name, path in zip(names, notebooks)], available)
-            paths = dict(zip(names, notebooks))
-            merged = merge_notebooks([paths[name] for name in order.names], list(order.names))
+            loaded = {name: load_notebook(path) for name, path in zip(names, notebooks)}
+            order = order_notebooks(list(loaded.items()), available)
+            merged = merge_notebooks([(name, loaded[name]) for name in order.names])
         except InvalidNotebook as error:
             submission.problem = f"{len(notebooks)} notebooks found ({', '.join(names)}) to merge, but {error}"
             return

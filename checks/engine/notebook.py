@@ -46,16 +46,15 @@ def load_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.N
     return parse_notebook(text, path.name)
 
 
-def merge_notebooks(paths: list[Path], names: list[str]) -> nbformat.NotebookNode:
-    """One notebook from several, in the order given, each part headed by a cell naming its file.
+def merge_notebooks(named_parts: list[tuple[str, nbformat.NotebookNode]]) -> nbformat.NotebookNode:
+    """One notebook from several loaded ones, in the order given, each part headed by a cell naming its file.
 
     Colab users split a long assignment (part 1, part 2); the later part relies on what the
     earlier one defined, so they run as one kernel session. Cell ids are renumbered so they
-    stay unique.
+    stay unique; the parts' cells are taken, not copied.
     """
-    parts = [load_notebook(path) for path in paths]
-    merged = nbformat.v4.new_notebook(metadata=parts[0].metadata)
-    for name, part in zip(names, parts):
+    merged = nbformat.v4.new_notebook(metadata=named_parts[0][1].metadata)
+    for name, part in named_parts:
         merged.cells.append(
             nbformat.v4.new_markdown_cell(
                 f"*xaigrader: the cells below come from {name}.*", metadata={PART_MARKER: name}

@@ -213,13 +213,10 @@ def test_cells_last_run_out_of_order_are_noted_and_in_order_ones_are_not():
 def test_execution_counts_restart_in_each_part_of_a_merged_notebook(tmp_path):
     from checks.engine.notebook import merge_notebooks, out_of_order_note
 
-    paths = []
-    for name, counts in (("part1.ipynb", [1, 2]), ("part2.ipynb", [1, 2])):
-        (tmp_path / name).write_text(nbformat.writes(_with_counts(counts)))
-        paths.append(tmp_path / name)
-    assert out_of_order_note(merge_notebooks(paths, ["part1.ipynb", "part2.ipynb"])) is None
-    (tmp_path / "part2.ipynb").write_text(nbformat.writes(_with_counts([4, 3])))
-    assert out_of_order_note(merge_notebooks(paths, ["part1.ipynb", "part2.ipynb"])) is not None
+    in_order = [("part1.ipynb", _with_counts([1, 2])), ("part2.ipynb", _with_counts([1, 2]))]
+    assert out_of_order_note(merge_notebooks(in_order)) is None
+    swapped = [("part1.ipynb", _with_counts([1, 2])), ("part2.ipynb", _with_counts([4, 3]))]
+    assert out_of_order_note(merge_notebooks(swapped)) is not None
 
 
 def test_a_file_and_a_folder_of_one_name_spoil_only_that_submission(tmp_path):
