@@ -7,7 +7,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
-BUILDERS = {"cs411-a2": "build_cs411_samples", "ee5179-pa2": "build_ee5179_samples"}
+BUILDERS = {
+    "catsdogs-xai": "build_catsdogs_samples",
+    "cs411-a2": "build_cs411_samples",
+    "ee5179-pa2": "build_ee5179_samples",
+}
 
 
 @pytest.fixture
@@ -48,4 +52,8 @@ def test_a_correct_notebook_edited_under_a_mutation_fails_the_build(scripts, tmp
     monkeypatch.setattr(ee5179, "NON_TARGETED", ee5179.NON_TARGETED.replace("best = model if", "best = bn_model if"))
     with pytest.raises(scripts("sample_notebooks").MutationError, match="no batch norm: attack the plain model"):
         ee5179.main(tmp_path / "ee5179")
+    catsdogs = scripts("build_catsdogs_samples")
+    monkeypatch.setattr(catsdogs, "FGSM", catsdogs.FGSM.replace("adv = images + epsilon", "adv = images + 2 * epsilon"))
+    with pytest.raises(scripts("sample_notebooks").MutationError, match="FGSM subtracts the gradient sign"):
+        catsdogs.main(tmp_path / "catsdogs")
     assert not any(tmp_path.rglob("*.zip")), "a failed build writes no sample"

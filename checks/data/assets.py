@@ -31,6 +31,8 @@ MNIST_RAW_FILES = (
 )
 STAND_IN_NOTE = "stand-in weights: predicted class names are meaningless"
 # torchvision names checkpoints `<arch>-<first hex digits of sha256>.pth`.
+CATS_VS_DOGS = "cats_vs_dogs"
+CATS_VS_DOGS_CLASSES = ("cat", "dog")  # label 0 and 1, as the Hugging Face dataset numbers them
 CHECKPOINT_HASH_PATTERN = re.compile(r"-([a-f0-9]{6,})\.")
 
 
@@ -165,6 +167,19 @@ class DataDir:
         """Raw MNIST as (N, 28, 28) uint8 images and (N,) int64 labels."""
         dataset = torchvision.datasets.MNIST(str(self.mnist_root), train=train, download=False)
         return dataset.data.clone(), dataset.targets.clone()
+
+    def cats_vs_dogs_files(self) -> list[tuple[str, int]]:
+        """Every cats-vs-dogs image as (path relative to the data directory, label), in the order both
+        Hugging Face's image-folder loader and torchvision's ``ImageFolder`` give rows: by path."""
+        folder = self.path(CATS_VS_DOGS)
+        files = []
+        for label, name in enumerate(CATS_VS_DOGS_CLASSES):
+            files.extend(
+                (path.relative_to(self.root).as_posix(), label)
+                for path in (folder / name).iterdir()
+                if path.is_file()
+            )
+        return sorted(files)
 
     def imagenet_categories(self) -> list[str]:
         weights = torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V1

@@ -17,6 +17,9 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 import torch
 
+from checks.probe.datasets import MAX_FILES
+from checks.probe.wire import MAX_ITEMS
+
 MAX_TEXT = 500
 MAX_TITLE = 2000
 MAX_EVENTS = 2000
@@ -28,6 +31,7 @@ MAX_LINE_POINTS = 10_000
 MAX_SHAPE_RANK = 6
 MAX_DATASETS = 64
 MAX_DATASET_ITEMS = 10_000_000
+MAX_FILE_PATH = 1_024
 DATASET_PARTS = ("train", "validation", "test")
 SHIM_NAMES = {
     "pip",
@@ -324,9 +328,30 @@ def figures_from_index(data: bytes) -> Validated[FigureRecord]:
     return validate(raws, figure, "figure records", MAX_FIGURES)
 
 
+def dataset_files(raw: Any, length: int) -> list[str] | None:
+    """The file each item of a dataset reads, one bounded path per item, joined from the chunks the
+    probe sends (the wire's lists hold at most ``MAX_ITEMS``); None when the probe could not tell."""
+    if raw is None:
+        return None
+    if (
+        length > MAX_FILES
+        or not isinstance(raw, list)
+        or len(raw) > MAX_FILES // MAX_ITEMS
+        or not all(isinstance(chunk, list) and len(chunk) <= MAX_ITEMS for chunk in raw)
+    ):
+        raise Malformed("a dataset's files are not chunks of paths")
+    files = [path for chunk in raw for path in chunk]
+    if len(files) != length:
+        raise Malformed("a dataset's files are not one path per item")
+    if not all(isinstance(path, str) and len(path) <= MAX_FILE_PATH for path in files):
+        raise Malformed(f"a dataset's files are not paths of at most {MAX_FILE_PATH:,} characters")
+    return files
+
+
 def dataset(raw: Any) -> dict[str, Any]:
-    """One entry of the probe's dataset survey: its sizes typed and bounded, and a subset's indices
-    one distinct item of its dataset per element, so what judges a split can trust them."""
+    """One entry of the probe's dataset survey: its sizes typed and bounded, a subset's indices
+    one distinct item of its dataset per element, and the files its items read one path per item,
+    so what judges a split can trust them."""
     if not isinstance(raw, dict):
         raise Malformed("a dataset entry is not an object")
     length = count(raw.get("length"), MAX_DATASET_ITEMS)
@@ -357,6 +382,7 @@ def dataset(raw: Any) -> dict[str, Any]:
         "base_length": base_length,
         "base_part": part,
         "indices": indices,
+        "files": dataset_files(raw.get("files"), length),
     }
 
 

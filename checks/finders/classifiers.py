@@ -71,10 +71,16 @@ class InputSpec:
     shape: tuple[int, int, int] = (1, 28, 28)
     classes: int = 10
     scalings: tuple[InputScaling, ...] = SCALINGS
+    single_score: bool = False  # a two-class model may give one score per image (see ``class_scores``)
 
     def batch(self, size: int) -> tuple[int, ...]:
         """The shape of a batch of ``size`` images."""
         return (size, *self.shape)
+
+    def gives_scores(self, shape: list[int], batch: int) -> bool:
+        """Whether an output of ``shape`` for ``batch`` images holds one score per class (or the one score)."""
+        single = self.single_score and self.classes == 2 and shape in ([batch, 1], [batch])
+        return shape == [batch, self.classes] or single
 
 
 MNIST_INPUT = InputSpec()
@@ -141,7 +147,7 @@ def find_classifiers(
                 description = student.describe(item["name"], input_shape)
             except StudentCallError:
                 continue
-        if any(shape == [batch, spec.classes] for shape in description["outputs"]):
+        if any(spec.gives_scores(shape, batch) for shape in description["outputs"]):
             seen.add(item["identity"])
             comparison = compare(description, prescribed) if prescribed is not None else None
             found.append(
@@ -159,17 +165,35 @@ def find_classifiers(
     return found
 
 
+def _two_class_logits(score: torch.Tensor) -> torch.Tensor:
+    """One score per image as the logits of two classes: a probability of class 1 when every score
+    of the batch lies in [0, 1] (a sigmoid at the end of the model), else the logit of class 1."""
+    score = score.to(torch.float32).reshape(-1)
+    if len(score) and float(score.detach().min()) >= 0 and float(score.detach().max()) <= 1:
+        probability = score.clamp(1e-12, 1 - 1e-12)
+        return torch.stack([(1 - probability).log(), probability.log()], dim=1)
+    return torch.stack([torch.zeros_like(score), score], dim=1)
+
+
 def class_scores(output: Any, classes: int) -> torch.Tensor:
-    """The (N, classes) tensor among what a forward returned, as logits: probabilities
-    (a softmax at the end of the model) become their logarithms, which softmax maps back."""
+    """The scores of ``logits_of``, detached: what measuring accuracy needs."""
+    return logits_of(output, classes).detach()
+
+
+def logits_of(output: Any, classes: int) -> torch.Tensor:
+    """The (N, classes) tensor among what a forward returned, as logits (differentiable): probabilities
+    (a softmax at the end of the model) become their logarithms, which softmax maps back. A
+    two-class model's single score per image ((N, 1) or (N,)) becomes two logits."""
     candidates = (
         [output] if isinstance(output, torch.Tensor) else list(output.values() if isinstance(output, dict) else output)
     )
-    scores = next(
-        item for item in candidates if isinstance(item, torch.Tensor) and item.ndim == 2 and item.shape[1] == classes
-    )
-    scores = scores.detach().to(torch.float32)
-    if float(scores.min()) >= 0 and torch.allclose(scores.sum(dim=1), torch.ones(len(scores)), atol=1e-3):
+    tensors = [item for item in candidates if isinstance(item, torch.Tensor)]
+    scores = next((item for item in tensors if item.ndim == 2 and item.shape[1] == classes), None)
+    if scores is None:
+        single = next(item for item in tensors if classes == 2 and (item.ndim == 1 or item.shape[1:] == (1,)))
+        return _two_class_logits(single)
+    scores = scores.to(torch.float32)
+    if float(scores.detach().min()) >= 0 and torch.allclose(scores.detach().sum(dim=1), torch.ones(len(scores)), atol=1e-3):
         return scores.clamp_min(1e-12).log()
     return scores
 
@@ -209,6 +233,19 @@ class RebuiltClassifier(nn.Module):
             lambda output: class_scores(output, self.classes),
             self.student.session.ensure_time,
         )
+
+
+class DifferentiableClassifier(nn.Module):
+    """The grader's copy of a student's model for gradient methods (Grad-CAM, FGSM): takes [0, 1]
+    images, returns (N, classes) logits through ``logits_of``, gradients intact. Its layers are the
+    rebuilt model's, under ``model``."""
+
+    def __init__(self, model: nn.Module, scaling: InputScaling, classes: int) -> None:
+        super().__init__()
+        self.model, self.scaling, self.classes = model.eval(), scaling, classes
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return logits_of(self.model(self.scaling.apply(images)), self.classes)
 
 
 def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling) -> nn.Module:

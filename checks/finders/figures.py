@@ -71,6 +71,13 @@ def _image_panel(figure: FigureRecord) -> Axes | None:
     return panel if panel["title"] or not figure["suptitle"] else {**panel, "title": figure["suptitle"]}
 
 
+def figure_place(figure: Figure) -> str:
+    """Where a figure is, for a message: its cell and the start of its title."""
+    title = title_text(figure)
+    drawn = f"the {len(figure['parts'])} one-image figures" if "parts" in figure else "the figure"
+    return f"{drawn} of {cell_number(figure['cell'])}" + (f" ({title[:60]})" if title else "")
+
+
 def title_template(title: str) -> str:
     """A title with its numbers blanked: the titles one loop writes share it."""
     return NUMBER.sub("#", title[:MAX_TEMPLATE]).strip()

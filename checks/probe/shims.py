@@ -395,27 +395,78 @@ def install_torchvision_shims(data_root: Path, log: EventLog) -> None:
 
 
 HUGGING_FACE_LOCAL = {"microsoft/cats_vs_dogs": "cats_vs_dogs", "cats_vs_dogs": "cats_vs_dogs"}
+HUGGING_FACE_IGNORED = ("name", "trust_remote_code", "token", "use_auth_token")
+"""Arguments that choose among the hub's configurations, allow its code or authenticate: the local
+copy has one configuration and no code, and needs no account (older ``datasets`` took some of them)."""
+HUGGING_FACE_REPOSITORY_FILES = ("data_dir", "data_files")
+"""Arguments that pick files of the hub's repository, which the local copy does not have."""
+
+
+class HuggingFaceDataError(ValueError):
+    """A ``load_dataset`` call the local copy cannot answer; says what to write instead."""
+
+
+def _call_text(path: object, options: dict[str, object]) -> str:
+    arguments = [repr(path), *(f"{key}={value!r}" for key, value in options.items())]
+    return f"load_dataset({', '.join(arguments)})"
+
+
+def _hub_columns(loaded):
+    """The hub names the class column ``labels``; the image-folder loader names it ``label``."""
+    if isinstance(loaded, list):
+        return [part.rename_column("label", "labels") for part in loaded]
+    return loaded.rename_column("label", "labels")
 
 
 def install_hugging_face_shim(data_root: Path, log: EventLog) -> None:
-    """``load_dataset`` of a dataset the data directory holds reads the local image folders.
+    """``load_dataset`` of a dataset the data directory holds reads the local image folders through
+    the real image-folder loader, so everything a notebook does with the result behaves as on the hub.
 
-    The local copy keeps the hub's schema: an ``image`` column and a ``labels`` class column.
+    The local copy keeps the hub's schema: one ``train`` split, an ``image`` column and a ``labels``
+    class column. What it cannot answer (another split, the hub repository's own files) fails with
+    a message that says what to write instead.
     """
 
     def patch(load) -> None:
+        import inspect
+
         original = load.load_dataset
+        signature = inspect.signature(original)
+
+        def refuse(path: object, message: str) -> HuggingFaceDataError:
+            log.record("shim", shim="hf_dataset", dataset=str(path), refused=True, note=message)
+            return HuggingFaceDataError(message)
 
         def load_dataset(path, *args, **kwargs):
             folder = HUGGING_FACE_LOCAL.get(str(path))
             if folder is None or not (data_root / folder).is_dir():
                 log.record("shim", shim="hf_dataset", dataset=str(path), refused=True)
                 return original(path, *args, **kwargs)
-            kwargs.pop("name", None)
-            kwargs.pop("trust_remote_code", None)
-            local = original("imagefolder", *args, data_dir=str(data_root / folder), **kwargs)
+            options = dict(signature.bind(path, *args, **kwargs).arguments)
+            options.pop("path")
+            options.update(options.pop("config_kwargs", {}))
+            call = _call_text(path, options)
+            for key in HUGGING_FACE_IGNORED:
+                options.pop(key, None)
+            if any(options.get(key) is not None for key in HUGGING_FACE_REPOSITORY_FILES):
+                raise refuse(
+                    path,
+                    f"{call}: while grading, {path} is a local copy of the whole dataset without the hub "
+                    "repository's files; load it without data_dir / data_files",
+                )
+            try:
+                local = original("imagefolder", **{**options, "data_dir": str(data_root / folder)})
+            except ValueError as error:
+                if not str(error).startswith("Unknown split"):
+                    raise
+                raise refuse(
+                    path,
+                    f"{call}: {path} has a single split, 'train'; split it yourself, e.g. "
+                    f"parts = load_dataset({path!r}, split='train').train_test_split(test_size=0.2, seed=0) "
+                    "gives parts['train'] and parts['test']",
+                ) from None
             log.record("shim", shim="hf_dataset", dataset=str(path), served=folder)
-            return local.rename_column("label", "labels")
+            return _hub_columns(local)
 
         load.load_dataset = load_dataset
 

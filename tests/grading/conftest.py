@@ -69,6 +69,28 @@ def ee5179_graded(ee5179, data_root, tmp_path_factory):
     return grade_samples(EE5179_SAMPLES, ee5179, data_root, tmp_path_factory.mktemp("ee5179"))
 
 
+CATSDOGS_SAMPLES = REPO / "student_submissions" / "catsdogs-xai"
+CD_CORRECT, CD_KERAS_SUMMARY, CD_GRADCAM, CD_FGSM_SUBTRACTED, CD_TWO_MASKS, CD_TEST_FROM_TRAIN = (
+    "Aditi_Sharma_CD001",
+    "Bilal_Hassan_CD002",
+    "Chandra_Das_CD003",
+    "Divya_Menon_CD004",
+    "Emil_Novak_CD005",
+    "Fatima_Zahra_CD006",
+)
+
+
+@pytest.fixture(scope="session")
+def catsdogs():
+    return load_assignment("catsdogs-xai")
+
+
+@pytest.fixture(scope="session")
+def catsdogs_graded(catsdogs, data_root, tmp_path_factory):
+    """The cats-vs-dogs sample class (each notebook trains a small CNN on 64 px photos)."""
+    return grade_samples(CATSDOGS_SAMPLES, catsdogs, data_root, tmp_path_factory.mktemp("catsdogs"))
+
+
 @pytest.fixture
 def deadline():
     """Today's backtracking takes minutes on these inputs: fail clearly instead of hanging."""

@@ -9,9 +9,10 @@ import torch
 import torchvision
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 
-from checks.engine.exchange_records import MAX_DATASETS, datasets_from_survey
+from checks.engine.exchange_records import MAX_DATASETS, MAX_FILE_PATH, datasets_from_survey
 from checks.finders.data_split import SplitSizes, judge_split
-from checks.probe.datasets import survey
+from checks.probe.datasets import MAX_FILES, survey
+from checks.probe.wire import MAX_ITEMS
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +190,29 @@ def test_a_malformed_survey_is_dropped_not_raised():
     assert datasets_from_survey("x").dropped == ["the dataset survey the kernel returned is not a list; it was ignored"]
     forged = ["x", {"name": 1}, {"name": "a", "length": "5", "base_length": 5, "base_id": 1, "base_type": "T"}]
     assert datasets_from_survey(forged).dropped == ["3 malformed dataset entries written by the kernel were ignored"]
+
+
+def test_files_must_be_one_bounded_path_per_item_in_chunks_the_wire_carries():
+    entry = {"name": "a", "length": 2, "base_length": 2, "base_id": 1, "base_type": "ImageFolder"}
+    longest = "/data/" + "x" * (MAX_FILE_PATH - 6)
+    kept = datasets_from_survey(
+        [{**entry, "files": [["/data/a.jpg", longest]]}, {**entry, "files": [["/a.jpg"], ["/b.jpg"]]}, entry]
+    )
+    assert [record["files"] for record in kept.records] == [["/data/a.jpg", longest], ["/a.jpg", "/b.jpg"], None]
+    assert not kept.dropped
+    many = {**entry, "length": MAX_ITEMS + 1, "base_length": MAX_ITEMS + 1}
+    forged = [
+        {**entry, "files": ["/data/a.jpg", "/data/b.jpg"]},
+        {**entry, "files": [["/data/a.jpg"]]},
+        {**entry, "files": [["/data/a.jpg", 7]]},
+        {**entry, "files": [["/data/a.jpg", longest + "x"]]},
+        {**entry, "files": "/data/a.jpg\n/data/b.jpg"},
+        {**many, "files": [["/p.jpg"] * (MAX_ITEMS + 1)]},
+        {**entry, "length": MAX_FILES + 1, "base_length": MAX_FILES + 1, "files": [[]]},
+    ]
+    assert datasets_from_survey(forged).dropped == [
+        f"{len(forged)} malformed dataset entries written by the kernel were ignored"
+    ]
 
 
 def test_a_flood_of_subsets_is_capped_and_judged_quickly():

@@ -18,6 +18,7 @@ import torch
 
 from checks.engine.notebook import cell_number
 from checks.finders.classifiers import MNIST_INPUT, classifier_of
+from checks.finders.curves import find_curves
 from checks.finders.data_split import judge_split
 from checks.finders.figures import figure_kind, label_summary, load_image, missing_labels, plot_axes, survey
 from checks.finders.filters import kernel_layers
@@ -169,37 +170,18 @@ CURVE_KINDS = {
 }
 
 
-def curve_kinds(figure, axes, line) -> list[str]:
-    """What a plotted line is, by its legend label, else by its panel's title; with the y label."""
-    label = line["label"]
-    own = label if label and not label.startswith("_") else f"{axes['title']} {figure['suptitle']}"
-    text = f"{own} {axes['ylabel']}".lower()
-    return [kind for kind, matches in CURVE_KINDS.items() if matches(text)] if len(line["y"]) >= 2 else []
-
-
 @suite.check("1.1", 4, "Training error, validation error and accuracy plotted with labelled axes", needs="full")
 def training_curves(ctx):
-    found: dict[str, tuple] = {}
-    for figure, axes in line_axes(ctx):
-        for line in axes["lines"]:
-            for kind in curve_kinds(figure, axes, line):
-                found.setdefault(kind, (figure, axes))
-    ctx.cite(*{id(figure): figure for figure, _ in found.values()}.values())
-    missing = [kind for kind in CURVE_KINDS if kind not in found]
-    unlabelled = sorted({kind for kind, (_, axes) in found.items() if missing_labels(axes, title=False)})
-    if missing or unlabelled:
-        fraction = (len(found) / 3) * (0.75 if unlabelled else 1)
-        problems = ([f"no {', no '.join(missing)} curve"] if missing else []) + (
-            [f"unlabelled axes on the {', '.join(unlabelled)} plot"] if unlabelled else []
-        )
+    curves = find_curves(ctx.figures, CURVE_KINDS)
+    ctx.cite(*curves.figures)
+    if not curves.complete:
         raise CheckFailed(
-            "; ".join(problems),
+            "; ".join(curves.problems),
             expected="three curves over iterations or epochs, axes labelled",
-            found=", ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
-            or f"no line plots of training; looked at {survey(ctx.figures)}",
-            fraction=fraction,
+            found=curves.places() or f"no line plots of training; looked at {survey(ctx.figures)}",
+            fraction=curves.fraction,
         )
-    return "; ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in found.items())
+    return "; ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in curves.found.items())
 
 
 @suite.check(

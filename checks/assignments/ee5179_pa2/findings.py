@@ -31,10 +31,10 @@ from checks.finders.dataset_images import ImageIndex
 from checks.finders.figures import (
     Axes,
     Figure,
+    figure_place,
     plot_axes,
     survey,
     title_template,
-    title_text,
     with_cell_groups,
 )
 from checks.finders.panels import panel_arrays
@@ -472,12 +472,6 @@ def best_models(outcomes: list[tuple[int, Any, str]]) -> str:
     """Every model with the best score, named: when two models agree, crediting one would mislead."""
     best = max(score for score, _, _ in outcomes)
     return " and ".join(dict.fromkeys(where for score, _, where in outcomes if score == best))
-
-
-def figure_place(figure: Figure) -> str:
-    title = title_text(figure)
-    drawn = f"the {len(figure['parts'])} one-image figures" if "parts" in figure else "the figure"
-    return f"{drawn} of {cell_number(figure['cell'])}" + (f" ({title[:60]})" if title else "")
 
 
 def line_axes(ctx) -> list[tuple[Figure, Axes]]:

@@ -1,0 +1,200 @@
+"""Grad-CAM overlays a cats-vs-dogs notebook drew, each recomputed by the grader: the photo under the
+heatmap looked up among the dataset's images, the layer read from the panel's title, and the map
+computed again with the reference Grad-CAM on the grader's copy of the student's model. When the
+maps differ, the variants a student's mistake would give (no ReLU, the other class, another layer)
+say which mistake it was."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from checks.finders.figures import Figure, plot_axes, plot_title
+from checks.grading.reference_figures import Panel
+from reference.catsdogs_xai import conv_layers, grad_cam_maps
+
+from .findings import axes_arrays, classifiers, grader_images, gradient_model, shown_image
+
+CAM_WORDS = re.compile(r"cam|grad|heat|saliency|attribution|overlay", re.IGNORECASE)
+OTHER_METHOD_WORDS = re.compile(r"occlu|mask|patch|sensitiv|eps|fgsm|adversar", re.IGNORECASE)
+LAYER_ORDINAL = re.compile(r"(?:layer|conv\w*|block)\s*[-_#]?\s*(\d+)", re.IGNORECASE)
+AGREEMENT = 0.8  # correlation of the student's map with the grader's, after resizing
+NEGATIVE_SHARE = 0.05  # a map whose minimum is below this share of its largest magnitude kept negative values
+FLAT = 1e-6  # a map whose spread is below this share of its largest value shows nothing
+NO_RELU = "no ReLU: the map keeps the negative values that Grad-CAM's ReLU removes"
+MAX_OVERLAYS = 24
+SHOWN_BESIDE = 3  # overlays the report redraws beside the grader's maps
+
+
+@dataclass(frozen=True)
+class Overlay:
+    figure: Figure
+    title: str
+    photo: np.ndarray
+    heatmap: np.ndarray
+
+
+def overlays(ctx) -> list[Overlay]:
+    """Panels that show a heatmap over (or beside, in one panel's images) a photo, titled as Grad-CAM
+    or not titled as another method: a colour photo and a 2-D map, or a grey photo and a map."""
+
+    def find() -> list[Overlay]:
+        found = []
+        for figure in ctx.figures:
+            for axes in plot_axes(figure):
+                title = " ".join(part for part in (plot_title(axes, figure), figure["suptitle"]) if part)
+                if OTHER_METHOD_WORDS.search(title):
+                    continue
+                arrays = axes_arrays(ctx, axes)
+                colour = [array for array in arrays if array.ndim == 3 and array.shape[2] in (3, 4)]
+                grey = [array for array in arrays if array.ndim == 2]
+                if colour and grey:
+                    found.append(Overlay(figure, title, colour[0][:, :, :3], grey[-1]))
+                elif len(grey) >= 2 and CAM_WORDS.search(title):
+                    found.append(Overlay(figure, title, grey[0], grey[-1]))
+        return found[:MAX_OVERLAYS]
+
+    return ctx.remember("gradcam_overlays", find)
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def titled_layer(title: str, names: list[str]) -> str | None:
+    """The convolution a panel's title names: by its name in the model (``conv2``, ``features.3``),
+    else by its position ("layer 2", "Conv 2")."""
+    squashed = _squashed(title)
+    for name in sorted(names, key=len, reverse=True):
+        if _squashed(name) and _squashed(name) in squashed:
+            return name
+    ordinal = LAYER_ORDINAL.search(title)
+    if ordinal and 1 <= int(ordinal.group(1)) <= len(names):
+        return names[int(ordinal.group(1)) - 1]
+    return None
+
+
+def correlation(first: torch.Tensor, second: torch.Tensor) -> float:
+    """Pearson's correlation of two maps; two flat maps (a ReLU that left nothing) agree, and a flat
+    map agrees with no other."""
+    a, b = first.flatten().double(), second.flatten().double()
+    flat = FLAT * max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    a, b = a - a.mean(), b - b.mean()
+    spreads = float(a.norm()), float(b.norm())
+    if min(spreads) <= flat:
+        return 1.0 if max(spreads) <= flat else 0.0
+    return float(a @ b) / (spreads[0] * spreads[1])
+
+
+@dataclass(frozen=True)
+class Variant:
+    layer: str
+    relu: bool
+    own_class: bool  # the model's predicted class, as Grad-CAM explains by default
+
+    def differences(self, titled: str) -> list[str]:
+        return [
+            *([f"computed on {self.layer}, not on {titled} as titled"] if self.layer != titled else []),
+            *([NO_RELU] if not self.relu else []),
+            *(["gradients of the other class than the one predicted"] if not self.own_class else []),
+        ]
+
+
+@dataclass(frozen=True)
+class Judged:
+    overlay: Overlay
+    image: int | None
+    layer: str | None
+    agreement: float = 0.0
+    causes: tuple[str, ...] = ()
+    grader_map: torch.Tensor | None = None
+
+    @property
+    def agrees(self) -> bool:
+        return self.agreement >= AGREEMENT and not self.causes
+
+    @property
+    def judged(self) -> bool:
+        return self.image is not None and self.layer is not None
+
+    def describe(self) -> str:
+        place = f"{self.overlay.title!r}" if self.overlay.title else "an untitled panel"
+        if self.image is None:
+            return f"{place}: its photo is none of the dataset's images"
+        if self.layer is None:
+            return f"{place}: its title names no convolutional layer of the model"
+        said = f"{place} (image {self.image}, {self.layer}): correlation {self.agreement:.2f} with the grader's map"
+        return said + (f"; {'; '.join(self.causes)}" if self.causes else "")
+
+
+def _resized(heatmap: np.ndarray, size: int) -> torch.Tensor:
+    values = torch.as_tensor(np.nan_to_num(heatmap.astype(np.float32)))[None, None]
+    return F.interpolate(values, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
+
+
+def _kept_negatives(heatmap: np.ndarray) -> bool:
+    finite = heatmap[np.isfinite(heatmap)]
+    return finite.size > 0 and float(finite.min()) < -NEGATIVE_SHARE * float(np.abs(finite).max())
+
+
+def judge(ctx, overlay: Overlay) -> Judged:
+    model = gradient_model(ctx)
+    layers = dict(conv_layers(model.model))
+    image = shown_image(ctx, overlay.photo)
+    layer = titled_layer(overlay.title, list(layers))
+    if image is None or layer is None:
+        return Judged(overlay, image, layer)
+    size = classifiers(ctx).size
+    x = grader_images(ctx, [image])
+    with torch.no_grad():
+        predicted = int(model(x).argmax(dim=1))
+    student = _resized(overlay.heatmap, size)
+    maps = {
+        Variant(name, relu, own): grad_cam_maps(model, layers[name], x, predicted if own else 1 - predicted, relu=relu)[
+            0
+        ]
+        for name, relu, own in product(layers, (True, False), (True, False))
+    }
+    expected = Variant(layer, True, True)
+    agreement = correlation(student, maps[expected])
+    causes: list[str] = []
+    if agreement < AGREEMENT:
+        scored = {variant: correlation(student, grader) for variant, grader in maps.items()}
+        closest = max(scored, key=scored.get)
+        if closest != expected and scored[closest] >= AGREEMENT:
+            causes = closest.differences(layer)
+        else:
+            causes = [f"it resembles none of the Grad-CAM variants of this model (best {scored[closest]:.2f})"]
+    elif _kept_negatives(overlay.heatmap):
+        causes = [NO_RELU]
+    if causes and overlay.heatmap.shape[0] < size and overlay.heatmap.shape[0] == overlay.heatmap.shape[1]:
+        causes.append(f"the heatmap is {overlay.heatmap.shape[0]} x {overlay.heatmap.shape[1]}, not upsampled")
+    return Judged(overlay, image, layer, agreement, tuple(causes), maps[expected])
+
+
+def judged_overlays(ctx) -> list[Judged]:
+    return ctx.remember("gradcam_judged", lambda: [judge(ctx, overlay) for overlay in overlays(ctx)])
+
+
+def show_beside(ctx, judged: list[Judged]) -> None:
+    """The student's maps beside the grader's for the same image and layer, for the TA."""
+    rows = [
+        [
+            Panel(item.overlay.photo, "the student's photo"),
+            Panel(item.overlay.heatmap, f"student: {item.overlay.title[:40]}", cmap="jet"),
+            Panel(item.grader_map.numpy(), f"grader: Grad-CAM of {item.layer}", cmap="jet"),
+        ]
+        for item in judged
+        if item.grader_map is not None
+    ][:SHOWN_BESIDE]
+    if rows:
+        ctx.show_reference(
+            "gradcam",
+            "Grad-CAM recomputed by the grader on the student's own model, image and titled layer",
+            rows,
+        )

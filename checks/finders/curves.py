@@ -1,0 +1,62 @@
+"""Training curves a notebook plotted, told apart by what their legend (else their panel's title)
+and y label say they are: each assignment names the kinds it asks for as text tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from checks.finders.figures import Axes, Figure, figure_place, missing_labels, plot_axes
+
+CurveKinds = dict[str, Callable[[str], bool]]
+"""A kind of curve ("training loss") and the test of a line's lower-case words that says it is one."""
+
+
+def curve_kinds(figure: Figure, axes: Axes, line: dict, kinds: CurveKinds) -> list[str]:
+    """What a plotted line is, by its legend label, else by its panel's title; with the y label."""
+    label = line["label"]
+    own = label if label and not label.startswith("_") else f"{axes['title']} {figure['suptitle']}"
+    text = f"{own} {axes['ylabel']}".lower()
+    return [kind for kind, matches in kinds.items() if matches(text)] if len(line["y"]) >= 2 else []
+
+
+@dataclass(frozen=True)
+class Curves:
+    found: dict[str, tuple[Figure, Axes]]  # each kind's first plot
+    missing: list[str]
+    unlabelled: list[str]  # kinds plotted on axes without x or y labels
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.unlabelled
+
+    @property
+    def problems(self) -> list[str]:
+        return ([f"no {', no '.join(self.missing)} curve"] if self.missing else []) + (
+            [f"unlabelled axes on the {', '.join(self.unlabelled)} plot"] if self.unlabelled else []
+        )
+
+    @property
+    def fraction(self) -> float:
+        """The share of the marks the curves found earn: a quarter less when axes are unlabelled."""
+        return len(self.found) / (len(self.found) + len(self.missing)) * (0.75 if self.unlabelled else 1)
+
+    def places(self) -> str:
+        return ", ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in self.found.items())
+
+    @property
+    def figures(self) -> list[Figure]:
+        """The figures the curves were found in, each once."""
+        return list({id(figure): figure for figure, _ in self.found.values()}.values())
+
+
+def find_curves(figures: list[Figure], kinds: CurveKinds) -> Curves:
+    found: dict[str, tuple[Figure, Axes]] = {}
+    for figure in figures:
+        for axes in plot_axes(figure):
+            for line in axes["lines"]:
+                for kind in curve_kinds(figure, axes, line, kinds):
+                    found.setdefault(kind, (figure, axes))
+    missing = [kind for kind in kinds if kind not in found]
+    unlabelled = sorted({kind for kind, (_, axes) in found.items() if missing_labels(axes, title=False)})
+    return Curves(found, missing, unlabelled)
