@@ -223,3 +223,37 @@ def test_filter_panels_are_traced_to_the_layers_of_colour_models_and_strays_void
     assert kernel_layers(panels + [rng.normal(size=(5, 5)) for _ in range(3)], banks) == {}, "3 of 21 panels unmatched"
     assert kernel_layers(panels[:4], banks) == {"conv1 of `net`": 4}, "fewer panels than eight: all of them count"
     assert kernel_layers([panel[:3, :3] for panel in panels], banks) == {}
+
+
+class RedLogit(nn.Module):
+    """One score per image for class 1 (not red): a logit, or its sigmoid when asked."""
+
+    def __init__(self, sigmoid: bool = False) -> None:
+        super().__init__()
+        self.two, self.sigmoid = RedVersusRest(), sigmoid
+
+    def forward(self, x):
+        logits = self.two(x)
+        score = (logits[:, 1] - logits[:, 0])[:, None]
+        return torch.sigmoid(score) if self.sigmoid else score
+
+
+def test_a_two_class_model_with_one_score_per_image_is_found_only_when_the_spec_allows_it():
+    student = InProcessStudent(logit=RedLogit(), probability=RedLogit(sigmoid=True))
+    assert find_classifiers(student, RGB_TWO_CLASSES) == [], "two scores asked for, one given"
+    single = InputSpec(shape=(3, 32, 32), classes=2, scalings=(PER_CHANNEL,), single_score=True)
+    found = find_classifiers(student, single)
+    assert [model.name for model in found] == ["logit", "probability"]
+    images, labels = red_images()
+    for model in found:
+        assert measure_accuracy(student, model, images, labels) == (PER_CHANNEL, 1.0), model.name
+
+
+def test_one_score_per_image_becomes_two_logits_whether_a_logit_or_a_probability():
+    logit = torch.tensor([[-2.0], [0.5], [3.0]])
+    assert torch.equal(class_scores(logit, 2).argmax(dim=1), torch.tensor([0, 1, 1]))
+    probability = torch.sigmoid(logit).reshape(-1)
+    recovered = class_scores(probability, 2)
+    assert torch.allclose(torch.softmax(recovered, dim=1)[:, 1], probability, atol=1e-6)
+    with pytest.raises(StopIteration):
+        class_scores(logit, 10), "one score is no ten-class output"

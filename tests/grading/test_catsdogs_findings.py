@@ -1,0 +1,71 @@
+"""What the cats-vs-dogs suite reads from a notebook's text and figures without running it: the
+layer a Grad-CAM panel's title names, how two maps are compared, the patch and fill an occlusion
+line states, the epsilon an FGSM line states."""
+
+import pytest
+import torch
+
+from checks.assignments.catsdogs_xai.fgsm import _epsilon
+from checks.assignments.catsdogs_xai.findings import FIGURE_REPR
+from checks.assignments.catsdogs_xai.gradcam import correlation, titled_layer
+from checks.assignments.catsdogs_xai.occlusion import _fill, _patch
+
+LAYERS = ["conv1", "conv2", "conv3"]
+
+
+@pytest.mark.parametrize(
+    ("title", "layer"),
+    [
+        ("Grad-CAM conv3", "conv3"),
+        ("GradCAM - Conv_2 (dog)", "conv2"),
+        ("Layer 1", "conv1"),
+        ("conv block 3 heatmap", "conv3"),
+        ("Grad-CAM features.3", None),
+        ("Layer 7", None),
+        ("Grad-CAM", None),
+    ],
+)
+def test_a_panel_title_names_a_layer_by_its_name_or_its_position(title, layer):
+    assert titled_layer(title, LAYERS) == layer
+
+
+def test_sequential_layer_names_are_matched_whole():
+    assert titled_layer("Grad-CAM features.3", ["features.0", "features.3"]) == "features.3"
+    assert titled_layer("Grad-CAM features.30", ["features.3", "features.30"]) == "features.30"
+
+
+def test_maps_are_compared_by_correlation_and_two_empty_maps_agree():
+    ramp = torch.linspace(0, 1, 64).reshape(8, 8)
+    assert correlation(ramp, 3 * ramp + 1) == pytest.approx(1.0)
+    assert correlation(ramp, -ramp) == pytest.approx(-1.0)
+    assert correlation(torch.zeros(8, 8), torch.zeros(8, 8)) == 1.0, "a ReLU that left nothing, twice"
+    assert correlation(torch.zeros(8, 8), ramp) == 0.0, "an empty map agrees with no real one"
+
+
+@pytest.mark.parametrize(
+    ("line", "patch", "fill"),
+    [
+        ("Occlusion mask 16x16, fill 0.5, centred: test accuracy 0.6346", 16, 0.5),
+        ("<Figure size 900x400 with 3 Axes>Occlusion mask 8x8, fill 0.0: test accuracy 0.57", 8, 0.0),
+        ("patch size = 24, black occluder -> accuracy 61.2%", 24, 0.0),
+        ("Grey mask (32 x 32): accuracy 0.70", 32, 0.5),
+        ("mask 16x8 accuracy 0.6", None, None),
+    ],
+)
+def test_an_occlusion_line_gives_its_patch_and_fill(line, patch, fill):
+    line = FIGURE_REPR.sub("", line)
+    assert (_patch(line), _fill(line)) == (patch, fill)
+
+
+@pytest.mark.parametrize(
+    ("line", "epsilon"),
+    [
+        ("FGSM epsilon=0.03: adversarial accuracy 0.1860", 0.03),
+        ("eps: 0.1 -> acc 12%", 0.1),
+        ("Epsilon 1e-2, accuracy 0.44", 0.01),
+        ("ε = .05 accuracy 0.2", 0.05),
+        ("adversarial accuracy 0.2", None),
+    ],
+)
+def test_an_fgsm_line_gives_its_epsilon(line, epsilon):
+    assert _epsilon(line) == epsilon
