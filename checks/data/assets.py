@@ -175,9 +175,7 @@ class DataDir:
         files = []
         for label, name in enumerate(CATS_VS_DOGS_CLASSES):
             files.extend(
-                (path.relative_to(self.root).as_posix(), label)
-                for path in (folder / name).iterdir()
-                if path.is_file()
+                (path.relative_to(self.root).as_posix(), label) for path in (folder / name).iterdir() if path.is_file()
             )
         return sorted(files)
 

@@ -165,22 +165,44 @@ def find_classifiers(
     return found
 
 
-def _two_class_logits(score: torch.Tensor) -> torch.Tensor:
-    """One score per image as the logits of two classes: a probability of class 1 when every score
-    of the batch lies in [0, 1] (a sigmoid at the end of the model), else the logit of class 1."""
+def ends_in_sigmoid(model: nn.Module) -> bool | None:
+    """Whether a rebuilt model's output is a sigmoid (its one score a probability); None when the
+    model is no graph the grader can read (a model called in the kernel)."""
+    if not isinstance(model, torch.fx.GraphModule):
+        return None
+    modules = dict(model.named_modules())
+    output = next(node for node in model.graph.nodes if node.op == "output")
+    last = output.args[0]
+    if not isinstance(last, torch.fx.Node):
+        return False
+    return (
+        (last.op == "call_function" and last.target in (torch.sigmoid, torch.nn.functional.sigmoid))
+        or (last.op == "call_method" and last.target == "sigmoid")
+        or (last.op == "call_module" and isinstance(modules.get(str(last.target)), nn.Sigmoid))
+    )
+
+
+def _two_class_logits(score: torch.Tensor, probability: bool | None) -> torch.Tensor:
+    """One score per image as the logits of two classes: a probability of class 1 when the model
+    ends in a sigmoid (``probability``; None: unknown, then when every score of the batch lies in
+    [0, 1]), else the logit z of class 1, split as (-z / 2, z / 2) so that softmax gives sigmoid(z)
+    and each class's score moves with z (a gradient method explaining class 0 follows -z, as
+    pytorch-grad-cam's binary target does)."""
     score = score.to(torch.float32).reshape(-1)
-    if len(score) and float(score.detach().min()) >= 0 and float(score.detach().max()) <= 1:
+    if probability is None:
+        probability = bool(len(score)) and float(score.detach().min()) >= 0 and float(score.detach().max()) <= 1
+    if probability:
         probability = score.clamp(1e-12, 1 - 1e-12)
         return torch.stack([(1 - probability).log(), probability.log()], dim=1)
-    return torch.stack([torch.zeros_like(score), score], dim=1)
+    return torch.stack([-score / 2, score / 2], dim=1)
 
 
-def class_scores(output: Any, classes: int) -> torch.Tensor:
+def class_scores(output: Any, classes: int, probability: bool | None = None) -> torch.Tensor:
     """The scores of ``logits_of``, detached: what measuring accuracy needs."""
-    return logits_of(output, classes).detach()
+    return logits_of(output, classes, probability).detach()
 
 
-def logits_of(output: Any, classes: int) -> torch.Tensor:
+def logits_of(output: Any, classes: int, probability: bool | None = None) -> torch.Tensor:
     """The (N, classes) tensor among what a forward returned, as logits (differentiable): probabilities
     (a softmax at the end of the model) become their logarithms, which softmax maps back. A
     two-class model's single score per image ((N, 1) or (N,)) becomes two logits."""
@@ -191,9 +213,10 @@ def logits_of(output: Any, classes: int) -> torch.Tensor:
     scores = next((item for item in tensors if item.ndim == 2 and item.shape[1] == classes), None)
     if scores is None:
         single = next(item for item in tensors if classes == 2 and (item.ndim == 1 or item.shape[1:] == (1,)))
-        return _two_class_logits(single)
+        return _two_class_logits(single, probability)
     scores = scores.to(torch.float32)
-    if float(scores.detach().min()) >= 0 and torch.allclose(scores.detach().sum(dim=1), torch.ones(len(scores)), atol=1e-3):
+    values = scores.detach()
+    if float(values.min()) >= 0 and torch.allclose(values.sum(dim=1), torch.ones(len(values)), atol=1e-3):
         return scores.clamp_min(1e-12).log()
     return scores
 
@@ -225,12 +248,13 @@ class RebuiltClassifier(nn.Module):
     def __init__(self, student: StudentProxy, model: nn.Module, scaling: InputScaling, classes: int = 10) -> None:
         super().__init__()
         self.student, self.model, self.scaling, self.classes = student, model.eval(), scaling, classes
+        self.probability = ends_in_sigmoid(model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return run_batched(
             self.model,
             self.scaling.apply(images),
-            lambda output: class_scores(output, self.classes),
+            lambda output: class_scores(output, self.classes, self.probability),
             self.student.session.ensure_time,
         )
 
@@ -243,9 +267,10 @@ class DifferentiableClassifier(nn.Module):
     def __init__(self, model: nn.Module, scaling: InputScaling, classes: int) -> None:
         super().__init__()
         self.model, self.scaling, self.classes = model.eval(), scaling, classes
+        self.probability = ends_in_sigmoid(model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return logits_of(self.model(self.scaling.apply(images)), self.classes)
+        return logits_of(self.model(self.scaling.apply(images)), self.classes, self.probability)
 
 
 def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScaling) -> nn.Module:

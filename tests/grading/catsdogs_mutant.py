@@ -96,6 +96,12 @@ for number, (ax, layer) in enumerate(zip(axes, [net.features[0], net.features[3]
     ax.imshow(heat, cmap="jet", alpha=0.4)
     ax.set_title(f"Layer {number}")
 plt.show()""",
+    """from pytorch_grad_cam.utils.image import show_cam_on_image
+with GradCAM(model=net, target_layers=[net.features[3]]) as cam:
+    heat = cam(input_tensor=images[:1], targets=[BinaryClassifierOutputTarget(target)])[0]
+plt.imshow(show_cam_on_image(photo.astype(np.float32), heat, use_rgb=True))
+plt.title("Grad-CAM of layer 2, blended")
+plt.show()""",
     """def fgsm(x, y, eps):
     x = x.clone().requires_grad_(True)
     F.binary_cross_entropy_with_logits(net(x)[:, 0], y.float()).backward()

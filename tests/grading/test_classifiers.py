@@ -21,6 +21,7 @@ from checks.finders.classifiers import (
     class_scores,
     classifier_of,
     correct_fraction,
+    ends_in_sigmoid,
     find_classifiers,
     measure_accuracy,
     measure_classifiers,
@@ -244,6 +245,8 @@ def test_a_two_class_model_with_one_score_per_image_is_found_only_when_the_spec_
     single = InputSpec(shape=(3, 32, 32), classes=2, scalings=(PER_CHANNEL,), single_score=True)
     found = find_classifiers(student, single)
     assert [model.name for model in found] == ["logit", "probability"]
+    assert [ends_in_sigmoid(model.rebuilt) for model in found] == [False, True]
+    assert ends_in_sigmoid(RedLogit()) is None, "a module the grader did not rebuild says nothing"
     images, labels = red_images()
     for model in found:
         assert measure_accuracy(student, model, images, labels) == (PER_CHANNEL, 1.0), model.name
@@ -252,6 +255,9 @@ def test_a_two_class_model_with_one_score_per_image_is_found_only_when_the_spec_
 def test_one_score_per_image_becomes_two_logits_whether_a_logit_or_a_probability():
     logit = torch.tensor([[-2.0], [0.5], [3.0]])
     assert torch.equal(class_scores(logit, 2).argmax(dim=1), torch.tensor([0, 1, 1]))
+    small = torch.tensor([[0.07]])
+    assert int(class_scores(small, 2).argmax()) == 0, "alone, a score in [0, 1] reads as a probability"
+    assert int(class_scores(small, 2, probability=False).argmax()) == 1, "a logit above 0 is class 1"
     probability = torch.sigmoid(logit).reshape(-1)
     recovered = class_scores(probability, 2)
     assert torch.allclose(torch.softmax(recovered, dim=1)[:, 1], probability, atol=1e-6)

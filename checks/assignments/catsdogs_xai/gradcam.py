@@ -36,12 +36,13 @@ class Overlay:
     figure: Figure
     title: str
     photo: np.ndarray
-    heatmap: np.ndarray
+    heatmap: np.ndarray | None  # None: drawn blended into one colour image (pytorch-grad-cam's show_cam_on_image)
 
 
 def overlays(ctx) -> list[Overlay]:
     """Panels that show a heatmap over (or beside, in one panel's images) a photo, titled as Grad-CAM
-    or not titled as another method: a colour photo and a 2-D map, or a grey photo and a map."""
+    or not titled as another method: a colour photo and a 2-D map, or a grey photo and a map; and
+    single colour images titled as Grad-CAM, the heatmap blended into the photo."""
 
     def find() -> list[Overlay]:
         found = []
@@ -57,6 +58,8 @@ def overlays(ctx) -> list[Overlay]:
                     found.append(Overlay(figure, title, colour[0][:, :, :3], grey[-1]))
                 elif len(grey) >= 2 and CAM_WORDS.search(title):
                     found.append(Overlay(figure, title, grey[0], grey[-1]))
+                elif len(colour) == 1 and not grey and CAM_WORDS.search(plot_title(axes)):
+                    found.append(Overlay(figure, title, colour[0][:, :, :3], None))
         return found[:MAX_OVERLAYS]
 
     return ctx.remember("gradcam_overlays", find)
@@ -120,10 +123,12 @@ class Judged:
 
     @property
     def judged(self) -> bool:
-        return self.image is not None and self.layer is not None
+        return self.image is not None and self.layer is not None and self.overlay.heatmap is not None
 
     def describe(self) -> str:
         place = f"{self.overlay.title!r}" if self.overlay.title else "an untitled panel"
+        if self.overlay.heatmap is None:
+            return f"{place}: the heatmap is blended into the photo as one image, so its values cannot be read"
         if self.image is None:
             return f"{place}: its photo is none of the dataset's images"
         if self.layer is None:
@@ -147,7 +152,7 @@ def judge(ctx, overlay: Overlay) -> Judged:
     layers = dict(conv_layers(model.model))
     image = shown_image(ctx, overlay.photo)
     layer = titled_layer(overlay.title, list(layers))
-    if image is None or layer is None:
+    if image is None or layer is None or overlay.heatmap is None:
         return Judged(overlay, image, layer)
     size = classifiers(ctx).size
     x = grader_images(ctx, [image])
