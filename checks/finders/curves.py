@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from checks.finders.figures import Axes, Figure, figure_place, missing_labels, plot_axes
+from checks.finders.figures import Axes, Figure, figure_place, missing_labels, plot_axes, survey
+from checks.grading.check_api import CheckFailed
 
 CurveKinds = dict[str, Callable[[str], bool]]
 """A kind of curve ("training loss") and the test of a line's lower-case words that says it is one."""
@@ -60,3 +61,18 @@ def find_curves(figures: list[Figure], kinds: CurveKinds) -> Curves:
     missing = [kind for kind in kinds if kind not in found]
     unlabelled = sorted({kind for kind, (_, axes) in found.items() if missing_labels(axes, title=False)})
     return Curves(found, missing, unlabelled)
+
+
+def require_curves(ctx, kinds: CurveKinds, expected: str) -> Curves:
+    """The curves of every kind, cited for the report; a check fails with the share of the marks the
+    curves found earn when some are missing or unlabelled."""
+    curves = find_curves(ctx.figures, kinds)
+    ctx.cite(*curves.figures)
+    if not curves.complete:
+        raise CheckFailed(
+            "; ".join(curves.problems),
+            expected=expected,
+            found=curves.places() or f"no line plots of training; looked at {survey(ctx.figures)}",
+            fraction=curves.fraction,
+        )
+    return curves

@@ -16,6 +16,7 @@ from checks.data.model_cache import ModelCache
 from checks.probe.standin import seeded_global_rng
 from reference.catsdogs_xai.data import IMAGE_SIZE, Split, load_split
 from reference.catsdogs_xai.network import CatDogCNN
+from reference.torch_tools import evaluate
 
 CACHE_NAME = "catsdogs_xai-cnn"
 
@@ -50,21 +51,6 @@ class TrainedModel:
     test_accuracy: float
     train_seconds: float
     from_cache: bool
-
-
-def evaluate(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy in eval mode, from the model's logits."""
-    model.eval()
-    loss, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(images[start : start + batch_size])
-            target = labels[start : start + batch_size]
-            loss += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
-            correct += int((logits.argmax(dim=1) == target).sum())
-    return loss / len(images), correct / len(images)
 
 
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:

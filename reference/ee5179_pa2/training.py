@@ -17,6 +17,7 @@ from checks.data.model_cache import ModelCache
 from checks.probe.standin import seeded_global_rng
 from reference.ee5179_pa2.data import MnistSplit, load_split
 from reference.ee5179_pa2.network import PrescribedCNN
+from reference.torch_tools import evaluate
 
 CACHE_NAME = "ee5179_pa2-cnn"
 
@@ -51,21 +52,6 @@ class TrainedModel:
     test_accuracy: float
     train_seconds: float
     from_cache: bool
-
-
-def evaluate(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy, from the model's logits."""
-    model.eval()
-    loss, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = model(images[start : start + batch_size])
-            target = labels[start : start + batch_size]
-            loss += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
-            correct += int((logits.argmax(dim=1) == target).sum())
-    return loss / len(images), correct / len(images)
 
 
 def train(split: MnistSplit, recipe: TrainingRecipe) -> tuple[PrescribedCNN, History]:

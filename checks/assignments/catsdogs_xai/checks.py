@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from checks.engine.notebook import cell_number
-from checks.finders.curves import find_curves
+from checks.finders.curves import require_curves
 from checks.finders.figures import load_image, plot_axes, plot_title, survey
 from checks.finders.output_disagreements import compare_with_submitted
 from checks.finders.printed_output import cell_output_text
@@ -89,15 +89,9 @@ CURVE_KINDS = {
 
 @suite.check("1", 5, "Training and validation loss and accuracy curves with labelled axes", needs="full")
 def training_curves(ctx):
-    curves = find_curves(ctx.figures, CURVE_KINDS)
-    ctx.cite(*curves.figures)
-    if not curves.complete:
-        raise CheckFailed(
-            "; ".join(curves.problems),
-            expected="train and validation loss, train and validation accuracy, over epochs, axes labelled",
-            found=curves.places() or f"no line plots of training; looked at {survey(ctx.figures)}",
-            fraction=curves.fraction,
-        )
+    curves = require_curves(
+        ctx, CURVE_KINDS, "train and validation loss, train and validation accuracy, over epochs, axes labelled"
+    )
     return curves.places()
 
 
@@ -317,17 +311,28 @@ def gradcam_maps(ctx):
 # ---- Task 2.2: occlusion -----------------------------------------------------------------
 
 
+def enough_stated(stated: list[str], asked: int, problem: str, each: str, none: str) -> str:
+    """The numbers a notebook states, listed, when there are as many as the assignment asks for;
+    else a failure that earns the share stated (``problem`` formatted with count and asked)."""
+    if len(stated) >= asked:
+        return "; ".join(stated)
+    raise CheckFailed(
+        problem.format(count=len(stated), asked=asked),
+        expected=f"{asked} {each}",
+        found="; ".join(stated) or none,
+        fraction=len(stated) / asked,
+    )
+
+
 @suite.check("2.2", 5, f"Test accuracy stated for at least {occlusion.MASKS_ASKED} occlusion masks", needs="full")
 def occlusion_masks(ctx):
     masks = occlusion.stated_masks(ctx)
-    listed = "; ".join(f"{mask.describe()} ({mask.line.where})" for mask in masks)
-    if len(masks) >= occlusion.MASKS_ASKED:
-        return listed
-    raise CheckFailed(
-        f"accuracy is stated for {len(masks)} occlusion mask(s), not {occlusion.MASKS_ASKED}",
-        expected=f"{occlusion.MASKS_ASKED} masks of different sizes or fills, an accuracy for each",
-        found=listed or "no printed line states an accuracy with a mask",
-        fraction=len(masks) / occlusion.MASKS_ASKED,
+    return enough_stated(
+        [f"{mask.describe()} ({mask.line.where})" for mask in masks],
+        occlusion.MASKS_ASKED,
+        "accuracy is stated for {count} occlusion mask(s), not {asked}",
+        "masks of different sizes or fills, an accuracy for each",
+        "no printed line states an accuracy with a mask",
     )
 
 
@@ -382,14 +387,12 @@ def occlusion_accuracies(ctx):
 @suite.check("3", 5, f"Adversarial accuracy stated for at least {fgsm.EPSILONS_ASKED} epsilons", needs="full")
 def fgsm_epsilons(ctx):
     attacks = fgsm.stated_attacks(ctx)
-    listed = "; ".join(f"epsilon {item.epsilon:g}: {item.accuracy:.2%} ({item.line.where})" for item in attacks)
-    if len(attacks) >= fgsm.EPSILONS_ASKED:
-        return listed
-    raise CheckFailed(
-        f"adversarial accuracy is stated for {len(attacks)} epsilon(s), not {fgsm.EPSILONS_ASKED}",
-        expected=f"{fgsm.EPSILONS_ASKED} epsilons above 0, an accuracy for each",
-        found=listed or "no printed line states an epsilon with an accuracy",
-        fraction=len(attacks) / fgsm.EPSILONS_ASKED,
+    return enough_stated(
+        [f"epsilon {item.epsilon:g}: {item.accuracy:.2%} ({item.line.where})" for item in attacks],
+        fgsm.EPSILONS_ASKED,
+        "adversarial accuracy is stated for {count} epsilon(s), not {asked}",
+        "epsilons above 0, an accuracy for each",
+        "no printed line states an epsilon with an accuracy",
     )
 
 

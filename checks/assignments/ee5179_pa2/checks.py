@@ -18,7 +18,7 @@ import torch
 
 from checks.engine.notebook import cell_number
 from checks.finders.classifiers import MNIST_INPUT, classifier_of
-from checks.finders.curves import find_curves
+from checks.finders.curves import require_curves
 from checks.finders.data_split import judge_split
 from checks.finders.figures import figure_kind, label_summary, load_image, missing_labels, plot_axes, survey
 from checks.finders.filters import kernel_layers
@@ -172,15 +172,7 @@ CURVE_KINDS = {
 
 @suite.check("1.1", 4, "Training error, validation error and accuracy plotted with labelled axes", needs="full")
 def training_curves(ctx):
-    curves = find_curves(ctx.figures, CURVE_KINDS)
-    ctx.cite(*curves.figures)
-    if not curves.complete:
-        raise CheckFailed(
-            "; ".join(curves.problems),
-            expected="three curves over iterations or epochs, axes labelled",
-            found=curves.places() or f"no line plots of training; looked at {survey(ctx.figures)}",
-            fraction=curves.fraction,
-        )
+    curves = require_curves(ctx, CURVE_KINDS, "three curves over iterations or epochs, axes labelled")
     return "; ".join(f"{kind} in {figure_place(figure)}" for kind, (figure, _) in curves.found.items())
 
 
