@@ -96,30 +96,30 @@ def _images(record: dict[str, Any], canonical: list[str]) -> frozenset[int]:
     return frozenset(canonical_indices(files, canonical)[0]) if files is not None else frozenset()
 
 
-def _preference(role: str, record: dict[str, Any], strong: bool, whole: int, shares: bool) -> tuple:
+def _preference(record: dict[str, Any], strong: bool, whole: int, shares: bool) -> tuple:
     """Sort key, best first: a record with files, named by its own variable, not the whole data,
-    sharing no image with the test and validation sets already chosen (a training set that still
-    holds its validation part is not the one trained on), the largest training set or the smallest
-    other (a test set split off a test set is the test set), then a DataLoader (what trains or
-    evaluates)."""
+    sharing no image with the other roles' records (a training set that still holds its validation
+    part is not the one trained on; a test set that holds the validation set is the pool both were
+    split from), the largest (a handful of test images kept to plot is not the test set), then a
+    DataLoader (what trains or evaluates)."""
     length = record["length"]
     return (
         record.get("files") is None,
         not strong,
         length >= whole,
         shares,
-        -length if role == "train" else length,
+        -length,
         record.get("via") != "DataLoader",
     )
 
 
 def _best(
-    role: str, candidates: list[tuple[int, bool, dict[str, Any]]], canonical: list[str], held_out: list[frozenset[int]]
+    candidates: list[tuple[int, bool, dict[str, Any]]], canonical: list[str], held_out: list[frozenset[int]]
 ) -> dict[str, Any]:
     def key(candidate: tuple[int, bool, dict[str, Any]]) -> tuple:
         position, strong, record = candidate
         shares = bool(held_out) and any(_images(record, canonical) & images for images in held_out)
-        return (*_preference(role, record, strong, len(canonical), shares), position)
+        return (*_preference(record, strong, len(canonical), shares), position)
 
     return min(candidates, key=key)[2]
 
@@ -133,9 +133,12 @@ def _choose(records: list[dict[str, Any]], canonical: list[str]) -> dict[str, di
             named[role].append((position, strong, record))
     chosen: dict[str, dict[str, Any]] = {}
     for role in ("test", "validation", "train"):
-        held_out = [_images(chosen[other], canonical) for other in chosen] if role == "train" else []
+        if role == "train":
+            held_out = [_images(chosen[other], canonical) for other in chosen]
+        else:
+            held_out = [_images(record, canonical) for other in ROLES if other != role for _, _, record in named[other]]
         if named[role]:
-            chosen[role] = _best(role, named[role], canonical, held_out)
+            chosen[role] = _best(named[role], canonical, held_out)
     return {role: chosen[role] for role in ROLES if role in chosen}
 
 
@@ -146,7 +149,13 @@ def _part(role: str, record: dict[str, Any], canonical: list[str], problems: lis
     if files is None:
         problems.append(f"which images {what} holds could not be told: the probe found no image file its items read")
         return SplitPart(record["name"], record["length"], None)
-    indices, unmatched = canonical_indices(files, canonical)
+    matched, unmatched = canonical_indices(files, canonical)
+    indices = list(dict.fromkeys(matched))
+    if len(indices) < len(matched) and role == "test":
+        problems.append(
+            f"{what} lists {len(matched) - len(indices):,} images again that it already holds; "
+            f"each image counts once, so it holds {len(indices):,}"
+        )
     if unmatched == len(files) and files:
         problems.append(
             f"none of the {len(files):,} files {what} reads is an image of the dataset (for example {files[0]})"
@@ -190,4 +199,32 @@ def judge_image_split(records: list[dict[str, Any]], canonical: list[str]) -> Im
             sentence = _overlap(parts[part_role], part_role, parts[other_role], other_role)
             if sentence:
                 problems.append(sentence)
+    problems.extend(_other_training_overlaps(records, chosen, parts, canonical))
     return ImageSplit(parts.get("train"), parts.get("validation"), parts.get("test"), problems)
+
+
+def _other_training_overlaps(
+    records: list[dict[str, Any]], chosen: dict[str, dict[str, Any]], parts: dict[str, SplitPart], canonical: list[str]
+) -> list[str]:
+    """A sentence for each record named for training, other than the training set chosen, that holds
+    test images: a loader over all the data trains on the test set whatever subset is named train_ds.
+    The whole data kept under a training name (``dataset['train']``, the hub's one split) is no
+    training set unless a DataLoader reads it."""
+    test = parts.get("test")
+    if test is None or test.indices is None:
+        return []
+    held_out = set(test.indices)
+    sentences = []
+    for record in records:
+        if _role(record["name"])[0] != "train" or record is chosen.get("train"):
+            continue
+        images = _images(record, canonical)
+        if len(images) >= len(canonical) and record.get("via") != "DataLoader":
+            continue
+        shared = len(images & held_out)
+        if shared:
+            sentences.append(
+                f"`{record['name']}`, named for training, holds {shared:,} of the {len(held_out):,} test images "
+                f"({test.name}): the model may be trained on the test set"
+            )
+    return sentences

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from checks.grading.submission import load_suite
-from tests.grading.catsdogs_mutant import ANOTHER_WAY, UNTRAINED
+from tests.grading.catsdogs_mutant import ANOTHER_WAY, CONSTANT, FORGED, UNTRAINED
 from tests.grading.conftest import (
     CD_CORRECT,
     CD_FGSM_SUBTRACTED,
@@ -81,9 +81,10 @@ def test_each_planted_difference_costs_its_task_and_names_the_cause(catsdogs_gra
 
 @pytest.fixture(scope="module")
 def tried(catsdogs, data_root, tmp_path_factory) -> dict[str, dict]:
-    """The two cheap notebooks graded in full mode in one batch: their checks by name."""
+    """The cheap notebooks graded in full mode in one batch: their checks by name."""
     folder = tmp_path_factory.mktemp("catsdogs-tried")
-    for name, cells in (("Untrained_R1", UNTRAINED), ("Another_Way_R2", ANOTHER_WAY)):
+    notebooks = {"Untrained_R1": UNTRAINED, "Another_Way_R2": ANOTHER_WAY, "Forged_R3": FORGED, "Constant_R4": CONSTANT}
+    for name, cells in notebooks.items():
         nbformat.write(code_notebook(cells), folder / f"{name}.ipynb")
     _, results = grade_samples(folder, catsdogs, data_root, tmp_path_factory.mktemp("catsdogs-tried-out"))
     return {student: checks_of(payload) for student, payload in results.items()}
@@ -123,3 +124,23 @@ def test_a_single_logit_model_on_normalised_96_pixel_images_is_found_and_its_mis
     attack = checks["fgsm_accuracies"]
     assert attack["status"] == "failed"
     assert "epsilon applied to the normalised pixels (normalised to [-1, 1])" in attack["cause"]
+
+
+def test_a_constant_model_on_a_one_class_test_set_earns_none_of_the_recomputed_marks(tried):
+    checks = tried["Forged_R3"]
+    split = checks["data_split"]
+    assert split["status"] == "failed" and "the test set (test_ds) is 100% one class" in split["message"]
+    for name in ("test_accuracy", "stated_accuracy", "confusion_matrix", "occlusion_accuracies", "fgsm_accuracies"):
+        assert checks[name]["status"] == "failed", name
+        assert "is 100% one class, so numbers measured on it say nothing" in checks[name]["message"], name
+
+
+def test_explanations_and_attacks_on_a_model_that_ignores_its_input_earn_nothing(tried):
+    checks = tried["Constant_R4"]
+    assert checks["data_split"]["status"] == "passed"
+    for name in ("gradcam_maps", "occlusion_accuracies", "fgsm_accuracies"):
+        assert checks[name]["status"] == "failed", name
+        assert (
+            "gives every test image the same scores: its output does not depend on its input"
+            in (checks[name]["message"])
+        ), name

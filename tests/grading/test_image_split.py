@@ -134,7 +134,7 @@ def test_files_that_are_not_the_datasets_images_are_named(canonical):
     )
 
 
-def test_roles_come_from_names_and_the_test_set_is_the_smallest_with_files(canonical):
+def test_roles_come_from_names_and_the_test_set_is_the_largest_with_files(canonical):
     whole = paths(canonical, range(2002))
     records = [
         record("dataset['train']", whole),
@@ -153,8 +153,9 @@ def test_roles_come_from_names_and_the_test_set_is_the_smallest_with_files(canon
     ), "a split key of an ambiguous name is the part held out; a test set without files is passed over"
     named = [*records, record("x_test", paths(canonical, range(1800, 2002))), record("test_all", whole)]
     assert judge_image_split(named, canonical).test.name == "x_test", "a name of its own beats a split key"
-    smaller = judge_image_split([*named, record("test_sample", paths(canonical, range(1900, 2002)))], canonical)
-    assert smaller.test.name == "test_sample", "among test sets, the smallest that is not the whole data"
+    plotted = judge_image_split([*named, record("test_sample", paths(canonical, range(1900, 2002)))], canonical)
+    assert plotted.test.name == "x_test", "among test sets, the largest that is not the whole data"
+    assert plotted.correct, "a few test images kept to plot are part of the test set, not a problem"
     assert judge_image_split(records[:1], canonical).problems == [
         "no test set was found (no dataset or DataLoader named for it, like test_ds)"
     ]
@@ -202,3 +203,43 @@ def test_files_cross_the_wire_in_chunks_and_are_bounded_per_dataset_and_in_all()
     long_paths = Folder(150_000, folder="a-folder-name-long-enough-to-fill-the-budget")
     over_budget = survey({"long": long_paths, "after": small})
     assert over_budget[0]["files"] is None and over_budget[1]["files"] == [[path for path, _ in small.samples]]
+
+
+def test_a_handful_of_test_images_beside_the_test_set_cannot_become_what_the_grader_measures(canonical):
+    records = [
+        record("train_ds", paths(canonical, range(1400))),
+        record("val_ds", paths(canonical, range(1400, 1700))),
+        record("test_ds", paths(canonical, range(1700, 2002))),
+        record("test_vis", paths(canonical, range(1700, 1708))),
+        record("test_easy", paths(canonical, range(1750, 1850))),
+    ]
+    split = judge_image_split(records, canonical)
+    assert split.correct and split.test.name == "test_ds" and len(split.test.indices) == 302
+
+
+def test_a_test_set_that_repeats_one_image_holds_that_image_once(canonical):
+    records = [
+        record("train_ds", paths(canonical, range(1400))),
+        record("test_ds", [canonical[1500]] * 5000 + paths(canonical, range(1501, 1520))),
+    ]
+    split = judge_image_split(records, canonical)
+    assert split.test.indices == (1500, *range(1501, 1520))
+    assert split.problems == [
+        "the test set (test_ds) lists 4,999 images again that it already holds; each image counts once, so it holds 20"
+    ]
+
+
+def test_a_loader_over_all_the_data_beside_a_disjoint_looking_train_subset_is_reported(canonical):
+    whole = paths(canonical, range(2002))
+    records = [
+        record("dataset['train']", whole),
+        record("train_ds", paths(canonical, range(1700))),
+        record("test_ds", paths(canonical, range(1700, 2002))),
+        record("train_loader", whole, via="DataLoader"),
+    ]
+    split = judge_image_split(records, canonical)
+    assert split.train.name == "train_ds"
+    assert split.problems == [
+        "`train_loader`, named for training, holds 302 of the 302 test images (test_ds): "
+        "the model may be trained on the test set"
+    ], "the hub's whole split under a training name is no training set; a loader over it is"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import torch
 
 from checks.engine.notebook import cell_number
 from checks.finders.curves import require_curves
@@ -23,7 +24,7 @@ from checks.grading.cut_cells import TRAINING
 from reference.catsdogs_xai import TrainedModel, TrainingRecipe, confusion, reference_model, report
 
 from . import fgsm, gradcam, occlusion
-from .findings import best_model, measured, predictions, split, test_images
+from .findings import best_model, canonical_files, measured, predictions, split, test_images, unrepresentative
 
 suite = CheckSuite(output_comparison=compare_with_submitted)
 
@@ -104,14 +105,19 @@ def training_curves(ctx):
 )
 def data_split(ctx):
     finding = split(ctx)
-    if finding.correct and finding.validation is not None:
+    problems = list(finding.problems)
+    if finding.test is not None and finding.test.indices:
+        files = canonical_files(ctx)
+        problem = unrepresentative(torch.tensor([files[index][1] for index in finding.test.indices]))
+        problems += [f"the test set ({finding.test.name}) {problem}"] if problem else []
+    if not problems and finding.validation is not None:
         return finding.describe()
     missing_validation = [] if finding.validation is not None else [NO_VALIDATION]
     raise CheckFailed(
-        "; ".join([*finding.problems, *missing_validation]),
-        expected="disjoint train / validation / test subsets of the 2,002 images",
+        "; ".join([*problems, *missing_validation]),
+        expected="disjoint train / validation / test subsets of the 2,002 images, the test set of both classes",
         found=finding.describe(),
-        fraction=0.5 if finding.correct else 0.0,
+        fraction=0.0 if problems else 0.5,
     )
 
 
@@ -256,7 +262,7 @@ def classification_report(ctx):
 
 @suite.check("2.1", 6, "Grad-CAM overlays for more than one convolutional layer", needs="full")
 def gradcam_layers(ctx):
-    judged = gradcam.judged_overlays(ctx)
+    judged = gradcam.located(ctx)
     ctx.cite(*{id(item.overlay.figure): item.overlay.figure for item in judged}.values())
     layers = sorted({item.layer for item in judged if item.layer is not None})
     if len(layers) >= 2:

@@ -13,7 +13,17 @@ from checks.finders.classifiers import AS_GIVEN, DifferentiableClassifier
 from checks.finders.figures import Figure, plot_axes, plot_title
 from reference.catsdogs_xai import fgsm_accuracy
 
-from .findings import PrintedLine, accuracy_in, axes_arrays, best_model, gradient_model, printed_lines, test_images
+from .findings import (
+    MAX_RECOMPUTED,
+    PrintedLine,
+    accuracy_in,
+    axes_arrays,
+    best_model,
+    gradient_model,
+    printed_lines,
+    test_images,
+    within_time,
+)
 
 EPSILON_WORDS = re.compile(r"eps|ε|fgsm|adversar", re.IGNORECASE)
 EPSILON = re.compile(r"(?:eps(?:ilon)?|ε)\s*[=:]?\s*(\d*\.?\d+(?:e-?\d+)?)", re.IGNORECASE)
@@ -70,7 +80,10 @@ def _mistakes(ctx, epsilon: float) -> list[tuple[str, float]]:
         ("no clamping to the valid pixel range [0, 1]", {"bounds": None}),
         ("the model left in training mode (dropout or batch norm active)", {"train_mode": True}),
     ]
-    readings = [(name, fgsm_accuracy(model, test.images, test.labels, epsilon, **options)) for name, options in found]
+    readings = []
+    for name, options in found:
+        within_time(ctx)
+        readings.append((name, fgsm_accuracy(model, test.images, test.labels, epsilon, **options)))
     scaling = best_model(ctx).scaling
     if scaling.mean != 0.0 or scaling.std != 1.0:
         normalised = DifferentiableClassifier(model.model, AS_GIVEN, model.classes)
@@ -87,6 +100,7 @@ def _mistakes(ctx, epsilon: float) -> list[tuple[str, float]]:
 def recompute(ctx, attack: StatedAttack) -> Recomputed:
     model = gradient_model(ctx)
     test = test_images(ctx)
+    within_time(ctx)
     reading = Recomputed(attack, fgsm_accuracy(model, test.images, test.labels, attack.epsilon))
     if reading.agrees:
         return reading
@@ -97,7 +111,9 @@ def recompute(ctx, attack: StatedAttack) -> Recomputed:
 
 
 def recomputed(ctx) -> list[Recomputed]:
-    return ctx.remember("attacks_recomputed", lambda: [recompute(ctx, attack) for attack in stated_attacks(ctx)])
+    return ctx.remember(
+        "attacks_recomputed", lambda: [recompute(ctx, attack) for attack in stated_attacks(ctx)[:MAX_RECOMPUTED]]
+    )
 
 
 def shown_epsilons(ctx) -> dict[float, Figure]:

@@ -48,7 +48,12 @@ COMMON_SIZES = (64, 128, 224, 96, 32, 112, 150, 160, 256, 100, 120, 180, 200)
 MAX_SIZES_TRIED = 6  # input sizes tried before the notebook is said to hold no classifier
 RESIZE_CALL = re.compile(r"Resize\(\s*\(?\s*(\d{2,3})\b")
 SIZE_CONSTANT = re.compile(r"^[ \t]*\w*(?:SIZE|DIM|RES)\w*[ \t]*=[ \t]*\(?(\d{2,3})\b", re.IGNORECASE | re.MULTILINE)
-SIZES = range(16, 513)
+SIZES = range(16, 225)  # bounds the grader's copies: 2,002 photos at 224 px are 1.2 GB as floats
+INDEX_SIZE = 64  # the size at which every dataset image is decoded for the thumbnail index
+MIN_TEST_IMAGES = 100
+MIN_CLASS_SHARE = 0.3  # of the test images, for each class: the dataset is half cats, half dogs
+MIN_SPREAD = 1e-6  # of a model's scores across the test images: below it, the output ignores the input
+MAX_RECOMPUTED = 8  # printed masks or epsilons recomputed
 THUMBNAIL = 16  # pixels a side at which figures' photos are looked up among the dataset's images
 PHOTO_MATCH = 0.9  # correlation with a dataset image at which a plotted photo is that image
 MAX_OUTPUT_LINES = 2_000  # printed lines of one cell read for numbers
@@ -150,9 +155,29 @@ def test_images(ctx) -> TestImages:
                 f"the dataset: {finding.describe()}), so the model could not be measured on them"
             )
         images, labels = load_images(ctx.data, list(test.indices), found.size)
-        return TestImages(images, labels, f"the notebook's test set `{test.name}` ({len(test.indices):,} images)")
+        loaded = TestImages(images, labels, f"the notebook's test set `{test.name}` ({len(test.indices):,} images)")
+        problem = unrepresentative(labels)
+        if problem:
+            cats = int((labels == 0).sum())
+            raise CheckFailed(
+                f"{loaded.where} {problem}, so numbers measured on it say nothing about the model",
+                expected=f"{MIN_TEST_IMAGES} or more held-out images, each class {MIN_CLASS_SHARE:.0%} of them or more",
+                found=f"{len(labels):,} images, {cats:,} cats and {len(labels) - cats:,} dogs",
+            )
+        return loaded
 
     return ctx.remember("test_images", load)
+
+
+def unrepresentative(labels: torch.Tensor) -> str | None:
+    """Why a test set of these labels cannot stand for the data (too few images, a class nearly
+    missing), or None."""
+    if len(labels) < MIN_TEST_IMAGES:
+        return f"holds only {len(labels)} images"
+    share = float((labels == 0).float().mean())
+    if min(share, 1 - share) < MIN_CLASS_SHARE:
+        return f"is {max(share, 1 - share):.0%} one class"
+    return None
 
 
 def measured(ctx) -> list[Measured]:
@@ -166,6 +191,11 @@ def measured(ctx) -> list[Measured]:
         return measure_classifiers(ctx.student, found.models, test.images, test.labels, ScalingChoice(probe=None))
 
     return ctx.remember("measured", measure)
+
+
+def within_time(ctx) -> None:
+    """Stop a check whose recomputations have used up the submission's grading time."""
+    ctx.student.session.ensure_time()
 
 
 def best_model(ctx) -> Measured:
@@ -192,15 +222,24 @@ def gradient_model(ctx) -> DifferentiableClassifier:
             f"{best.model.where} could not be exported ({best.model.refused}), so the grader cannot recompute "
             "gradients through it; a TA compares the notebook's numbers and maps by eye"
         )
-    return DifferentiableClassifier(best.model.rebuilt, best.scaling, 2)
+    model = DifferentiableClassifier(best.model.rebuilt, best.scaling, 2)
+    with torch.no_grad():
+        scores = model(test_images(ctx).images)
+    if float((scores[:, 1] - scores[:, 0]).std()) < MIN_SPREAD:
+        raise CheckFailed(
+            f"{best.model.where} gives every test image the same scores: its output does not depend on its input, "
+            "so recomputing an explanation or an attack on it says nothing",
+            expected="a model whose scores change with the image",
+            found=f"scores {scores[0].tolist()} for all {len(scores)} test images",
+        )
+    return model
 
 
 def dataset_index(ctx) -> ImageIndex:
     """Every dataset image as a thumbnail, to look plotted photos up in."""
 
     def build() -> ImageIndex:
-        size = classifiers(ctx).size or COMMON_SIZES[0]
-        images, _ = load_images(ctx.data, range(len(canonical_files(ctx))), size)
+        images, _ = load_images(ctx.data, range(len(canonical_files(ctx))), INDEX_SIZE)
         return ImageIndex(images, thumbnail=THUMBNAIL)
 
     return ctx.remember("dataset_index", build)

@@ -18,7 +18,7 @@ from checks.finders.figures import Figure, plot_axes, plot_title
 from checks.grading.reference_figures import Panel
 from reference.catsdogs_xai import conv_layers, grad_cam_maps
 
-from .findings import axes_arrays, classifiers, grader_images, gradient_model, shown_image
+from .findings import axes_arrays, classifiers, grader_images, gradient_model, shown_image, within_time
 
 CAM_WORDS = re.compile(r"cam|grad|heat|saliency|attribution|overlay", re.IGNORECASE)
 OTHER_METHOD_WORDS = re.compile(r"occlu|mask|patch|sensitiv|eps|fgsm|adversar", re.IGNORECASE)
@@ -147,23 +147,41 @@ def _kept_negatives(heatmap: np.ndarray) -> bool:
     return finite.size > 0 and float(finite.min()) < -NEGATIVE_SHARE * float(np.abs(finite).max())
 
 
-def judge(ctx, overlay: Overlay) -> Judged:
+def located(ctx) -> list[Judged]:
+    """Each overlay with the dataset image it shows and the layer its title names (among the
+    convolutions of the notebook's classifiers), nothing recomputed yet."""
+
+    def locate() -> list[Judged]:
+        names = list(dict.fromkeys(name for model in classifiers(ctx).models for name in conv_names(model)))
+        return [
+            Judged(overlay, shown_image(ctx, overlay.photo), titled_layer(overlay.title, names))
+            for overlay in overlays(ctx)
+        ]
+
+    return ctx.remember("gradcam_located", locate)
+
+
+def conv_names(model) -> list[str]:
+    return [layer["name"] for layer in model.description["layers"] if layer["type"] == "Conv2d"]
+
+
+def recompute(ctx, item: Judged) -> Judged:
+    """The overlay's map against the grader's Grad-CAM of the same image and layer, with the
+    variants that name a mistake when they differ."""
     model = gradient_model(ctx)
     layers = dict(conv_layers(model.model))
-    image = shown_image(ctx, overlay.photo)
-    layer = titled_layer(overlay.title, list(layers))
-    if image is None or layer is None or overlay.heatmap is None:
-        return Judged(overlay, image, layer)
+    if item.layer not in layers:
+        return Judged(item.overlay, item.image, None)
+    overlay, layer = item.overlay, item.layer
     size = classifiers(ctx).size
-    x = grader_images(ctx, [image])
+    within_time(ctx)
+    x = grader_images(ctx, [item.image])
     with torch.no_grad():
         predicted = int(model(x).argmax(dim=1))
     student = _resized(overlay.heatmap, size)
     maps = {
-        Variant(name, relu, own): grad_cam_maps(model, layers[name], x, predicted if own else 1 - predicted, relu=relu)[
-            0
-        ]
-        for name, relu, own in product(layers, (True, False), (True, False))
+        Variant(name, relu, own): grad_cam_maps(model, module, x, predicted if own else 1 - predicted, relu=relu)[0]
+        for (name, module), relu, own in product(layers.items(), (True, False), (True, False))
     }
     expected = Variant(layer, True, True)
     agreement = correlation(student, maps[expected])
@@ -179,11 +197,13 @@ def judge(ctx, overlay: Overlay) -> Judged:
         causes = [NO_RELU]
     if causes and overlay.heatmap.shape[0] < size and overlay.heatmap.shape[0] == overlay.heatmap.shape[1]:
         causes.append(f"the heatmap is {overlay.heatmap.shape[0]} x {overlay.heatmap.shape[1]}, not upsampled")
-    return Judged(overlay, image, layer, agreement, tuple(causes), maps[expected])
+    return Judged(overlay, item.image, layer, agreement, tuple(causes), maps[expected])
 
 
 def judged_overlays(ctx) -> list[Judged]:
-    return ctx.remember("gradcam_judged", lambda: [judge(ctx, overlay) for overlay in overlays(ctx)])
+    return ctx.remember(
+        "gradcam_judged", lambda: [recompute(ctx, item) if item.judged else item for item in located(ctx)]
+    )
 
 
 def show_beside(ctx, judged: list[Judged]) -> None:

@@ -12,7 +12,17 @@ import torch
 from checks.finders.figures import Figure, plot_axes, plot_title
 from reference.catsdogs_xai import masked_accuracy
 
-from .findings import PrintedLine, accuracy_in, axes_arrays, best_model, gradient_model, printed_lines, test_images
+from .findings import (
+    MAX_RECOMPUTED,
+    PrintedLine,
+    accuracy_in,
+    axes_arrays,
+    best_model,
+    gradient_model,
+    printed_lines,
+    test_images,
+    within_time,
+)
 
 MASK_WORDS = re.compile(r"occlu|mask|patch", re.IGNORECASE)
 HEATMAP_WORDS = re.compile(r"occlu|mask|patch|sensitiv", re.IGNORECASE)
@@ -110,6 +120,7 @@ def recompute(ctx, mask: StatedMask) -> Recomputed:
         for (place, top, left), (fill_name, fill) in (
             (position, fill) for position in _positions(size, mask.patch) for fill in _fills(ctx, mask.fill)
         ):
+            within_time(ctx)
             accuracy = masked_accuracy(model, test.images, test.labels, mask.patch, fill, top, left)
             readings.append((abs(accuracy - mask.accuracy), accuracy, f"{place}, {fill_name}"))
     _, accuracy, how = min(readings)
@@ -117,7 +128,9 @@ def recompute(ctx, mask: StatedMask) -> Recomputed:
 
 
 def recomputed(ctx) -> list[Recomputed]:
-    return ctx.remember("masks_recomputed", lambda: [recompute(ctx, mask) for mask in stated_masks(ctx)])
+    return ctx.remember(
+        "masks_recomputed", lambda: [recompute(ctx, mask) for mask in stated_masks(ctx)[:MAX_RECOMPUTED]]
+    )
 
 
 def heatmaps(ctx) -> list[tuple[Figure, str]]:
