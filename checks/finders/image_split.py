@@ -209,16 +209,20 @@ def _other_training_overlaps(
     """A sentence for each record named for training, other than the training set chosen, that holds
     test images: a loader over all the data trains on the test set whatever subset is named train_ds.
     The whole data kept under a training name (``dataset['train']``, the hub's one split) is no
-    training set unless a DataLoader reads it."""
+    training set unless a DataLoader reads it; another name for the chosen training set's images
+    (its loader) says nothing new."""
     test = parts.get("test")
     if test is None or test.indices is None:
         return []
     held_out = set(test.indices)
+    trained = _images(chosen["train"], canonical) if "train" in chosen else frozenset()
     sentences = []
     for record in records:
         if _role(record["name"])[0] != "train" or record is chosen.get("train"):
             continue
         images = _images(record, canonical)
+        if images == trained:
+            continue
         if len(images) >= len(canonical) and record.get("via") != "DataLoader":
             continue
         shared = len(images & held_out)

@@ -76,7 +76,10 @@ def test_each_planted_difference_costs_its_task_and_names_the_cause(catsdogs_gra
 
     leaked = results[CD_TEST_FROM_TRAIN]
     assert differing_tasks(leaked, correct) == {"1"}
-    assert "shares 211 of its 211 images with the training set" in checks_of(leaked)["data_split"]["message"]
+    assert checks_of(leaked)["data_split"]["message"] == (
+        "the test set (test_loader) shares 211 of its 211 images with the training set (train_loader): "
+        "it was drawn from the training images"
+    )
 
 
 @pytest.fixture(scope="module")
