@@ -173,6 +173,8 @@ def ends_in_sigmoid(model: nn.Module) -> bool | None:
     modules = dict(model.named_modules())
     output = next(node for node in model.graph.nodes if node.op == "output")
     last = output.args[0]
+    while isinstance(last, torch.fx.Node) and _reshapes(last, modules) and last.args:
+        last = last.args[0]
     if not isinstance(last, torch.fx.Node):
         return False
     return (
@@ -180,6 +182,20 @@ def ends_in_sigmoid(model: nn.Module) -> bool | None:
         or (last.op == "call_method" and last.target == "sigmoid")
         or (last.op == "call_module" and isinstance(modules.get(str(last.target)), nn.Sigmoid))
     )
+
+
+RESHAPES = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "float", "to"}
+
+
+def _reshapes(node: torch.fx.Node, modules: dict[str, nn.Module]) -> bool:
+    """Whether a graph node only reshapes (or indexes) the value it is given, so a sigmoid before it
+    still makes the model's output a probability."""
+    if node.op == "call_method":
+        return node.target in RESHAPES
+    if node.op == "call_function":
+        name = getattr(node.target, "__name__", "")
+        return name in RESHAPES or name == "getitem"
+    return node.op == "call_module" and isinstance(modules.get(str(node.target)), (nn.Flatten, nn.Identity))
 
 
 def _two_class_logits(score: torch.Tensor, probability: bool | None) -> torch.Tensor:

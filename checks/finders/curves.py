@@ -14,11 +14,18 @@ CurveKinds = dict[str, Callable[[str], bool]]
 
 
 def curve_kinds(figure: Figure, axes: Axes, line: dict, kinds: CurveKinds) -> list[str]:
-    """What a plotted line is, by its legend label, else by its panel's title; with the y label."""
-    label = line["label"]
-    own = label if label and not label.startswith("_") else f"{axes['title']} {figure['suptitle']}"
-    text = f"{own} {axes['ylabel']}".lower()
-    return [kind for kind, matches in kinds.items() if matches(text)] if len(line["y"]) >= 2 else []
+    """What a plotted line is, by its legend label, else by its panel's title; with the y label. A
+    label that names no kind ("Training" in a panel titled "Loss") is read with the title too."""
+    if len(line["y"]) < 2:
+        return []
+    label = line["label"] if line["label"] and not line["label"].startswith("_") else ""
+    titles = f"{axes['title']} {figure['suptitle']}"
+    for own in (label or titles, f"{label} {titles}"):
+        text = f"{own} {axes['ylabel']}".lower()
+        found = [kind for kind, matches in kinds.items() if matches(text)]
+        if found:
+            return found
+    return []
 
 
 @dataclass(frozen=True)

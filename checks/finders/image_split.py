@@ -80,6 +80,7 @@ class ImageSplit:
     validation: SplitPart | None = None
     test: SplitPart | None = None
     problems: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # parts whose images could not be told: for a TA, not wrong
 
     @property
     def correct(self) -> bool:
@@ -142,12 +143,15 @@ def _choose(records: list[dict[str, Any]], canonical: list[str]) -> dict[str, di
     return {role: chosen[role] for role in ROLES if role in chosen}
 
 
-def _part(role: str, record: dict[str, Any], canonical: list[str], problems: list[str]) -> SplitPart:
-    """The role's record with its images matched, noting in ``problems`` what could not be matched."""
+def _part(
+    role: str, record: dict[str, Any], canonical: list[str], problems: list[str], unknown: list[str]
+) -> SplitPart:
+    """The role's record with its images matched, noting in ``problems`` what could not be matched
+    and in ``unknown`` a part whose items read no file the probe could see."""
     what = f"the {ROLE_TEXT[role]} ({record['name']})"
     files = record.get("files")
     if files is None:
-        problems.append(f"which images {what} holds could not be told: the probe found no image file its items read")
+        unknown.append(f"which images {what} holds could not be told: the probe found no image file its items read")
         return SplitPart(record["name"], record["length"], None)
     matched, unmatched = canonical_indices(files, canonical)
     indices = list(dict.fromkeys(matched))
@@ -189,8 +193,9 @@ def judge_image_split(records: list[dict[str, Any]], canonical: list[str]) -> Im
     images each holds: a test set, disjoint from the training and validation sets, and a
     validation set (where there is one) disjoint from the training set."""
     problems: list[str] = []
+    unknown: list[str] = []
     chosen = _choose(records, canonical)
-    parts = {role: _part(role, record, canonical, problems) for role, record in chosen.items()}
+    parts = {role: _part(role, record, canonical, problems, unknown) for role, record in chosen.items()}
     for role in ("train", "test"):
         if role not in parts:
             problems.append(f"no {ROLE_TEXT[role]} was found (no dataset or DataLoader named for it, like {role}_ds)")
@@ -200,7 +205,7 @@ def judge_image_split(records: list[dict[str, Any]], canonical: list[str]) -> Im
             if sentence:
                 problems.append(sentence)
     problems.extend(_other_training_overlaps(records, chosen, parts, canonical))
-    return ImageSplit(parts.get("train"), parts.get("validation"), parts.get("test"), problems)
+    return ImageSplit(parts.get("train"), parts.get("validation"), parts.get("test"), problems, unknown)
 
 
 def _other_training_overlaps(

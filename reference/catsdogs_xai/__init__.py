@@ -1,7 +1,15 @@
 """Reference solution of the cats-vs-dogs XAI assignment (a small CNN explained with Grad-CAM and
 occlusion, attacked with FGSM)."""
 
-from reference.catsdogs_xai.data import IMAGE_SIZE, Split, image_count, load_images, load_split, split_indices
+from reference.catsdogs_xai.data import (
+    IMAGE_SIZE,
+    Preprocessing,
+    Split,
+    image_count,
+    load_images,
+    load_split,
+    split_indices,
+)
 from reference.catsdogs_xai.explain import (
     fgsm_accuracy,
     fgsm_images,
@@ -27,6 +35,7 @@ __all__ = [
     "IMAGE_SIZE",
     "CatDogCNN",
     "History",
+    "Preprocessing",
     "Split",
     "TrainedModel",
     "TrainingRecipe",

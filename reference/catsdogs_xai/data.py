@@ -18,31 +18,56 @@ IMAGE_SIZE = 64
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
 
 
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a notebook turns a photo into its model's input before ToTensor: ``Resize((size, size))``
+    (bilinear, as torchvision does to a PIL image; ``bicubic`` is PIL's own ``image.resize`` default),
+    or, with ``shorter``, ``Resize(shorter)`` then ``CenterCrop(size)``."""
+
+    size: int = IMAGE_SIZE
+    shorter: int | None = None
+    bicubic: bool = False
+
+    def pixels(self, path: Path) -> np.ndarray:
+        resample = Image.Resampling.BICUBIC if self.bicubic else Image.Resampling.BILINEAR
+        with Image.open(path) as opened:
+            image = opened.convert("RGB")
+        if self.shorter is None:
+            return np.asarray(image.resize((self.size, self.size), resample))
+        width, height = image.size
+        resized = image.resize(
+            (self.shorter, int(self.shorter * height / width))
+            if width <= height
+            else (int(self.shorter * width / height), self.shorter),
+            resample,
+        )
+        left = int(round((resized.width - self.size) / 2.0))
+        top = int(round((resized.height - self.size) / 2.0))
+        return np.asarray(resized.crop((left, top, left + self.size, top + self.size)))
+
+
 @functools.lru_cache(maxsize=2)
-def _decoded(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _decoded(root: Path, preprocessing: Preprocessing) -> tuple[np.ndarray, np.ndarray]:
     """Every image as read-only uint8 (N, size, size, 3), decoded once per process: decoding the JPEGs
     takes seconds, and the checks ask for the same images many times."""
     data = DataDir(root)
     files = data.cats_vs_dogs_files()
-    images = np.stack([_resized_pixels(data.path(relative), size) for relative, _ in files])
+    images = np.stack([preprocessing.pixels(data.path(relative)) for relative, _ in files])
     labels = np.array([label for _, label in files], dtype=np.int64)
     images.flags.writeable = labels.flags.writeable = False
     return images, labels
-
-
-def _resized_pixels(path: Path, size: int) -> np.ndarray:
-    """PIL's bilinear resize of the RGB image, which is what torchvision's Resize does to a PIL image."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
 
 
 def image_count(data: DataDir) -> int:
     return len(data.cats_vs_dogs_files())
 
 
-def load_images(data: DataDir, indices: Sequence[int], size: int = IMAGE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images at these canonical indices as float32 (N, 3, size, size) in [0, 1], and int64 labels."""
-    pixels, labels = _decoded(data.root, size)
+def load_images(
+    data: DataDir, indices: Sequence[int], size: int = IMAGE_SIZE, preprocessing: Preprocessing | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images at these canonical indices as float32 (N, 3, size, size) in [0, 1], and int64 labels:
+    resized to a square, or as ``preprocessing`` says (which then gives the size)."""
+    pixels, labels = _decoded(data.root, preprocessing or Preprocessing(size))
     chosen = np.asarray(indices, dtype=np.int64)
     if chosen.size and (chosen.min() < 0 or chosen.max() >= len(pixels)):
         raise IndexError(f"image indices must lie in 0..{len(pixels) - 1}")

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from checks.assignments.catsdogs_xai.fgsm import _epsilon
-from checks.assignments.catsdogs_xai.findings import FIGURE_REPR
-from checks.assignments.catsdogs_xai.gradcam import correlation, titled_layer
+from checks.assignments.catsdogs_xai.findings import FIGURE_REPR, accuracy_in
+from checks.assignments.catsdogs_xai.gradcam import correlation, layer_outputs, titled_layer
 from checks.assignments.catsdogs_xai.occlusion import _fill, _patch
 
 LAYERS = ["conv1", "conv2", "conv3"]
@@ -23,6 +23,8 @@ LAYERS = ["conv1", "conv2", "conv3"]
         ("Grad-CAM features.3", None),
         ("Layer 7", None),
         ("Grad-CAM", None),
+        ("Grad-CAM Conv2d layer 3", "conv3"),
+        ("Grad-CAM of conv2.", "conv2"),
     ],
 )
 def test_a_panel_title_names_a_layer_by_its_name_or_its_position(title, layer):
@@ -32,6 +34,9 @@ def test_a_panel_title_names_a_layer_by_its_name_or_its_position(title, layer):
 def test_sequential_layer_names_are_matched_whole():
     assert titled_layer("Grad-CAM features.3", ["features.0", "features.3"]) == "features.3"
     assert titled_layer("Grad-CAM features.30", ["features.3", "features.30"]) == "features.30"
+    numbered = ["0", "3", "6"]
+    assert titled_layer("layer 3 (pred dog 0.61)", numbered) == "6", "a bare number is a position, not a name"
+    assert titled_layer("conv layer 2", numbered) == "3"
 
 
 def test_maps_are_compared_by_correlation_and_two_empty_maps_agree():
@@ -50,11 +55,13 @@ def test_maps_are_compared_by_correlation_and_two_empty_maps_agree():
         ("patch size = 24, black occluder -> accuracy 61.2%", 24, 0.0),
         ("Grey mask (32 x 32): accuracy 0.70", 32, 0.5),
         ("mask 16x8 accuracy 0.6", None, None),
+        ("Mask 2: patch size 24, fill 0.0 -> accuracy 0.62", 24, 0.0),
+        ("Occlusion (patch=16, image 64x64, black)", 16, 0.0),
     ],
 )
 def test_an_occlusion_line_gives_its_patch_and_fill(line, patch, fill):
     line = FIGURE_REPR.sub("", line)
-    assert (_patch(line), _fill(line)) == (patch, fill)
+    assert (_patch(line, image_size=64), _fill(line)) == (patch, fill)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +72,43 @@ def test_an_occlusion_line_gives_its_patch_and_fill(line, patch, fill):
         ("Epsilon 1e-2, accuracy 0.44", 0.01),
         ("ε = .05 accuracy 0.2", 0.05),
         ("adversarial accuracy 0.2", None),
+        ("eps = 8/255: accuracy 0.31", 8 / 255),
+        ("steps=1, eps=0.1, accuracy 0.2", 0.1),
     ],
 )
 def test_an_fgsm_line_gives_its_epsilon(line, epsilon):
     assert _epsilon(line) == epsilon
+
+
+@pytest.mark.parametrize(
+    ("line", "accuracy"),
+    [
+        ("FGSM eps=0.1: adversarial acc 0.05 (clean acc 0.72)", 0.05),
+        ("ε = 0.01: 38.87%", 0.3887),
+        ("Occlusion mask 16x16, fill 0.5, centred: test accuracy 0.6346", 0.6346),
+        ("eps 0.1", None),
+    ],
+)
+def test_a_line_states_its_accuracy_not_the_clean_one_beside_it(line, accuracy):
+    assert accuracy_in(line) == pytest.approx(accuracy) if accuracy is not None else accuracy_in(line) is None
+
+
+def test_a_convolution_owns_the_relu_and_pooling_its_output_goes_through_before_the_next():
+    model = torch.fx.symbolic_trace(
+        torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(4, 4, 3),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.LazyLinear(2),
+        )
+    )
+    assert [(name, conv) for name, conv, _ in layer_outputs(model)] == [
+        ("0", "0"),
+        ("1", "0"),
+        ("2", "0"),
+        ("3", "3"),
+        ("4", "3"),
+    ], "the flatten and the classifier belong to no convolution"

@@ -236,7 +236,7 @@ class RedLogit(nn.Module):
     def forward(self, x):
         logits = self.two(x)
         score = (logits[:, 1] - logits[:, 0])[:, None]
-        return torch.sigmoid(score) if self.sigmoid else score
+        return torch.sigmoid(score).squeeze(1) if self.sigmoid else score
 
 
 def test_a_two_class_model_with_one_score_per_image_is_found_only_when_the_spec_allows_it():

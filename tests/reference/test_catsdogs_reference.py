@@ -16,6 +16,7 @@ from torch import nn
 from checks.probe.standin import seeded_global_rng
 from reference.catsdogs_xai import (
     CatDogCNN,
+    Preprocessing,
     confusion,
     conv_layers,
     fgsm_accuracy,
@@ -75,6 +76,19 @@ def test_load_images_equals_torchvision_resize_and_to_tensor(data):
             assert (image - expected).abs().max() <= 1 / 255
             nearest = T.Compose([T.Resize((size, size), T.InterpolationMode.NEAREST), T.ToTensor()])(picture)
             assert (image - nearest).abs().max() > 1 / 255
+
+
+def test_other_preprocessings_equal_torchvision_and_pil_as_notebooks_call_them(data):
+    files = data.cats_vs_dogs_files()
+    cropped, _ = load_images(data, [5, 1500], preprocessing=Preprocessing(64, shorter=72))
+    bicubic, _ = load_images(data, [5, 1500], preprocessing=Preprocessing(64, bicubic=True))
+    square, _ = load_images(data, [5, 1500], 64)
+    for position, index in enumerate((5, 1500)):
+        picture = Image.open(data.path(files[index][0])).convert("RGB")
+        crop = T.Compose([T.Resize(72), T.CenterCrop(64), T.ToTensor()])(picture)
+        assert (cropped[position] - crop).abs().max() <= 1 / 255
+        assert (bicubic[position] - T.ToTensor()(picture.resize((64, 64)))).abs().max() <= 1 / 255
+        assert (square[position] - crop).abs().max() > 0.1, "a centre crop is not the squashed photo"
 
 
 def test_load_images_hands_out_copies_and_refuses_missing_rows(data):

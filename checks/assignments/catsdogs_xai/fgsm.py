@@ -26,7 +26,9 @@ from .findings import (
 )
 
 EPSILON_WORDS = re.compile(r"eps|ε|fgsm|adversar", re.IGNORECASE)
-EPSILON = re.compile(r"(?:eps(?:ilon)?|ε)\s*[=:]?\s*(\d*\.?\d+(?:e-?\d+)?)", re.IGNORECASE)
+EPSILON = re.compile(
+    r"(?<![a-z])(?:eps(?:ilon)?|ε)\s*[=:]?\s*(?:(\d+)\s*/\s*(\d+)(?![\d.])|(\d*\.?\d+(?:e-?\d+)?))", re.IGNORECASE
+)
 TOLERANCE = 0.005  # eval mode is deterministic and the images are the notebook's own: only rounding differs
 EPSILONS_ASKED = 3
 
@@ -39,10 +41,14 @@ class StatedAttack:
 
 
 def _epsilon(text: str) -> float | None:
+    """The epsilon a line or title states: a number, or a fraction such as 8/255."""
     match = EPSILON.search(text)
+    if match is None:
+        return None
+    numerator, denominator, number = match.groups()
     try:
-        return float(match.group(1)) if match else None
-    except ValueError:
+        return int(numerator) / int(denominator) if denominator and int(denominator) else float(number)
+    except (TypeError, ValueError):
         return None
 
 
@@ -108,6 +114,11 @@ def recompute(ctx, attack: StatedAttack) -> Recomputed:
     if abs(accuracy - attack.accuracy) <= TOLERANCE:
         return Recomputed(attack, reading.accuracy, mistake, accuracy)
     return reading
+
+
+def unread_lines(ctx) -> list[PrintedLine]:
+    """Lines about FGSM that state no epsilon with an accuracy the grader could read."""
+    return [line for line in printed_lines(ctx, EPSILON_WORDS) if not (_epsilon(line.text) and accuracy_in(line.text))]
 
 
 def recomputed(ctx) -> list[Recomputed]:

@@ -36,7 +36,7 @@ from checks.finders.image_split import ImageSplit, judge_image_split
 from checks.finders.printed_output import cell_output_text
 from checks.finders.stated_numbers import stated_accuracies
 from checks.grading.check_api import CheckFailed, NeedsTA
-from reference.catsdogs_xai import load_images
+from reference.catsdogs_xai import Preprocessing, load_images
 
 RGB_SCALINGS = (
     TO_TENSOR,
@@ -45,9 +45,17 @@ RGB_SCALINGS = (
     InputScaling("pixel values 0-255", 0.0, 1 / 255),
 )
 COMMON_SIZES = (64, 128, 224, 96, 32, 112, 150, 160, 256, 100, 120, 180, 200)
-MAX_SIZES_TRIED = 6  # input sizes tried before the notebook is said to hold no classifier
-RESIZE_CALL = re.compile(r"Resize\(\s*\(?\s*(\d{2,3})\b")
-SIZE_CONSTANT = re.compile(r"^[ \t]*\w*(?:SIZE|DIM|RES)\w*[ \t]*=[ \t]*\(?(\d{2,3})\b", re.IGNORECASE | re.MULTILINE)
+MAX_SIZES_TRIED = 8  # input sizes tried before the notebook is said to hold no classifier
+RESIZE_CALL = re.compile(r"(?:Resize|CenterCrop|RandomResizedCrop|resize)\(\s*(?:size\s*=\s*)?[(\[]?\s*(\d{2,3})\b")
+SIZE_CONSTANT = re.compile(
+    r"^[ \t]*(?!\w*(?:BATCH|HIDDEN|EMBED|FEATURE|CHANNEL|LATENT))\w*(?:IMG|IMAGE|INPUT|PIXEL|SIZE|RES)\w*"
+    r"[ \t]*=[ \t]*[(\[]?(\d{2,3})\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+CENTER_CROP = re.compile(r"CenterCrop\(\s*(?:size\s*=\s*)?[(\[]?\s*(\d{2,3})\b")
+RESIZE_SHORTER = re.compile(r"\bResize\(\s*(?:size\s*=\s*)?(\d{2,3})\s*[,)]")
+TORCHVISION_RESIZE = re.compile(r"\bResize\(")
+PIL_RESIZE = re.compile(r"\.resize\(\s*\(\s*\d{2,3}\s*,\s*\d{2,3}\s*\)")
 SIZES = range(16, 225)  # bounds the grader's copies: 2,002 photos at 224 px are 1.2 GB as floats
 INDEX_SIZE = 64  # the size at which every dataset image is decoded for the thumbnail index
 MIN_TEST_IMAGES = 100
@@ -57,6 +65,8 @@ MAX_RECOMPUTED = 8  # printed masks or epsilons recomputed
 THUMBNAIL = 16  # pixels a side at which figures' photos are looked up among the dataset's images
 PHOTO_MATCH = 0.9  # correlation with a dataset image at which a plotted photo is that image
 MAX_OUTPUT_LINES = 2_000  # printed lines of one cell read for numbers
+CLEAN_CLAIM = re.compile(r"\(?\b(?:clean|original|baseline|unattacked)\b[^)\n;]*\)?", re.IGNORECASE)
+PERCENTAGE = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)\s*%")
 FIGURE_REPR = re.compile(r"<Figure size [^>]{0,80}>")  # a displayed figure's text, run into the next printed line
 
 
@@ -65,14 +75,10 @@ def code_cells(ctx) -> list[str]:
 
 
 def input_sizes(ctx) -> list[int]:
-    """The image sizes the notebook's model may take, likeliest first: what its code resizes to,
-    the square colour images its figures show, then the sizes such notebooks use."""
-    written = Counter(
-        int(size)
-        for source in code_cells(ctx)
-        for pattern in (RESIZE_CALL, SIZE_CONSTANT)
-        for size in pattern.findall(source)
-    )
+    """The image sizes the notebook's model may take, likeliest first: what its code resizes or crops
+    to, the square colour images its figures show, its size constants (``IMG_SIZE = 64``, never a
+    batch or hidden size), then the sizes such notebooks use."""
+    written = Counter(int(size) for source in code_cells(ctx) for size in RESIZE_CALL.findall(source))
     shown = Counter(
         tuple(image["shape"])[0]
         for figure in ctx.figures
@@ -80,8 +86,20 @@ def input_sizes(ctx) -> list[int]:
         for image in axes["images"]
         if len(image["shape"]) == 3 and image["shape"][0] == image["shape"][1] and image["shape"][2] in (3, 4)
     )
-    ordered = [size for size, _ in written.most_common()] + [size for size, _ in shown.most_common()]
+    constants = Counter(int(size) for source in code_cells(ctx) for size in SIZE_CONSTANT.findall(source))
+    ordered = [size for counts in (written, shown, constants) for size, _ in counts.most_common()]
     return list(dict.fromkeys(size for size in [*ordered, *COMMON_SIZES] if size in SIZES))
+
+
+def preprocessing(ctx) -> Preprocessing:
+    """How the notebook's code makes its model's input, at the size the model was found to take:
+    ``Resize(R)`` + ``CenterCrop(size)``, PIL's own ``image.resize`` (bicubic), else ``Resize((size, size))``."""
+    size = classifiers(ctx).size or COMMON_SIZES[0]
+    code = "\n".join(code_cells(ctx))
+    crop, shorter = CENTER_CROP.search(code), RESIZE_SHORTER.search(code)
+    if crop and shorter and int(crop.group(1)) == size and int(shorter.group(1)) >= size:
+        return Preprocessing(size, shorter=int(shorter.group(1)))
+    return Preprocessing(size, bicubic=bool(PIL_RESIZE.search(code)) and not TORCHVISION_RESIZE.search(code))
 
 
 def spec_at(size: int) -> InputSpec:
@@ -154,7 +172,7 @@ def test_images(ctx) -> TestImages:
                 "the grader could not tell which images the notebook's test set holds (no test set reads files of "
                 f"the dataset: {finding.describe()}), so the model could not be measured on them"
             )
-        images, labels = load_images(ctx.data, list(test.indices), found.size)
+        images, labels = load_images(ctx.data, list(test.indices), preprocessing=preprocessing(ctx))
         loaded = TestImages(images, labels, f"the notebook's test set `{test.name}` ({len(test.indices):,} images)")
         problem = unrepresentative(labels)
         if problem:
@@ -254,7 +272,7 @@ def shown_image(ctx, array: np.ndarray) -> int | None:
 
 def grader_images(ctx, indices: list[int]) -> torch.Tensor:
     """The grader's copies of dataset images at the model's input size."""
-    images, _ = load_images(ctx.data, indices, classifiers(ctx).size)
+    images, _ = load_images(ctx.data, indices, preprocessing=preprocessing(ctx))
     return images
 
 
@@ -290,6 +308,11 @@ def printed_lines(ctx, words: re.Pattern[str]) -> list[PrintedLine]:
 
 
 def accuracy_in(line: str) -> float | None:
-    """The accuracy a printed line states, as a fraction."""
-    claims = stated_accuracies(line)
-    return claims[-1].percent / 100 if claims else None
+    """The accuracy a printed line states, as a fraction: the first accuracy claim once a clean
+    (unattacked, unoccluded) accuracy beside it is set aside, else the last percentage on the line."""
+    kept = CLEAN_CLAIM.sub("", line)
+    claims = stated_accuracies(kept)
+    if claims:
+        return claims[0].percent / 100
+    percentages = PERCENTAGE.findall(kept)
+    return float(percentages[-1]) / 100 if percentages else None

@@ -13,16 +13,26 @@ from itertools import product
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from checks.finders.figures import Figure, plot_axes, plot_title
 from checks.grading.reference_figures import Panel
 from reference.catsdogs_xai import conv_layers, grad_cam_maps
 
-from .findings import axes_arrays, classifiers, grader_images, gradient_model, shown_image, within_time
+from .findings import (
+    axes_arrays,
+    canonical_files,
+    classifiers,
+    grader_images,
+    gradient_model,
+    shown_image,
+    within_time,
+)
 
 CAM_WORDS = re.compile(r"cam|grad|heat|saliency|attribution|overlay", re.IGNORECASE)
 OTHER_METHOD_WORDS = re.compile(r"occlu|mask|patch|sensitiv|eps|fgsm|adversar", re.IGNORECASE)
-LAYER_ORDINAL = re.compile(r"(?:layer|conv\w*|block)\s*[-_#]?\s*(\d+)", re.IGNORECASE)
+LAYER_ORDINAL = re.compile(r"(?:layer|block|conv(?:olution(?:al)?)?)\s*[-_#]?\s*(\d+)(?![\w.])", re.IGNORECASE)
+TOKEN = re.compile(r"[\w.\-]+")
 AGREEMENT = 0.8  # correlation of the student's map with the grader's, after resizing
 NEGATIVE_SHARE = 0.05  # a map whose minimum is below this share of its largest magnitude kept negative values
 FLAT = 1e-6  # a map whose spread is below this share of its largest value shows nothing
@@ -66,16 +76,17 @@ def overlays(ctx) -> list[Overlay]:
 
 
 def _squashed(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+    return re.sub(r"[^a-z0-9.]", "", text.lower())
 
 
 def titled_layer(title: str, names: list[str]) -> str | None:
-    """The convolution a panel's title names: by its name in the model (``conv2``, ``features.3``),
-    else by its position ("layer 2", "Conv 2")."""
-    squashed = _squashed(title)
-    for name in sorted(names, key=len, reverse=True):
-        if _squashed(name) and _squashed(name) in squashed:
-            return name
+    """The convolution a panel's title names: by its name in the model, a whole word of the title
+    (``conv2``, ``Conv_2``, ``features.3``; a bare number such as a Sequential's ``3`` is no name),
+    else by its position ("layer 2", "Conv 2", never the 2 of "Conv2d")."""
+    words = {_squashed(word).strip(".") for word in TOKEN.findall(title)}
+    named = [name for name in names if not name.isdigit() and _squashed(name) in words]
+    if named:
+        return max(named, key=len)
     ordinal = LAYER_ORDINAL.search(title)
     if ordinal and 1 <= int(ordinal.group(1)) <= len(names):
         return names[int(ordinal.group(1)) - 1]
@@ -96,16 +107,48 @@ def correlation(first: torch.Tensor, second: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class Variant:
-    layer: str
+    layer: str  # a convolution, or a module its output goes through before the next one (its ReLU, pool)
+    of: str  # the convolution that layer belongs to
     relu: bool
     own_class: bool  # the model's predicted class, as Grad-CAM explains by default
 
-    def differences(self, titled: str) -> list[str]:
+    def differences(self, titled: str, truth_differs: bool) -> list[str]:
+        """The mistakes this variant stands for; the other class is no mistake when it is the true label."""
         return [
-            *([f"computed on {self.layer}, not on {titled} as titled"] if self.layer != titled else []),
+            *([f"computed on {self.of}, not on {titled} as titled"] if self.of != titled else []),
             *([NO_RELU] if not self.relu else []),
-            *(["gradients of the other class than the one predicted"] if not self.own_class else []),
+            *(
+                ["gradients of a class that is neither predicted nor true"]
+                if not (self.own_class or truth_differs)
+                else []
+            ),
         ]
+
+
+AFTER_CONV = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.Dropout, nn.Dropout2d)
+
+
+def layer_outputs(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
+    """(module, convolution it belongs to, module) for each convolution and the ReLU, batch norm, pooling
+    or dropout modules its output goes through before the next convolution, in forward order: a student
+    may hook any of them and still explain that convolution."""
+    modules = dict(model.named_modules())
+    called = (
+        [str(node.target) for node in model.graph.nodes if node.op == "call_module"]
+        if isinstance(model, torch.fx.GraphModule)
+        else [name for name, _ in conv_layers(model)]
+    )
+    found, current = [], None
+    for name in called:
+        module = modules.get(name)
+        if isinstance(module, nn.Conv2d):
+            current = name
+            found.append((name, name, module))
+        elif current is not None and isinstance(module, AFTER_CONV):
+            found.append((name, current, module))
+        elif current is not None:
+            current = None
+    return found
 
 
 @dataclass(frozen=True)
@@ -166,11 +209,12 @@ def conv_names(model) -> list[str]:
 
 
 def recompute(ctx, item: Judged) -> Judged:
-    """The overlay's map against the grader's Grad-CAM of the same image and layer, with the
-    variants that name a mistake when they differ."""
+    """The overlay's map against the grader's Grad-CAM of the same image and layer (its convolution,
+    or a ReLU or pooling after it; the predicted class, or the true one), with the variants that
+    name a mistake when they differ."""
     model = gradient_model(ctx)
-    layers = dict(conv_layers(model.model))
-    if item.layer not in layers:
+    outputs = layer_outputs(model.model)
+    if item.layer not in {conv for _, conv, _ in outputs}:
         return Judged(item.overlay, item.image, None)
     overlay, layer = item.overlay, item.layer
     size = classifiers(ctx).size
@@ -178,26 +222,32 @@ def recompute(ctx, item: Judged) -> Judged:
     x = grader_images(ctx, [item.image])
     with torch.no_grad():
         predicted = int(model(x).argmax(dim=1))
+    truth_differs = canonical_files(ctx)[item.image][1] != predicted
     student = _resized(overlay.heatmap, size)
     maps = {
-        Variant(name, relu, own): grad_cam_maps(model, module, x, predicted if own else 1 - predicted, relu=relu)[0]
-        for (name, module), relu, own in product(layers.items(), (True, False), (True, False))
+        Variant(name, conv, relu, own): grad_cam_maps(model, module, x, predicted if own else 1 - predicted, relu=relu)[
+            0
+        ]
+        for (name, conv, module), relu, own in product(outputs, (True, False), (True, False))
     }
-    expected = Variant(layer, True, True)
-    agreement = correlation(student, maps[expected])
+    scored = {variant: correlation(student, grader) for variant, grader in maps.items()}
+    accepted = [
+        variant for variant in maps if variant.of == layer and variant.relu and (variant.own_class or truth_differs)
+    ]
+    best = max(accepted, key=scored.get)
+    agreement = scored[best]
     causes: list[str] = []
     if agreement < AGREEMENT:
-        scored = {variant: correlation(student, grader) for variant, grader in maps.items()}
         closest = max(scored, key=scored.get)
-        if closest != expected and scored[closest] >= AGREEMENT:
-            causes = closest.differences(layer)
+        if scored[closest] >= AGREEMENT:
+            causes = closest.differences(layer, truth_differs)
         else:
             causes = [f"it resembles none of the Grad-CAM variants of this model (best {scored[closest]:.2f})"]
     elif _kept_negatives(overlay.heatmap):
         causes = [NO_RELU]
     if causes and overlay.heatmap.shape[0] < size and overlay.heatmap.shape[0] == overlay.heatmap.shape[1]:
         causes.append(f"the heatmap is {overlay.heatmap.shape[0]} x {overlay.heatmap.shape[1]}, not upsampled")
-    return Judged(overlay, item.image, layer, agreement, tuple(causes), maps[expected])
+    return Judged(overlay, item.image, layer, agreement, tuple(causes), maps[best])
 
 
 def judged_overlays(ctx) -> list[Judged]:

@@ -18,6 +18,7 @@ from .findings import (
     accuracy_in,
     axes_arrays,
     best_model,
+    classifiers,
     gradient_model,
     printed_lines,
     test_images,
@@ -27,7 +28,10 @@ from .findings import (
 MASK_WORDS = re.compile(r"occlu|mask|patch", re.IGNORECASE)
 HEATMAP_WORDS = re.compile(r"occlu|mask|patch|sensitiv", re.IGNORECASE)
 PATCH_SQUARE = re.compile(r"(?<![\w.])(\d{1,3})\s*[x×]\s*(\d{1,3})(?![\w.])")
-PATCH_NAMED = re.compile(r"(?:patch|mask|window|occluder|size)\w*\s*(?:size\s*)?[=:]?\s*\(?(\d{1,3})(?![\w.])", re.I)
+PATCH_SIZE = re.compile(r"(?:patch|window|occluder)?[ _]?size\w*\s*[=:]?\s*\(?(\d{1,3})(?![\w.])", re.IGNORECASE)
+PATCH_NAMED = re.compile(r"(?:patch|mask|window|occluder)\w*\s*[=:]?\s*\(?(\d{1,3})(?![\w.])", re.IGNORECASE)
+UNMASKED = re.compile(r"without (?:occlu|mask)|no (?:occlu|mask)|unoccluded|clean|original|baseline", re.IGNORECASE)
+POSITION_STATED = re.compile(r"cent|corner|top|left|middle", re.IGNORECASE)
 FILL_NUMBER = re.compile(r"(?:fill|value|baseline|colou?r)\w*\s*[=:]?\s*\(?(-?\d*\.?\d+)", re.IGNORECASE)
 FILL_WORDS = (("black", 0.0), ("zero", 0.0), ("white", 1.0), ("grey", 0.5), ("gray", 0.5))
 TOLERANCE = 0.01  # the grader's copies of the images are the notebook's, pixel for pixel, at its size
@@ -52,10 +56,16 @@ class StatedMask:
         return f"{patch}, {fill}: {self.accuracy:.2%}"
 
 
-def _patch(text: str) -> int | None:
-    square = next((match for match in PATCH_SQUARE.finditer(text) if match.group(1) == match.group(2)), None)
-    if square:
-        return int(square.group(1))
+def _patch(text: str, image_size: int | None = None) -> int | None:
+    """The patch a line describes: "size = 24" first, then a square "16x16" other than the image's
+    own size, then "patch 16" (never the ordinal of "Mask 2: ...", which a size elsewhere outranks)."""
+    sized = PATCH_SIZE.search(text)
+    if sized:
+        return int(sized.group(1))
+    squares = [int(m.group(1)) for m in PATCH_SQUARE.finditer(text) if m.group(1) == m.group(2)]
+    square = next((side for side in squares if side != image_size), None)
+    if square is not None:
+        return square
     named = PATCH_NAMED.search(text)
     return int(named.group(1)) if named else None
 
@@ -73,10 +83,11 @@ def stated_masks(ctx) -> list[StatedMask]:
 
     def read() -> dict[tuple, StatedMask]:
         masks: dict[tuple, StatedMask] = {}
+        size = classifiers(ctx).size
         for line in printed_lines(ctx, MASK_WORDS):
             accuracy = accuracy_in(line.text)
-            if accuracy is not None:
-                mask = StatedMask(line, _patch(line.text), _fill(line.text), accuracy)
+            if accuracy is not None and not UNMASKED.search(line.text):
+                mask = StatedMask(line, _patch(line.text, size), _fill(line.text), accuracy)
                 masks[mask.key] = mask
         return masks
 
@@ -88,6 +99,15 @@ class Recomputed:
     mask: StatedMask
     accuracy: float | None  # the grader's, where the line identifies the mask
     how: str
+
+    @property
+    def agrees(self) -> bool:
+        return self.accuracy is not None and abs(self.accuracy - self.mask.accuracy) <= TOLERANCE
+
+    @property
+    def placed(self) -> bool:
+        """Whether the line says where the patch is, so a disagreement is the notebook's."""
+        return bool(POSITION_STATED.search(self.mask.line.text))
 
 
 def _positions(size: int, patch: int) -> list[tuple[str, int, int]]:
