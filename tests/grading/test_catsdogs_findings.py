@@ -5,10 +5,12 @@ line states, the epsilon an FGSM line states."""
 import pytest
 import torch
 
+from checks.assignments.catsdogs_xai.checks import OTHER_ACCURACIES, REPORT_ROW
 from checks.assignments.catsdogs_xai.fgsm import _epsilon
 from checks.assignments.catsdogs_xai.findings import FIGURE_REPR, accuracy_in
 from checks.assignments.catsdogs_xai.gradcam import correlation, layer_outputs, titled_layer
 from checks.assignments.catsdogs_xai.occlusion import _fill, _patch
+from checks.finders.curves import curve_kinds
 
 LAYERS = ["conv1", "conv2", "conv3"]
 
@@ -112,3 +114,19 @@ def test_a_convolution_owns_the_relu_and_pooling_its_output_goes_through_before_
         ("3", "3"),
         ("4", "3"),
     ], "the flatten and the classifier belong to no convolution"
+
+
+def test_a_report_printed_from_a_dataframe_and_test_lines_with_trained_or_evaluation_are_read():
+    rows = REPORT_ROW.findall("cat   0.61  0.64  0.62  297.000000\ndog 0.70 0.66 0.68 304")
+    assert [row[0] for row in rows] == ["cat", "dog"] and rows[0][4] == "297"
+    kept = ["Test accuracy of the trained model: 71.43%", "Evaluation on test set -> accuracy 0.7143"]
+    dropped = ["Epoch 3: train acc 0.61", "val acc 0.6", "FGSM eps=0.1 accuracy 0.2", "Occlusion 16x16: acc 0.5"]
+    assert [bool(OTHER_ACCURACIES.search(line)) for line in kept + dropped] == [False, False, True, True, True, True]
+
+
+def test_a_curve_labelled_only_training_is_read_with_its_panels_title():
+    figure = {"suptitle": ""}
+    axes = {"title": "Loss", "ylabel": ""}
+    kinds = {"training loss": lambda text: "train" in text and "loss" in text}
+    assert curve_kinds(figure, axes, {"label": "Training", "y": [0.7, 0.5]}, kinds) == ["training loss"]
+    assert curve_kinds(figure, axes, {"label": "Validation", "y": [0.7, 0.5]}, kinds) == []
