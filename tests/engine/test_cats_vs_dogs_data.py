@@ -202,7 +202,9 @@ def test_the_survey_tells_the_image_each_row_reads_and_the_split_is_judged_by_im
     assert honest.describe() == (
         "train `train_loader`: 1,401 images; validation `val_loader`: 300 images; test `test_loader`: 301 images"
     )
-    leaky = judge_image_split(hugging_face, canonical)
+    both = judge_image_split(hugging_face, canonical)
+    assert both.test.name == "test_loader", "beside an honest test set, one drawn from training is not the test set"
+    leaky = judge_image_split([record for record in hugging_face if not record["name"].startswith("test_")], canonical)
     assert leaky.test.name == "leaky_test"
     assert leaky.problems == [
         "the test set (leaky_test) shares 211 of its 211 images with the training set (train_loader): "
