@@ -73,10 +73,13 @@ def bare_nbclient(notebook_path: Path, data_dir: Path, work: Path) -> tuple[floa
     library.mkdir()
     (library / "xaigrader_probe").symlink_to(REPO / "checks" / "probe")
     config = work / "probe.json"
+    for folder in ("exchange", "inbox", "run"):
+        (work / folder).mkdir(exist_ok=True)
     config.write_text(
         json.dumps(
             {
                 "exchange": str(work / "exchange"),
+                "inbox": str(work / "inbox"),
                 "data": str(data_dir),
                 "workdir": str(work / "run"),
                 "submission": None,
