@@ -171,18 +171,23 @@ def stated_accuracy(ctx):
     )
 
 
-def printed_matrices(ctx) -> list[tuple[str, np.ndarray]]:
+def printed_matrices(ctx) -> list[tuple[str, np.ndarray, dict | None]]:
     found = []
     for index, cell in enumerate(ctx.executed.cells):
         if cell.cell_type == "code":
             found.extend(
-                (f"printed by {cell_number(index)}", np.array([int(value) for value in match.groups()]).reshape(2, 2))
+                (
+                    f"printed by {cell_number(index)}",
+                    np.array([int(value) for value in match.groups()]).reshape(2, 2),
+                    None,
+                )
                 for match in PRINTED_MATRIX.finditer(cell_output_text(cell))
             )
     return found
 
 
-def drawn_matrices(ctx) -> list[tuple[str, np.ndarray]]:
+def drawn_matrices(ctx) -> list[tuple[str, np.ndarray, dict | None]]:
+    """2 x 2 images the notebook drew (ConfusionMatrixDisplay, imshow), each with its figure to cite."""
     found = []
     for figure in ctx.figures:
         for axes in plot_axes(figure):
@@ -190,7 +195,7 @@ def drawn_matrices(ctx) -> list[tuple[str, np.ndarray]]:
                 if list(image["shape"]) == [2, 2]:
                     array = load_image(ctx.figure_dir, axes, position)
                     if array is not None:
-                        found.append((f"drawn in {cell_number(figure['cell'])}", array))
+                        found.append((f"drawn in {cell_number(figure['cell'])}", array, figure))
     return found
 
 
@@ -209,11 +214,13 @@ def confusion_matrix(ctx):
             ctx.cite(*heatmaps)
             raise NeedsTA("a confusion matrix is drawn, but not as values the grader can read: compare it by eye")
         raise CheckFailed("no confusion matrix is printed or drawn", expected=str(expected.tolist()), found="none")
-    for where, matrix in reversed(candidates):
+    for where, matrix, figure in reversed(candidates):
         counts = matrix if matrix.sum() > 2 else matrix * expected.sum(axis=1, keepdims=True)
         if np.abs(np.asarray(counts, dtype=float) - expected).max() <= MATRIX_TOLERANCE:
+            ctx.cite(*([figure] if figure is not None else []))
             return f"{where}: {np.asarray(matrix).tolist()}"
-    where, matrix = candidates[-1]
+    where, matrix, figure = candidates[-1]
+    ctx.cite(*([figure] if figure is not None else []))
     raise CheckFailed(
         "the confusion matrix is not what the model predicts on the test set",
         expected=f"{expected.tolist()} (rows true cat, dog; columns predicted), from the grader's predictions",
