@@ -94,12 +94,16 @@ def input_sizes(ctx) -> list[int]:
 def preprocessing(ctx) -> Preprocessing:
     """How the notebook's code makes its model's input, at the size the model was found to take:
     ``Resize(R)`` + ``CenterCrop(size)``, PIL's own ``image.resize`` (bicubic), else ``Resize((size, size))``."""
-    size = classifiers(ctx).size or COMMON_SIZES[0]
-    code = "\n".join(code_cells(ctx))
-    crop, shorter = CENTER_CROP.search(code), RESIZE_SHORTER.search(code)
-    if crop and shorter and int(crop.group(1)) == size and int(shorter.group(1)) >= size:
-        return Preprocessing(size, shorter=int(shorter.group(1)))
-    return Preprocessing(size, bicubic=bool(PIL_RESIZE.search(code)) and not TORCHVISION_RESIZE.search(code))
+
+    def read() -> Preprocessing:
+        size = classifiers(ctx).size or COMMON_SIZES[0]
+        code = "\n".join(code_cells(ctx))
+        crop, shorter = CENTER_CROP.search(code), RESIZE_SHORTER.search(code)
+        if crop and shorter and int(crop.group(1)) == size and int(shorter.group(1)) >= size:
+            return Preprocessing(size, shorter=int(shorter.group(1)))
+        return Preprocessing(size, bicubic=bool(PIL_RESIZE.search(code)) and not TORCHVISION_RESIZE.search(code))
+
+    return ctx.remember("preprocessing", read)
 
 
 def spec_at(size: int) -> InputSpec:
@@ -233,7 +237,12 @@ def predictions(ctx) -> torch.Tensor:
 
 
 def gradient_model(ctx) -> DifferentiableClassifier:
-    """The best model as the grader rebuilt it, taking [0, 1] images, for Grad-CAM and FGSM."""
+    """The best model as the grader rebuilt it, taking [0, 1] images, for Grad-CAM and FGSM; built and
+    checked once per submission, though every overlay, mask and epsilon asks for it."""
+    return ctx.remember("gradient_model", lambda: _gradient_model(ctx))
+
+
+def _gradient_model(ctx) -> DifferentiableClassifier:
     best = best_model(ctx)
     if best.model.rebuilt is None:
         raise NeedsTA(
