@@ -21,7 +21,7 @@ from reference.methods.occlusion import occlusion_map
 from reference.methods.targets import ClassChoice
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
-BATCH_SIZE = 500
+BATCH_SIZE = 64  # images per pass unless the caller says fewer: the grader checks a student's model at its own batch
 
 
 @contextmanager
@@ -87,6 +87,7 @@ def masked_accuracy(
     fill: float | Sequence[float],
     top: int | None = None,
     left: int | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> float:
     """Accuracy with the same ``patch`` x ``patch`` square of ``fill`` (one value or one per channel) on
     every image: the "accuracy with an occlusion mask" the assignment asks for."""
@@ -94,11 +95,11 @@ def masked_accuracy(
     value = torch.as_tensor(fill, dtype=images.dtype).reshape(-1, 1, 1)
     correct = 0
     with model_mode(model, False), torch.no_grad():
-        for start in range(0, len(images), BATCH_SIZE):
-            masked = images[start : start + BATCH_SIZE].clone()
+        for start in range(0, len(images), batch_size):
+            masked = images[start : start + batch_size].clone()
             masked[:, :, top : top + patch, left : left + patch] = value
             predicted = model(masked).argmax(dim=1)
-            correct += int((predicted == labels[start : start + BATCH_SIZE]).sum())
+            correct += int((predicted == labels[start : start + batch_size]).sum())
     return correct / len(images)
 
 
@@ -122,6 +123,7 @@ def fgsm_images(
     to_model: Transform | None = None,
     bounds: tuple[float, float] | None = (0.0, 1.0),
     subtract: bool = False,
+    batch_size: int = BATCH_SIZE,
 ) -> torch.Tensor:
     """x + epsilon * sign(d loss / dx) in the images' own space ([0, 1] pixels), the model reading
     ``to_model(x)`` (a normalisation, say), clamped to ``bounds`` (None: unclamped).
@@ -129,7 +131,7 @@ def fgsm_images(
     ``subtract=True`` is the students' x - epsilon * sign(...), which lowers the loss instead.
     """
     with model_mode(model, False):
-        return _fgsm_batches(model, images, labels, epsilon, to_model, bounds, subtract)
+        return _fgsm_batches(model, images, labels, epsilon, to_model, bounds, subtract, batch_size)
 
 
 def _fgsm_batches(
@@ -140,6 +142,7 @@ def _fgsm_batches(
     to_model: Transform | None,
     bounds: tuple[float, float] | None,
     subtract: bool,
+    batch_size: int,
 ) -> torch.Tensor:
     """In the model's current mode, with gradients on even inside a caller's no_grad; descending the true
     labels' loss is what a targeted step at them does."""
@@ -149,13 +152,13 @@ def _fgsm_batches(
             [
                 fgsm(
                     attacked,
-                    images[start : start + BATCH_SIZE],
-                    labels[start : start + BATCH_SIZE],
+                    images[start : start + batch_size],
+                    labels[start : start + batch_size],
                     epsilon,
                     targeted=subtract,
                     bounds=bounds,
                 )
-                for start in range(0, len(images), BATCH_SIZE)
+                for start in range(0, len(images), batch_size)
             ]
         )
 
@@ -171,6 +174,7 @@ def fgsm_accuracy(
     subtract: bool = False,
     train_mode: bool = False,
     seed: int = 0,
+    batch_size: int = BATCH_SIZE,
 ) -> float:
     """Accuracy of the model on ``fgsm_images``.
 
@@ -180,12 +184,12 @@ def fgsm_accuracy(
     """
     feed = to_model or (lambda x: x)
     with model_mode(model, train_mode), seeded_global_rng(seed):
-        adversarial = _fgsm_batches(model, images, labels, epsilon, to_model, bounds, subtract)
+        adversarial = _fgsm_batches(model, images, labels, epsilon, to_model, bounds, subtract, batch_size)
         with torch.no_grad():
             predicted = torch.cat(
                 [
-                    model(feed(adversarial[start : start + BATCH_SIZE])).argmax(dim=1)
-                    for start in range(0, len(adversarial), BATCH_SIZE)
+                    model(feed(adversarial[start : start + batch_size])).argmax(dim=1)
+                    for start in range(0, len(adversarial), batch_size)
                 ]
             )
     return int((predicted == labels).sum()) / len(labels)

@@ -348,3 +348,26 @@ def test_fgsm_accuracy_in_train_mode_is_seeded_and_restores_the_model(model, dat
         assert fgsm_accuracy(model, images, labels, 0.03) == eval_accuracy and model.training
     finally:
         model.eval()
+
+
+class BatchRecorder(torch.nn.Module):
+    """Two scores from the mean pixel, noting how many images each pass held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.batches = torch.nn.Linear(3, 2), []
+
+    def forward(self, x):
+        self.batches.append(len(x))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def test_masked_and_attacked_accuracies_run_no_pass_larger_than_the_batch_asked_for():
+    images, labels = torch.rand(150, 3, 16, 16), torch.randint(0, 2, (150,))
+    model = BatchRecorder()
+    masked_accuracy(model, images, labels, 4, 0.0, batch_size=16)
+    fgsm_accuracy(model, images, labels, 0.03, batch_size=16)
+    assert max(model.batches) == 16 and sum(model.batches) == 3 * 150, "a student's model sees no larger batch"
+    model.batches.clear()
+    fgsm_accuracy(model, images, labels, 0.03)
+    assert max(model.batches) == 64, "by default, the grader's largest batch"

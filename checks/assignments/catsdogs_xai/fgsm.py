@@ -19,6 +19,7 @@ from .findings import (
     accuracy_in,
     axes_arrays,
     best_model,
+    grader_batch,
     gradient_model,
     printed_lines,
     test_images,
@@ -89,7 +90,9 @@ def _mistakes(ctx, epsilon: float) -> list[tuple[str, float]]:
     readings = []
     for name, options in found:
         within_time(ctx)
-        readings.append((name, fgsm_accuracy(model, test.images, test.labels, epsilon, **options)))
+        readings.append(
+            (name, fgsm_accuracy(model, test.images, test.labels, epsilon, batch_size=grader_batch(ctx), **options))
+        )
     scaling = best_model(ctx).scaling
     if scaling.mean != 0.0 or scaling.std != 1.0:
         normalised = DifferentiableClassifier(model.model, AS_GIVEN, model.classes)
@@ -97,7 +100,7 @@ def _mistakes(ctx, epsilon: float) -> list[tuple[str, float]]:
         readings.append(
             (
                 f"epsilon applied to the normalised pixels ({scaling.name}), not to [0, 1] pixels",
-                fgsm_accuracy(normalised, inputs, test.labels, epsilon, bounds=None),
+                fgsm_accuracy(normalised, inputs, test.labels, epsilon, bounds=None, batch_size=grader_batch(ctx)),
             )
         )
     return readings
@@ -107,7 +110,9 @@ def recompute(ctx, attack: StatedAttack) -> Recomputed:
     model = gradient_model(ctx)
     test = test_images(ctx)
     within_time(ctx)
-    reading = Recomputed(attack, fgsm_accuracy(model, test.images, test.labels, attack.epsilon))
+    reading = Recomputed(
+        attack, fgsm_accuracy(model, test.images, test.labels, attack.epsilon, batch_size=grader_batch(ctx))
+    )
     if reading.agrees:
         return reading
     mistake, accuracy = min(_mistakes(ctx, attack.epsilon), key=lambda item: abs(item[1] - attack.accuracy))

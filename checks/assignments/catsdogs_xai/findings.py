@@ -242,6 +242,11 @@ def gradient_model(ctx) -> DifferentiableClassifier:
     return ctx.remember("gradient_model", lambda: _gradient_model(ctx))
 
 
+def grader_batch(ctx) -> int:
+    """Images per pass of the gradient model: the batch its rebuild was checked to fit in memory at."""
+    return gradient_model(ctx).model.grader_batch
+
+
 def _gradient_model(ctx) -> DifferentiableClassifier:
     best = best_model(ctx)
     if best.model.rebuilt is None:
@@ -250,8 +255,7 @@ def _gradient_model(ctx) -> DifferentiableClassifier:
             "gradients through it; a TA compares the notebook's numbers and maps by eye"
         )
     model = DifferentiableClassifier(best.model.rebuilt, best.scaling, 2)
-    with torch.no_grad():
-        scores = model(test_images(ctx).images)
+    scores = classifier_of(ctx.student, best.model, best.scaling)(test_images(ctx).images)
     if float((scores[:, 1] - scores[:, 0]).std()) < MIN_SPREAD:
         raise CheckFailed(
             f"{best.model.where} gives every test image the same scores: its output does not depend on its input, "

@@ -19,6 +19,7 @@ from .findings import (
     axes_arrays,
     best_model,
     classifiers,
+    grader_batch,
     gradient_model,
     printed_lines,
     test_images,
@@ -141,7 +142,9 @@ def recompute(ctx, mask: StatedMask) -> Recomputed:
             (position, fill) for position in _positions(size, mask.patch) for fill in _fills(ctx, mask.fill)
         ):
             within_time(ctx)
-            accuracy = masked_accuracy(model, test.images, test.labels, mask.patch, fill, top, left)
+            accuracy = masked_accuracy(
+                model, test.images, test.labels, mask.patch, fill, top, left, batch_size=grader_batch(ctx)
+            )
             readings.append((abs(accuracy - mask.accuracy), accuracy, f"{place}, {fill_name}"))
     _, accuracy, how = min(readings)
     return Recomputed(mask, accuracy, how)
