@@ -181,14 +181,19 @@ def check_notebook(args: argparse.Namespace) -> int:
 
     from checks.engine.intake import intake_one
     from checks.grading.scheme import load_assignment
-    from checks.grading.submission import grade_submission, load_suite
+    from checks.grading.submission import grade_submission, load_suite, repository_rules
     from checks.publish.self_check import render_summary
 
     assignment = load_assignment(args.assignment)
     load_suite(assignment)
     with tempfile.TemporaryDirectory(prefix="xaigrader-check-") as work:
         options = _grade_options(args, "full" if args.full else "quick")
-        submission = intake_one(Path(args.notebook), Path(work) / "intake", data_dir=options.data_dir)
+        submission = intake_one(
+            Path(args.notebook),
+            Path(work) / "intake",
+            data_dir=options.data_dir,
+            repository=repository_rules(assignment),
+        )
         payload = grade_submission(submission, assignment, options, Path(work) / "out")
     print(render_summary(payload, assignment))
     if args.json:

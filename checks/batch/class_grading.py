@@ -14,7 +14,13 @@ from checks.batch.result_cache import grading_key, stored_result
 from checks.data.assets import DataDir
 from checks.engine.intake import Submission, discover
 from checks.grading.scheme import Assignment
-from checks.grading.submission import GradeOptions, grade_submission, grader_failure, load_suite
+from checks.grading.submission import (
+    GradeOptions,
+    grade_submission,
+    grader_failure,
+    load_suite,
+    repository_rules,
+)
 from checks.publish.publisher import publish
 
 
@@ -35,7 +41,7 @@ def grade_class(
     Raises ``AssignmentError`` before any notebook runs when the suite does not match its mark scheme."""
     load_suite(assignment)
     out.mkdir(parents=True, exist_ok=True)
-    submissions = discover(paths, out / ".intake", data_dir=options.data_dir)
+    submissions = discover(paths, out / ".intake", data_dir=options.data_dir, repository=repository_rules(assignment))
     data = DataDir(options.data_dir)
     keys = {s.student_id: grading_key(s, assignment, data, options.settings()) for s in submissions}
     results: dict[str, dict[str, Any]] = {}

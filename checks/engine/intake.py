@@ -24,7 +24,13 @@ import nbformat
 from checks.data.assets import resolve_data_dir
 from checks.data.class_folder import is_class_file
 from checks.engine.notebook import InvalidNotebook, load_notebook, merge_notebooks
-from checks.engine.notebook_order import RunOrder, data_file_names, file_names_in, order_notebooks
+from checks.engine.notebook_order import (
+    MAX_NOTEBOOKS,
+    RunOrder,
+    data_file_names,
+    file_names_in,
+    order_notebooks,
+)
 
 DEFAULT_ID_PATTERN = r"^(?P<name>.+?)_(?P<roll>[A-Za-z0-9]+)$"
 IGNORED_FOLDERS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
@@ -54,6 +60,7 @@ class Submission:
     skipped: list[str] = field(default_factory=list)
     merged_from: list[str] = field(default_factory=list)
     run_order: RunOrder | None = None
+    parts: list[str] = field(default_factory=list)  # a repository's notebooks, run one by one in this order
 
     @property
     def valid(self) -> bool:
@@ -62,6 +69,17 @@ class Submission:
 
 class UnsafeArchive(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class RepositoryRules:
+    """A team hands in its repository: the notebooks run one by one, each from its own folder, and the
+    team is named by ``team_pattern`` found in the file's name or the repository's top folder."""
+
+    team_pattern: str | None = None
+
+
+TASK_NUMBER = re.compile(r"(?:task|deliverable|part)[\s_-]*(\d{1,3})|^(\d{1,3})(?!\d)", re.IGNORECASE)
 
 
 def student_identity(stem: str, pattern: str = DEFAULT_ID_PATTERN) -> tuple[str, str | None, str | None]:
@@ -163,6 +181,58 @@ def _listing(folder: Path) -> list[str]:
     )[:200]
 
 
+def task_order_key(relative: str) -> tuple[int, str]:
+    """Notebooks of a repository by the task their path names (``Task2_gradcam.ipynb``, ``task_3/lime.ipynb``,
+    ``01_dissection.ipynb``), those naming none last, then by path."""
+    numbers = [int(a or b) for a, b in TASK_NUMBER.findall(PurePosixPath(relative).as_posix())]
+    return (numbers[-1] if numbers else 1000, relative.lower())
+
+
+def repository_root(folder: Path) -> Path:
+    """The repository inside what was handed in: GitHub's zips hold one top folder (``TML25_A4_13-main/``)."""
+    entries = [entry for entry in folder.iterdir() if not _ignored(PurePosixPath(entry.name))]
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        return entries[0]
+    return folder
+
+
+def _top_folder_of_zip(path: Path) -> str | None:
+    """The one folder a zip's entries all sit in, read from its directory (nothing extracted)."""
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            tops = {PurePosixPath(name.replace("\\", "/")).parts[0] for name in bundle.namelist() if name.strip("/\\")}
+    except (zipfile.BadZipFile, OSError):
+        return None
+    return tops.pop() if len(tops) == 1 else None
+
+
+def team_name(path: Path, pattern: str) -> str | None:
+    """The team ``pattern`` finds in the file's name, else in the one top folder its zip holds."""
+    names = [_stem(path)]
+    if path.suffix.lower() == ".zip" and path.is_file() and not path.is_symlink():
+        names.append(_top_folder_of_zip(path) or "")
+    for name in names:
+        if match := re.search(pattern, name, re.IGNORECASE):
+            return match.group(0)
+    return None
+
+
+def _choose_notebooks_of_repository(submission: Submission) -> None:
+    """A team's notebooks each run on their own, in task order, from the repository's folder layout."""
+    assert submission.folder is not None
+    submission.folder = repository_root(submission.folder)
+    submission.found = _listing(submission.folder)
+    notebooks = _notebooks_in(submission.folder)
+    if not notebooks:
+        submission.problem = "no notebook (.ipynb) found in the repository" + (
+            f"; it holds: {', '.join(submission.found[:20])}" if submission.found else "; it is empty"
+        )
+        return
+    names = [path.relative_to(submission.folder).as_posix() for path in notebooks]
+    submission.parts = sorted(names, key=task_order_key)[:MAX_NOTEBOOKS]
+    submission.notebook = submission.folder / submission.parts[0]
+
+
 def _choose_notebook(submission: Submission, work_dir: Path, data_dir: Path | None) -> None:
     """One notebook is graded as it is; several are merged in the order their files require
     (one that writes ``model.pth`` before one that loads it), else in name order, and graded as one."""
@@ -206,16 +276,17 @@ def intake_one(
     limits: ZipLimits = ZipLimits(),
     student_id: str | None = None,
     data_dir: Path | None = None,
+    repository: RepositoryRules | None = None,
 ) -> Submission:
     """``student_id`` overrides the one read from the name (used to keep ids unique); ``data_dir`` is
     the grading data directory (default: as ``DataDir`` resolves it), whose files notebooks may read.
 
     Any error, however unexpected, becomes this submission's problem rather than the class's.
     """
-    derived, name, roll = student_identity(_stem(path), id_pattern)
+    derived, name, roll = student_identity(_wanted_name(path, repository), id_pattern)
     submission = Submission(student_id or derived, path, name, roll)
     try:
-        _take_in(submission, work_dir, limits, data_dir)
+        _take_in(submission, work_dir, limits, data_dir, repository)
     except Exception as error:
         shutil.rmtree(work_dir / submission.student_id, ignore_errors=True)
         submission.notebook, submission.folder = None, None
@@ -223,14 +294,30 @@ def intake_one(
     return submission
 
 
-def _take_in(submission: Submission, work_dir: Path, limits: ZipLimits, data_dir: Path | None) -> None:
+def _wanted_name(path: Path, repository: RepositoryRules | None) -> str:
+    """The name an id is made of: the team's, for a repository whose rules name teams, else the file's."""
+    if repository is not None and repository.team_pattern is not None:
+        return team_name(path, repository.team_pattern) or _stem(path)
+    return _stem(path)
+
+
+def _choose(submission: Submission, work_dir: Path, data_dir: Path | None, repository: RepositoryRules | None) -> None:
+    if repository is not None:
+        _choose_notebooks_of_repository(submission)
+    else:
+        _choose_notebook(submission, work_dir, data_dir)
+
+
+def _take_in(
+    submission: Submission, work_dir: Path, limits: ZipLimits, data_dir: Path | None, repository: RepositoryRules | None
+) -> None:
     """Fill in the folder and notebook, or the problem, by what kind of thing was handed in."""
     path, folder = submission.source, work_dir / submission.student_id
     if path.is_symlink():
         submission.problem = f"{path.name} is a link; submissions must be plain files or folders"
     elif path.is_dir():
         submission.folder = path
-        _choose_notebook(submission, work_dir, data_dir)
+        _choose(submission, work_dir, data_dir, repository)
     elif path.suffix.lower() == ".zip":
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -241,13 +328,14 @@ def _take_in(submission: Submission, work_dir: Path, limits: ZipLimits, data_dir
             submission.problem = str(error)
             return
         submission.folder = folder
-        _choose_notebook(submission, work_dir, data_dir)
+        _choose(submission, work_dir, data_dir, repository)
     elif path.suffix.lower() == ".ipynb":
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, folder / path.name)
         submission.folder = folder
         submission.found = [path.name]
         submission.notebook = folder / path.name
+        submission.parts = [path.name] if repository is not None else []
     else:
         submission.problem = f"{path.name} is neither a .zip nor an .ipynb file"
 
@@ -278,8 +366,9 @@ def discover(
     id_pattern: str = DEFAULT_ID_PATTERN,
     limits: ZipLimits = ZipLimits(),
     data_dir: Path | None = None,
+    repository: RepositoryRules | None = None,
 ) -> list[Submission]:
-    """One submission per zip, notebook or student folder; a folder argument is a class."""
+    """One submission per zip, notebook or student (or team) folder; a folder argument is a class."""
     candidates: list[Path] = []
     for path in paths:
         if path.is_dir() and not path.is_symlink():
@@ -293,9 +382,11 @@ def discover(
     submissions: list[Submission] = []
     taken: set[str] = set()
     for candidate in candidates:
-        wanted = student_identity(_stem(candidate), id_pattern)[0]
+        wanted = student_identity(_wanted_name(candidate, repository), id_pattern)[0]
         if is_class_file(wanted):
             submissions.append(_refused(candidate, wanted, taken))
         else:
-            submissions.append(intake_one(candidate, work_dir, id_pattern, limits, _unique(wanted, taken), data_dir))
+            submissions.append(
+                intake_one(candidate, work_dir, id_pattern, limits, _unique(wanted, taken), data_dir, repository)
+            )
     return submissions

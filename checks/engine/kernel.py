@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
@@ -201,7 +201,18 @@ class KernelSession:
     grader writes only to the inbox, which the kernel can read but not change.
     """
 
-    def __init__(self, config: RunConfig, job_root: Path | None = None, submission_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        job_root: Path | None = None,
+        submission_dir: Path | None = None,
+        notebook_folder: str = "",
+    ) -> None:
+        """``notebook_folder``: where in ``submission_dir`` the notebook sits, the folder it runs from."""
+        folder = PurePosixPath(notebook_folder)
+        if folder.is_absolute() or ".." in folder.parts:
+            raise ValueError(f"a notebook's folder must lie inside its submission, not {notebook_folder!r}")
+        self.notebook_folder = "" if folder == PurePosixPath(".") else folder.as_posix()
         self.config = config
         self.sandbox = Sandbox(config.limits, config.allow_network, config.force_fallback)
         self._owns_root = job_root is None
@@ -274,6 +285,7 @@ class KernelSession:
             "data": str(view.data),
             "workdir": str(view.workdir),
             "submission": str(view.submission) if view.submission else None,
+            "notebook_folder": self.notebook_folder,
             "allow_network": self.config.allow_network,
             "map_cuda": any(cell.cell_type == "code" and "cuda" in str(cell.source).lower() for cell in notebook.cells),
             "kernel_packages": sorted(

@@ -16,10 +16,13 @@ from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import InvalidNotebook, load_notebook
 
 
-def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: Path) -> list[FigureRecord]:
+def copy_figures(
+    session: KernelSession, figures: list[dict[str, Any]], folder: Path, first_number: int = 1
+) -> list[FigureRecord]:
     """One PNG and one JSON record per figure (each record keeps its ``format``, the layout it was
     validated into); image arrays travel with their record when they are plain numeric arrays of
-    the shape the record declares. ``figures`` are validated records tagged with their kernel generation."""
+    the shape the record declares. ``figures`` are validated records tagged with their kernel generation;
+    they are numbered from ``first_number`` (a repository's notebooks share one folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
     taken: set[tuple[int, str]] = set()
@@ -31,7 +34,7 @@ def copy_figures(session: KernelSession, figures: list[dict[str, Any]], folder: 
         taken.add((generation, name))
         return session.figure_bytes(generation, name)
 
-    for number, figure in enumerate(figures, start=1):
+    for number, figure in enumerate(figures, start=first_number):
         stem = f"figure-{number:03d}"
         generation = figure["generation"]
         record = cast(FigureRecord, {key: value for key, value in figure.items() if key != "generation"})

@@ -34,10 +34,11 @@ class FigureGroup(TypedDict):
 
 @dataclass
 class GradingContext:
-    """What a check can see: the live student kernel, the run, the figures, the assets."""
+    """What a check can see: the live student kernel (none for a repository, whose notebooks each ran in
+    a kernel of their own), the run, the figures, the assets."""
 
     mode: str
-    student: StudentProxy
+    student: StudentProxy | None
     executed: nbformat.NotebookNode
     run: RunResult
     figures: list[FigureRecord]
@@ -45,6 +46,7 @@ class GradingContext:
     data: DataDir
     cache_dir: Path  # where trained reference models are cached: the instructor's choice
     task_cells: dict[str, list[int]] = field(default_factory=dict)  # the notebook's cells under each task
+    repository: Path | None = None  # a team's repository as handed in: hostile files, read with repository_files
     stand_ins: list[str] = field(default_factory=list)
     stand_in_assets: dict[str, str] = field(default_factory=dict)  # asset -> note, as the grader found them
     substitutions: dict[str, str] = field(default_factory=dict)  # a piece of the notebook -> why the grader swapped it

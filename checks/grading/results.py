@@ -111,6 +111,7 @@ class SubmissionResult:
     submitted: dict[str, Any] = field(default_factory=dict)  # the outputs the notebook was submitted with
     reexecuted: list[dict[str, Any]] = field(default_factory=list)  # {"cell", "text"}: those cells' text this run
     output_disagreements: list[dict[str, Any]] = field(default_factory=list)  # submitted vs re-executed numbers
+    repository: dict[str, Any] = field(default_factory=dict)  # a team repository's files by kind, README's dead links
 
     def as_json(self, assignment: Assignment) -> dict[str, Any]:
         tasks = score_tasks(assignment, self.checks)
@@ -140,4 +141,5 @@ class SubmissionResult:
             "submitted": self.submitted,
             "reexecuted": self.reexecuted,
             "output_disagreements": self.output_disagreements,
+            "repository": self.repository,
         }

@@ -6,6 +6,7 @@ and adding an assignment needs no change to the grader.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,15 @@ class Advisory:
 
 
 @dataclass(frozen=True)
+class SubmissionLayout:
+    """How a submission is laid out: one student's notebook(s) graded as one program, or a team's
+    repository whose notebooks each run on their own in the repository's folders (``[submission]``)."""
+
+    repository: bool = False
+    team_pattern: str | None = None  # a regular expression naming the team in the zip or its top folder
+
+
+@dataclass(frozen=True)
 class Limits:
     """Seconds: per cell, per notebook, per cell and in all once the notebook's time is spent (so the
     figures after a long training are still drawn), for a whole quick run, and for the checks' calls
@@ -76,6 +86,7 @@ class Assignment:
     tasks: tuple[Task, ...] = field(default_factory=tuple)
     advisories: tuple[Advisory, ...] = field(default_factory=tuple)
     kernel_packages: tuple[str, ...] = ()  # pip requirements its notebooks import; setup installs them
+    layout: SubmissionLayout = field(default_factory=SubmissionLayout)
     folder: Path = ASSIGNMENTS_DIR
 
     @property
@@ -127,6 +138,7 @@ def load_assignment_file(path: Path) -> Assignment:
         tasks=tasks,
         advisories=tuple(Advisory(id=str(entry["id"]), title=entry["title"]) for entry in raw.get("advisories", ())),
         kernel_packages=kernel_packages(raw.get("kernel", {}), path),
+        layout=submission_layout(raw.get("submission", {}), path),
         folder=path.parent,
     )
     validate(assignment, path)
@@ -153,6 +165,22 @@ def kernel_packages(table: object, path: Path) -> tuple[str, ...]:
             raise AssignmentError(f"{path}: [kernel] names the package {name} twice")
         names.add(name)
     return tuple(item.strip() for item in packages)
+
+
+def submission_layout(table: object, path: Path) -> SubmissionLayout:
+    """The ``[submission]`` table: ``layout`` ("notebook" or "repository") and a ``team_pattern``."""
+    if not isinstance(table, dict) or set(table) - {"layout", "team_pattern"}:
+        raise AssignmentError(f"{path}: [submission] is a table of `layout` and `team_pattern`")
+    layout = table.get("layout", "notebook")
+    if layout not in ("notebook", "repository"):
+        raise AssignmentError(f'{path}: [submission] layout must be "notebook" or "repository", not {layout!r}')
+    pattern = table.get("team_pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as error:
+            raise AssignmentError(f"{path}: [submission] team_pattern is not a regular expression ({error})") from None
+    return SubmissionLayout(layout == "repository", pattern)
 
 
 def validate(assignment: Assignment, path: Path) -> None:

@@ -22,13 +22,15 @@ from checks.data.class_folder import RESULTS_FILE, SUBMITTED_FIGURES
 from checks.data.files import write_json
 from checks.data.model_cache import resolve_cache_dir
 from checks.engine.displayed_figures import audit_figures
-from checks.engine.intake import Submission
+from checks.engine.intake import RepositoryRules, Submission
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note, python2_note
+from checks.engine.repository_files import take_inventory
+from checks.engine.repository_runs import Part, merged_program, run_parts
 from checks.engine.run import copy_figures
 from checks.engine.sandbox import SandboxLimits
 from checks.engine.student import StudentProxy
-from checks.engine.submitted_outputs import read_submitted_outputs
+from checks.engine.submitted_outputs import SubmittedOutputs, read_submitted_outputs
 from checks.grading.check_api import CheckSuite, run_suite, validate_suite
 from checks.grading.context import GradingContext
 from checks.grading.cut_cells import CutCell, cut_cells, hold_cut_checks
@@ -58,6 +60,12 @@ class GradeOptions:
     def settings(self) -> dict[str, Any]:
         """The options that can change a verdict (threads and memory are sized not to)."""
         return {"mode": self.mode, "cell_timeout_s": self.cell_timeout_s, "notebook_timeout_s": self.notebook_timeout_s}
+
+
+def repository_rules(assignment: Assignment) -> RepositoryRules | None:
+    """How intake reads this assignment's submissions: as team repositories, or (None) as notebooks."""
+    layout = assignment.layout
+    return RepositoryRules(layout.team_pattern) if layout.repository else None
 
 
 def load_suite(assignment: Assignment) -> CheckSuite:
@@ -90,59 +98,126 @@ def _run_config(assignment: Assignment, options: GradeOptions, data: DataDir) ->
     )
 
 
+def _program(notebook: nbformat.NotebookNode, options: GradeOptions, result: SubmissionResult) -> nbformat.NotebookNode:
+    """What runs: the notebook, or in quick mode its definitions alone."""
+    if options.mode != "quick":
+        return notebook
+    extraction = extract_definitions(notebook)
+    result.flags += [f"quick mode: {note}" for note in extraction.unresolved]
+    return extraction.as_notebook()
+
+
+def _submitted_outputs(
+    program: nbformat.NotebookNode, options: GradeOptions, out: Path, result: SubmissionResult
+) -> SubmittedOutputs | None:
+    """The outputs the notebook was handed in with, read before the run overwrites them (full mode)."""
+    if options.mode != "full":
+        return None
+    submitted = read_submitted_outputs(program, out / SUBMITTED_FIGURES)
+    result.submitted = submitted.as_dict()
+    if flag := submitted.without_outputs_flag():
+        result.flags.append(flag)
+    return submitted
+
+
 async def _grade_notebook(
     submission: Submission, notebook, assignment: Assignment, options: GradeOptions, out: Path, result: SubmissionResult
 ) -> None:
     data = DataDir(options.data_dir)
-    program = notebook
-    if options.mode == "quick":
-        extraction = extract_definitions(notebook)
-        program = extraction.as_notebook()
-        result.flags += [f"quick mode: {note}" for note in extraction.unresolved]
-    submitted = None
-    if options.mode == "full":  # before the run, which overwrites the outputs
-        submitted = read_submitted_outputs(program, out / SUBMITTED_FIGURES)
-        result.submitted = submitted.as_dict()
-        if flag := submitted.without_outputs_flag():
-            result.flags.append(flag)
+    program = _program(notebook, options, result)
+    submitted = _submitted_outputs(program, options, out, result)
     async with KernelSession(_run_config(assignment, options, data), submission_dir=submission.folder) as session:
         run = await session.run_notebook(program)
-        cuts = cut_cells(run.cells, run.events, program, {cell.cell for cell in submitted.cells} if submitted else ())
         session.deadline = time.monotonic() + checks_time(assignment, options)
-        audit = audit_figures(copy_figures(session, run.figures, out / "figures"), program, out / "figures")
-        figures = run.figures = audit.shown
-        result.flags += run.dropped + audit.flags()
-        result.sandbox = run.sandbox
-        result.run = {key: value for key, value in run.as_dict().items() if key not in ("figures", "sandbox")}
-        if run.startup_error:
-            result.problem = f"the notebook's kernel could not start: {run.startup_error}"
-            return
-        context = GradingContext(
-            mode=options.mode,
-            student=StudentProxy(session, asyncio.get_running_loop()),
-            executed=program,
-            run=run,
-            figures=figures,
-            figure_dir=out / "figures",
-            data=data,
-            cache_dir=resolve_cache_dir(options.cache_dir),
-            task_cells=task_cells(program, [task.id for task in assignment.tasks]),
-        )
-        result.task_cells = context.task_cells
-        suite = load_suite(assignment)
-        result.checks = await asyncio.to_thread(run_suite, suite, context)
-        if submitted is not None and suite.output_comparison is not None:
-            comparison = suite.output_comparison(submitted, program, run.cells, context.memo)
-            result.reexecuted = comparison.reexecuted
-            result.output_disagreements = [found.as_dict() for found in comparison.disagreements]
-            result.flags += [found.sentence() for found in comparison.disagreements]
-        if options.mode == "full":  # quick mode runs extracted cells, whose numbers are not the notebook's
-            known = load_known_causes(assignment.folder)
-            await asyncio.to_thread(_explain_lost_marks, result, suite, run, program, cuts, context.task_cells, known)
-        result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
-        result.stand_in_assets, result.substitutions = context.stand_in_assets, context.substitutions
-        result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
+        run.figures = copy_figures(session, run.figures, out / "figures")
+        student = StudentProxy(session, asyncio.get_running_loop())
+        await _judge(program, run, student, submitted, assignment, options, out, result)
     nbformat.write(program, out / "executed.ipynb")
+
+
+def _loaded_parts(submission: Submission, result: SubmissionResult) -> list[Part]:
+    """A repository's notebooks; one that cannot be read is left out with a flag, the others still graded."""
+    assert submission.folder is not None
+    parts = []
+    for name in submission.parts:
+        try:
+            parts.append(Part(name, load_notebook(submission.folder / name)))
+        except InvalidNotebook as error:
+            result.flags.append(f"{name} was not run: {error}")
+    if submission.parts and not parts:
+        raise InvalidNotebook(f"none of the repository's notebooks can be read ({', '.join(submission.parts)})")
+    return parts
+
+
+async def _grade_repository(
+    submission: Submission,
+    loaded: list[Part],
+    assignment: Assignment,
+    options: GradeOptions,
+    out: Path,
+    result: SubmissionResult,
+) -> None:
+    """A team's notebooks each run in a kernel of their own, from their folder; the checks then judge what
+    all of them did, with no kernel left to call."""
+    assert submission.folder is not None
+    inventory = take_inventory(submission.folder)
+    result.repository, result.flags = inventory.as_dict(), result.flags + inventory.flags()
+    parts = [Part(part.name, _program(part.notebook, options, result)) for part in loaded]
+    program, _ = merged_program(parts)
+    submitted = _submitted_outputs(program, options, out, result)
+    config = _run_config(assignment, options, DataDir(options.data_dir))
+    run = await run_parts(parts, submission.folder, config, out / "figures")
+    await _judge(program, run, None, submitted, assignment, options, out, result, submission.folder)
+    nbformat.write(program, out / "executed.ipynb")
+
+
+async def _judge(
+    program: nbformat.NotebookNode,
+    run: RunResult,
+    student: StudentProxy | None,
+    submitted: SubmittedOutputs | None,
+    assignment: Assignment,
+    options: GradeOptions,
+    out: Path,
+    result: SubmissionResult,
+    repository: Path | None = None,
+) -> None:
+    """Run the assignment's checks on what the run did (``run.figures`` copied into ``out/figures``)."""
+    cuts = cut_cells(run.cells, run.events, program, {cell.cell for cell in submitted.cells} if submitted else ())
+    audit = audit_figures(run.figures, program, out / "figures")
+    figures = run.figures = audit.shown
+    result.flags += run.dropped + audit.flags()
+    result.sandbox = run.sandbox
+    result.run = {key: value for key, value in run.as_dict().items() if key not in ("figures", "sandbox")}
+    if run.startup_error:
+        result.problem = f"the notebook's kernel could not start: {run.startup_error}"
+        return
+    context = GradingContext(
+        mode=options.mode,
+        student=student,
+        executed=program,
+        run=run,
+        figures=figures,
+        figure_dir=out / "figures",
+        data=DataDir(options.data_dir),
+        cache_dir=resolve_cache_dir(options.cache_dir),
+        task_cells=task_cells(program, [task.id for task in assignment.tasks]),
+        repository=repository,
+    )
+    result.task_cells = context.task_cells
+    suite = load_suite(assignment)
+    result.checks = await asyncio.to_thread(run_suite, suite, context)
+    if submitted is not None and suite.output_comparison is not None:
+        comparison = suite.output_comparison(submitted, program, run.cells, context.memo)
+        result.reexecuted = comparison.reexecuted
+        result.output_disagreements = [found.as_dict() for found in comparison.disagreements]
+        result.flags += [found.sentence() for found in comparison.disagreements]
+    if options.mode == "full":  # quick mode runs extracted cells, whose numbers are not the notebook's
+        known = load_known_causes(assignment.folder)
+        await asyncio.to_thread(_explain_lost_marks, result, suite, run, program, cuts, context.task_cells, known)
+    result.stand_ins, result.flags = sorted(set(context.stand_ins)), result.flags + context.flags
+    result.stand_in_assets, result.substitutions = context.stand_in_assets, context.substitutions
+    result.figures = place_figures(figures, result.checks, program, [task.id for task in assignment.tasks])
     _flag_run_problems(run, cuts, result)
 
 
@@ -204,7 +279,8 @@ def grade_submission(
         result.problem = f"invalid submission: {submission.problem}"
     else:
         try:
-            notebook = load_notebook(submission.notebook)
+            parts = _loaded_parts(submission, result)
+            notebook = merged_program(parts)[0] if submission.parts else load_notebook(submission.notebook)
         except InvalidNotebook as error:
             result.problem = f"invalid submission: {error}"
         else:
@@ -216,7 +292,10 @@ def grade_submission(
             result.flags += [note for note in (out_of_order_note(notebook), python2_note(notebook)) if note]
             result.written_answers = locate_answers(notebook, questions_of(assignment))
             try:
-                asyncio.run(_grade_notebook(submission, notebook, assignment, options, out, result))
+                if submission.parts:
+                    asyncio.run(_grade_repository(submission, parts, assignment, options, out, result))
+                else:
+                    asyncio.run(_grade_notebook(submission, notebook, assignment, options, out, result))
             except Exception as error:
                 result.problem = f"grading stopped: {type(error).__name__}: {error}"
     result.execution_time = time.monotonic() - started

@@ -67,6 +67,9 @@ def install(config_file: str) -> None:
     os.makedirs(config["workdir"], exist_ok=True)
     os.chdir(config["workdir"])
     _copy_submission_files(config.get("submission"), Path(config["workdir"]), log)
+    if config.get("notebook_folder"):  # a repository's notebook runs from its own folder, as on its author's machine
+        os.makedirs(config["notebook_folder"], exist_ok=True)
+        os.chdir(config["notebook_folder"])
 
 
 def _copy_submission_files(submission: str | None, workdir: Path, log: EventLog) -> None:

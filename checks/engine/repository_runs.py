@@ -1,0 +1,82 @@
+"""Run a team repository's notebooks one by one, each in a fresh kernel started in its own folder, and join
+what they did into one record that reads like the run of their merged notebook.
+
+Teams write one notebook per task and open each from where it sits, so ``../data/kite.jpeg`` or
+``outputs/descriptions.csv`` must resolve as on their machine; a kernel shared by all of them would
+also let one notebook's leftovers decide another's verdict. The checks read one notebook, so the
+parts' cells, events and figures are renumbered to where ``merge_notebooks`` puts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import nbformat
+
+from checks.engine.exchange_records import FigureRecord
+from checks.engine.kernel import KernelSession, RunConfig, RunResult
+from checks.engine.notebook import merge_notebooks
+from checks.engine.run import copy_figures
+
+
+@dataclass(frozen=True)
+class Part:
+    """One notebook of a repository: its path inside it and its cells (shared with the merged notebook)."""
+
+    name: str
+    notebook: nbformat.NotebookNode
+
+    @property
+    def folder(self) -> str:
+        return PurePosixPath(self.name).parent.as_posix()
+
+
+def merged_program(parts: list[Part]) -> tuple[nbformat.NotebookNode, list[int]]:
+    """The parts as one notebook, and where each part's first cell landed in it (after its heading cell)."""
+    merged = merge_notebooks([(part.name, part.notebook) for part in parts])
+    offsets, position = [], 0
+    for part in parts:
+        offsets.append(position + 1)
+        position += 1 + len(part.notebook.cells)
+    return merged, offsets
+
+
+def _moved(record: dict[str, Any], offset: int) -> dict[str, Any]:
+    cell = record.get("cell")
+    return {**record, "cell": cell + offset} if isinstance(cell, int) else record
+
+
+def _join(runs: list[RunResult], offsets: list[int]) -> RunResult:
+    """One run whose cells, events, figures and restarts carry the merged notebook's cell numbers."""
+    joined = RunResult(sandbox=runs[0].sandbox, budget=runs[0].budget)
+    for run, offset in zip(runs, offsets):
+        for cell in run.cells:
+            cell.index += offset
+        joined.cells += run.cells
+        joined.events += [_moved(event, offset) for event in run.events]
+        joined.figures += [_moved(figure, offset) for figure in run.figures]
+        joined.kernel_restarts += [_moved(restart, offset) for restart in run.kernel_restarts]
+        joined.dropped += run.dropped
+        joined.notebook_timed_out |= run.notebook_timed_out
+        joined.quota_exceeded = joined.quota_exceeded or run.quota_exceeded
+        joined.startup_error = joined.startup_error or run.startup_error
+        joined.total_s += run.total_s
+    return joined
+
+
+async def run_parts(parts: list[Part], repository: Path, config: RunConfig, figure_dir: Path) -> RunResult:
+    """Run every part in task order, each from its folder in a fresh copy of the repository; the figures of all
+    are copied into ``figure_dir`` under one numbering. The parts' notebooks are executed in place."""
+    _, offsets = merged_program(parts)
+    runs: list[RunResult] = []
+    figures: list[FigureRecord] = []
+    for part in parts:
+        async with KernelSession(config, submission_dir=repository, notebook_folder=part.folder) as session:
+            run = await session.run_notebook(part.notebook)
+            copied = copy_figures(session, run.figures, figure_dir, first_number=len(figures) + 1)
+        run.figures = copied
+        figures += copied
+        runs.append(run)
+    return _join(runs, offsets)
