@@ -201,6 +201,29 @@ def check_notebook(args: argparse.Namespace) -> int:
     return 0 if payload["problem"] is None else 1
 
 
+def lime_score(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from checks.assignments.tml25_a4.lime_scoring import ScoringOptions, read_pickle_file, score_lime_pickle
+    from checks.data.assets import DataDir
+
+    try:
+        pickled = read_pickle_file(Path(args.pickle))
+    except OSError as error:
+        print(f"xaigrader: {error}", file=sys.stderr)
+        return 2
+    result = score_lime_pickle(pickled, DataDir(args.data_dir), ScoringOptions(args.cut_off, args.repeats))
+    for key, value in result.iou.items():
+        print(f"{key:<30} IoU {value:.4f}   {result.seconds[key]:.3f} s")
+    print(result.message())
+    if result.ground_truth:
+        print(f"ground truth: {result.ground_truth}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
+    return 0 if result.complete else 1
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -269,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
     checking.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     checking.set_defaults(handler=check_notebook)
+
+    scoring = commands.add_parser(
+        "lime-score", help="score a TML25 A4 pickle of LIME parameters (IoU and time), running none of its code"
+    )
+    scoring.add_argument("pickle")
+    scoring.add_argument("--cut-off", type=float, default=900, help="seconds for all ten images (default 900)")
+    scoring.add_argument("--repeats", type=positive_int, default=3, help="runs per image, timed by their median")
+    scoring.add_argument("--json", help="also write the score and its details here")
+    scoring.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    scoring.set_defaults(handler=lime_score)
     return parser
 
 
