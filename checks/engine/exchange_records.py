@@ -46,6 +46,8 @@ SHIM_NAMES = {
     "cuda",
     "drive_folder",
     "compat",
+    "shell",  # a shell command refused at once (git clone, a download, a script the repository lacks)
+    "path",  # a missing image path read from the data directory's file of that name
 }
 SHIM_TEXT_FIELDS = (
     "command",

@@ -42,12 +42,19 @@ def install(config_file: str) -> None:
     from .compat import install_compat
 
     install_compat(shell, log)
-    if config.get("map_cuda"):
-        from .devices import install_cuda_mapping
+    from .devices import install_cuda_mapping, install_when_mentioned
 
+    if config.get("map_cuda"):
         install_cuda_mapping(log)
+    else:
+        install_when_mentioned(shell, log)
+    index = shims.DataIndex(data_root)
+    shims.install_path_shims(index, log)
     if not config.get("allow_network"):
-        shims.install_network_shims(shims.DataIndex(data_root), log)
+        shims.install_network_shims(index, log)
+        from .shell_commands import install as install_shell_commands
+
+        install_shell_commands(shell, index, log)
 
     from .figures import FigureRecorder
 

@@ -6,8 +6,12 @@
   expects on its Drive, see ``drive_folders``);
 - torchvision weights and MNIST-style datasets come from the data directory, with a
   seeded stand-in when weights are absent;
-- HTTP requests for files the data directory holds are served from it, any other image
-  is answered with a stand-in image, and anything else fails with a clear error;
+- HTTP requests for files the data directory holds are served from it (the Places365 checkpoints
+  by a seeded stand-in when it does not hold them, see ``places365``), any other image is answered
+  with a stand-in image, and anything else fails with a clear error; ``torch.hub`` downloads land in
+  a writable folder, since the hub folder is the read-only data directory;
+- image readers given a path that does not exist here (``/content/...``, ``/kaggle/input/...``, a
+  Windows path) read the data directory's file of that name, if it holds one;
 - ``input()`` fails at once instead of waiting for a user who is not there.
 """
 
@@ -15,19 +19,23 @@ from __future__ import annotations
 
 import builtins
 import email.message
+import functools
 import importlib.metadata
+import inspect
 import io
 import os
 import re
 import shlex
 import sys
+import tempfile
 import types
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from . import drive_folders
+from . import drive_folders, places365
 from .events import EventLog
 from .imports import when_imported
 
@@ -75,6 +83,9 @@ MAX_PACKAGE_TEXT = 100
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 STAND_IN_IMAGE = "extras/pytorch_hub_dog.jpg"
 NETWORK_DISABLED = "network is disabled while grading"
+GITHUB_PAGE_NOTE = "github.com answers this address with an HTML page, not the image; served the image it shows"
+HUB_DOWNLOADS = Path(tempfile.gettempdir()) / "torch-hub" / "checkpoints"
+"""Where ``torch.hub`` saves downloads while its own folder (``$TORCH_HOME``, the data directory) is read-only."""
 
 
 class NetworkDisabledError(ConnectionError):
@@ -95,6 +106,55 @@ class DataIndex:
     def for_url(self, url: str) -> Path | None:
         name = urllib.parse.unquote(Path(urllib.parse.urlparse(url).path).name).lower()
         return self.by_name.get(name) if name else None
+
+    def serve(self, url: str) -> Served | None:
+        """What answers a download of ``url``: the data directory's file of its name, else the
+        Places365 stand-in for a Places365 checkpoint; None for anything else."""
+        found = self.for_url(url)
+        if found is not None:
+            return Served(url, str(found.relative_to(self.root)), found)
+        name = places365.checkpoint_name(url)
+        return Served(url, name, None) if name else None
+
+
+@dataclass(frozen=True)
+class Served:
+    """A download the grading machine answers: ``source`` is the data directory's file, or None for
+    the Places365 stand-in ``name``, built (and announced) only when a download really takes it."""
+
+    url: str
+    name: str
+    source: Path | None
+
+    @property
+    def stand_in(self) -> bool:
+        return self.source is None
+
+    @property
+    def path(self) -> Path:
+        """Where the answer is, or will be once ``file()`` has built the stand-in."""
+        return self.source or places365.stand_in_path(self.name)
+
+    def file(self) -> Path:
+        if self.source is not None:
+            return self.source
+        places365.announce(self.name)
+        return places365.stand_in_file(self.name)
+
+    def record(self, log: EventLog, **details: object) -> None:
+        """One ``download`` event, saying when the answer is a stand-in or what the address really shows."""
+        if self.stand_in:
+            details.update(stand_in=True, note="seeded stand-in checkpoint in the real file's format")
+        elif _github_page(self.url):
+            details["note"] = GITHUB_PAGE_NOTE
+        log.record("shim", shim="download", url=self.url, served=self.name, **details)
+
+
+def _github_page(url: str) -> bool:
+    """A ``github.com/.../blob/...`` link without ``?raw=true``: GitHub shows a page there, not the file."""
+    parts = urllib.parse.urlparse(url)
+    raw = urllib.parse.parse_qs(parts.query).get("raw", [""])[0].lower() in ("true", "1")
+    return parts.netloc.lower() in ("github.com", "www.github.com") and "/blob/" in parts.path and not raw
 
 
 def normalised_name(name: str) -> str:
@@ -288,10 +348,11 @@ def install_colab_shim(log: EventLog) -> None:
 
 def install_network_shims(index: DataIndex, log: EventLog) -> None:
     def answer(url: str) -> tuple[bytes, str]:
-        served = index.for_url(url)
+        served = index.serve(url)
         if served is not None:
-            log.record("shim", shim="download", url=url, served=str(served.relative_to(index.root)))
-            return served.read_bytes(), "served from the data directory"
+            body = served.file().read_bytes()
+            served.record(log)
+            return body, "stand-in checkpoint" if served.stand_in else "served from the data directory"
         path = urllib.parse.urlparse(url).path.lower()
         stand_in = index.root / STAND_IN_IMAGE
         if path.endswith(IMAGE_SUFFIXES) and stand_in.is_file():
@@ -335,6 +396,8 @@ def install_network_shims(index: DataIndex, log: EventLog) -> None:
             response = requests.models.Response()
             response.status_code, response.reason, response.url = 200, reason, request.url
             response._content, response.request = body, request
+            # ``stream=True`` readers take ``.raw`` or ``iter_content()``: both read the body held here.
+            response.raw, response._content_consumed = io.BytesIO(body), True
             response.headers["Content-Type"] = guess_type(request.url)
             response.headers["Content-Length"] = str(len(body))
             return response
@@ -342,6 +405,101 @@ def install_network_shims(index: DataIndex, log: EventLog) -> None:
         adapters.HTTPAdapter.send = send
 
     when_imported("requests.adapters", patch_requests)
+    when_imported("torch.hub", _save_hub_downloads_where_writable)
+
+
+def _writable(folder: Path) -> bool:
+    """Whether ``folder`` can be written, or created: its nearest existing ancestor decides."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
+
+
+def _save_hub_downloads_where_writable(hub) -> None:
+    """``load_state_dict_from_url`` (``model_zoo.load_url`` too, which imports it after this patch) saves
+    under ``$TORCH_HOME``, the read-only data directory here: a checkpoint that is not already there is
+    downloaded (answered offline) into ``HUB_DOWNLOADS`` instead."""
+    original = hub.load_state_dict_from_url
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def load_state_dict_from_url(*args, **kwargs):
+        call = signature.bind(*args, **kwargs)
+        if call.arguments.get("model_dir") is None:
+            url = urllib.parse.urlparse(call.arguments["url"])
+            name = call.arguments.get("file_name") or os.path.basename(url.path)
+            home = Path(hub.get_dir()) / "checkpoints"
+            if not (home / name).exists() and not _writable(home):
+                call.arguments["model_dir"] = str(HUB_DOWNLOADS)
+        return original(*call.args, **call.kwargs)
+
+    hub.load_state_dict_from_url = load_state_dict_from_url
+
+
+IMAGE_READERS = (
+    ("PIL.Image", ("open",)),
+    ("cv2", ("imread",)),
+    ("matplotlib.image", ("imread",)),
+    ("torchvision.io.image", ("read_image", "decode_image", "read_file")),
+    ("torchvision.io", ("read_image", "decode_image", "read_file")),
+)
+"""The readers of image files whose path argument may name a file that is only in the data directory
+(``plt.imread`` calls ``matplotlib.image.imread``; ``torchvision.io`` re-exports its ``image`` module's)."""
+
+
+def _name_of(path: str) -> str:
+    """The final name of a POSIX or Windows path."""
+    return re.split(r"[\\/]", path)[-1]
+
+
+def install_path_shims(index: DataIndex, log: EventLog) -> None:
+    """A team reads the images where they kept them (``/content/``, ``/kaggle/input/``, ``C:\\Users\\...``):
+    a path that does not exist here and whose image file name the data directory holds (in any case)
+    reads that file, recorded as a ``compat`` event naming the reader (``api``), the path asked and the
+    file served; a path that exists is never touched."""
+
+    def redirected(reader: str, asked: object) -> object:
+        if not isinstance(asked, (str, os.PathLike)):
+            return asked
+        text = os.fspath(asked)
+        if not isinstance(text, str) or not text.lower().endswith(IMAGE_SUFFIXES) or os.path.exists(text):
+            return asked
+        found = index.by_name.get(_name_of(text).lower())
+        if found is None:
+            return asked
+        log.record(
+            "shim",
+            shim="path",
+            api=reader,
+            path=text[:300],
+            served=str(found.relative_to(index.root)),
+            note="this path is not here: read the grading data directory's file of that name",
+        )
+        return str(found) if isinstance(asked, str) else found
+
+    def wrap(reader: str, original: Callable) -> Callable:
+        if getattr(original, "redirects_missing_paths", False):
+            return original
+
+        @functools.wraps(original)
+        def read(path, *args, **kwargs):
+            return original(redirected(reader, path), *args, **kwargs)
+
+        read.redirects_missing_paths = True
+        return read
+
+    def patch(module_name: str, names: tuple[str, ...]) -> Callable[[object], None]:
+        def apply(module) -> None:
+            module = sys.modules.get(module_name, module)
+            for name in names:
+                original = getattr(module, name, None)
+                if callable(original):
+                    setattr(module, name, wrap(f"{module_name}.{name}", original))
+
+        return apply
+
+    for module_name, names in IMAGE_READERS:
+        when_imported(module_name, patch(module_name, names))
 
 
 def install_torchvision_shims(data_root: Path, log: EventLog) -> None:
