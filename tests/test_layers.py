@@ -72,11 +72,12 @@ SHARED_REFERENCE = {"reference", "reference.methods", "reference.torch_tools"}
 
 
 def own_reference(importer: str, root: Path) -> str | None:
-    """The reference package an assignment's suite or reference belongs to (None for shared code)."""
+    """The reference package an assignment's suite or reference belongs to (None for shared code): the one its
+    mark scheme names, or for an assignment still without one, the reference package of its own name."""
     parts = importer.split(".")
     if parts[:2] == ["checks", "assignments"] and len(parts) > 2:
-        scheme = tomllib.loads((root / "checks" / "assignments" / parts[2] / "assignment.toml").read_text())
-        return scheme["reference"]
+        scheme = root / "checks" / "assignments" / parts[2] / "assignment.toml"
+        return tomllib.loads(scheme.read_text())["reference"] if scheme.is_file() else f"reference.{parts[2]}"
     if parts[0] == "reference" and len(parts) > 1 and ".".join(parts[:2]) not in SHARED_REFERENCE:
         return ".".join(parts[:2])
     return None

@@ -48,19 +48,9 @@ from checks.probe.lime_rebuild import (
     check_argument,
     show,
 )
+from reference.tml25_a4.images import IMAGE_KEYS
 
-IMAGES = (
-    "West_Highland_white_terrier",
-    "American_coot",
-    "racer",
-    "flamingo",
-    "kite",
-    "goldfish",
-    "tiger_shark",
-    "vulture",
-    "common_iguana",
-    "orange",
-)
+IMAGES = IMAGE_KEYS  # the assignment's names and order
 FILE = "file"  # the problems key for the pickle as a whole
 CAN_BE_SENT = "only plain values, SegmentationAlgorithm and scikit-learn linear regressors can be sent"
 LIME_VERSION = version("lime")
