@@ -61,6 +61,7 @@ class Submission:
     merged_from: list[str] = field(default_factory=list)
     run_order: RunOrder | None = None
     parts: list[str] = field(default_factory=list)  # a repository's notebooks, run one by one in this order
+    notes: list[str] = field(default_factory=list)  # what a TA should know about how it was taken in
 
     @property
     def valid(self) -> bool:
@@ -206,14 +207,20 @@ def _top_folder_of_zip(path: Path) -> str | None:
     return tops.pop() if len(tops) == 1 else None
 
 
-def team_name(path: Path, pattern: str) -> str | None:
-    """The team ``pattern`` finds in the file's name, else in the one top folder its zip holds."""
-    names = [_stem(path)]
+@dataclass(frozen=True)
+class TeamName:
+    name: str
+    from_folder: bool  # read from the zip's top folder, which the team wrote, not from the file's name
+
+
+def team_name(path: Path, pattern: str) -> TeamName | None:
+    """The team ``pattern`` finds in the file's name (as the course's upload named it), else in the one top
+    folder its zip holds."""
+    if match := re.search(pattern, _stem(path), re.IGNORECASE):
+        return TeamName(match.group(0), from_folder=False)
     if path.suffix.lower() == ".zip" and path.is_file() and not path.is_symlink():
-        names.append(_top_folder_of_zip(path) or "")
-    for name in names:
-        if match := re.search(pattern, name, re.IGNORECASE):
-            return match.group(0)
+        if match := re.search(pattern, _top_folder_of_zip(path) or "", re.IGNORECASE):
+            return TeamName(match.group(0), from_folder=True)
     return None
 
 
@@ -283,8 +290,13 @@ def intake_one(
 
     Any error, however unexpected, becomes this submission's problem rather than the class's.
     """
-    derived, name, roll = student_identity(_wanted_name(path, repository), id_pattern)
+    wanted, from_folder = _wanted_name(path, repository)
+    derived, name, roll = student_identity(wanted, id_pattern)
     submission = Submission(student_id or derived, path, name, roll)
+    if from_folder:
+        submission.notes.append(
+            f"named {wanted} by the top folder of {path.name}, whose own name names no team; check it is that team's"
+        )
     try:
         _take_in(submission, work_dir, limits, data_dir, repository)
     except Exception as error:
@@ -294,11 +306,11 @@ def intake_one(
     return submission
 
 
-def _wanted_name(path: Path, repository: RepositoryRules | None) -> str:
-    """The name an id is made of: the team's, for a repository whose rules name teams, else the file's."""
-    if repository is not None and repository.team_pattern is not None:
-        return team_name(path, repository.team_pattern) or _stem(path)
-    return _stem(path)
+def _wanted_name(path: Path, repository: RepositoryRules | None) -> tuple[str, bool]:
+    """The name an id is made of (the team's, for a repository whose rules name teams, else the file's), and
+    whether the submission's own contents chose it."""
+    team = team_name(path, repository.team_pattern) if repository and repository.team_pattern else None
+    return (team.name, team.from_folder) if team else (_stem(path), False)
 
 
 def _choose(submission: Submission, work_dir: Path, data_dir: Path | None, repository: RepositoryRules | None) -> None:
@@ -379,14 +391,16 @@ def discover(
             )
         else:
             candidates.append(path)
-    submissions: list[Submission] = []
+    wanted = [_wanted_name(candidate, repository) for candidate in candidates]
+    ids = [student_identity(name, id_pattern)[0] for name, _ in wanted]
     taken: set[str] = set()
-    for candidate in candidates:
-        wanted = student_identity(_wanted_name(candidate, repository), id_pattern)[0]
-        if is_class_file(wanted):
-            submissions.append(_refused(candidate, wanted, taken))
-        else:
-            submissions.append(
-                intake_one(candidate, work_dir, id_pattern, limits, _unique(wanted, taken), data_dir, repository)
-            )
-    return submissions
+    # A name the upload's file gives wins over one a zip's own top folder claims: a team cannot take another's.
+    for number in sorted(range(len(candidates)), key=lambda number: wanted[number][1]):
+        if not is_class_file(ids[number]):
+            ids[number] = _unique(ids[number], taken)
+    return [
+        _refused(candidate, student_id, taken)
+        if is_class_file(student_id)
+        else intake_one(candidate, work_dir, id_pattern, limits, student_id, data_dir, repository)
+        for candidate, student_id in zip(candidates, ids)
+    ]

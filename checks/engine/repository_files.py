@@ -26,7 +26,7 @@ KINDS = {
     "images": (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"),
 }
 MAX_LISTED = 2000
-MAX_README_BYTES = 1 << 20
+MAX_README_BYTES = 64 << 10  # markdown-it takes about a second on the worst 64 KiB; READMEs are far smaller
 MAX_LINKS = 500
 SKIPPED_FOLDERS = {".git", "__MACOSX", ".ipynb_checkpoints", "__pycache__"}
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -52,10 +52,12 @@ class RepositoryInventory:
     files: dict[str, list[str]] = field(default_factory=dict)  # kind -> paths inside the repository
     other: int = 0  # files of no listed kind
     missing_links: list[MissingLink] = field(default_factory=list)
+    readme_problem: str | None = None  # why its links could not be checked
 
     def flags(self) -> list[str]:
         found = [] if self.readme else ["the repository has no README.md"]
-        return found + [link.sentence() for link in self.missing_links]
+        unread = [f"the README's links were not checked: {self.readme_problem}"] if self.readme_problem else []
+        return found + unread + [link.sentence() for link in self.missing_links]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -170,7 +172,8 @@ def take_inventory(root: Path) -> RepositoryInventory:
         return inventory
     try:
         text = read_repository_file(root, inventory.readme, MAX_README_BYTES).decode("utf-8", errors="replace")
-    except UnreadableFile:
+    except UnreadableFile as error:
+        inventory.readme_problem = str(error)
         return inventory
     files = set(paths)
     lowered = {path.lower(): path for path in paths}

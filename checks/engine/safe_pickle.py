@@ -54,6 +54,7 @@ class Limits:
     max_operations: int = 100_000  # opcodes; each builds at most one object
     max_items: int = 10_000  # per list, tuple, dict, set or constructor call
     max_depth: int = 32
+    max_expanded: int = 100_000  # values in the result unfolded as a tree: shared objects counted each time
     max_string: int = 100_000  # characters or bytes
     max_int_bits: int = 128
     max_array_items: int = 1 << 20
@@ -162,11 +163,13 @@ def _describe(error: BaseException) -> str:
 
 
 def _scan(raw: bytes, limits: Limits) -> None:
-    """Walk the opcodes without building anything, tracking how deeply each stack item nests tuples."""
+    """Walk the opcodes without building anything, tracking how deeply each stack item nests tuples and how
+    many values it holds once shared tuples are unfolded: hashing a dict key or set member walks them all,
+    so a key of thirty tuples each holding the next twice would take the unpickler hours."""
     stream = io.BytesIO(raw)
-    stack: list[int] = []
+    stack: list[tuple[int, int]] = []  # (tuple nesting depth, unfolded size) of each item
     marks: list[int] = []
-    memo: dict[int, int] = {}
+    memo: dict[int, tuple[int, int]] = {}
     try:
         for count, (opcode, argument, _) in enumerate(pickletools.genops(stream), 1):
             if count > limits.max_operations:
@@ -197,12 +200,12 @@ def _check_opcode(name: str, argument: Any, limits: Limits) -> None:
 def _simulate(
     opcode: pickletools.OpcodeInfo,
     argument: Any,
-    stack: list[int],
+    stack: list[tuple[int, int]],
     marks: list[int],
-    memo: dict[int, int],
+    memo: dict[int, tuple[int, int]],
     limits: Limits,
 ) -> None:
-    """Apply one opcode to a stack of nesting depths, using pickletools' stack effects."""
+    """Apply one opcode to a stack of (nesting depth, unfolded size), using pickletools' stack effects."""
     name = opcode.name
     if name in _MEMO_GETS:
         if argument not in memo:
@@ -215,18 +218,21 @@ def _simulate(
         memo[len(memo) if name == "MEMOIZE" else argument] = stack[-1]
         return
     below, sliced = _pop(opcode, stack, marks)
-    depth = 0
+    depth, size = 0, 1
     if name in _NESTING_OPCODES:
-        depth = 1 + max(below + sliced, default=0)
+        depth = 1 + max((part[0] for part in below + sliced), default=0)
+        size = 1 + sum(part[1] for part in below + sliced)
     elif name in _PASSING_OPCODES:
-        depth = below[0]
+        depth, size = below[0]
     if depth > limits.max_depth:
         raise UnsafePickle(f"refused: nested more than {limits.max_depth} levels deep")
+    if size > limits.max_expanded:
+        raise UnsafePickle(f"refused: more than {limits.max_expanded} values once shared parts are counted")
     for item in opcode.stack_after:
         if item is pickletools.markobject:
             marks.append(len(stack))
         else:
-            stack.append(depth)
+            stack.append((depth, size))
 
 
 def _fence(marks: list[int]) -> int:
@@ -234,14 +240,16 @@ def _fence(marks: list[int]) -> int:
     return marks[-1] if marks else 0
 
 
-def _pop(opcode: pickletools.OpcodeInfo, stack: list[int], marks: list[int]) -> tuple[list[int], list[int]]:
+def _pop(
+    opcode: pickletools.OpcodeInfo, stack: list[tuple[int, int]], marks: list[int]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The items an opcode takes, as the C unpickler takes them: those below its mark (or all,
     without one), and those above the mark. POP right after a MARK removes the mark."""
     before = opcode.stack_before
     if opcode.name == "POP" and marks and marks[-1] == len(stack):
         marks.pop()
         return [], []
-    sliced: list[int] = []
+    sliced: list[tuple[int, int]] = []
     count = len(before)
     if pickletools.markobject in before:
         if not marks:
@@ -426,8 +434,10 @@ class _NumpyReader:
 
 def _settle(root: Any, limits: Limits) -> Any:
     """Rebuild the loaded graph bottom-up without recursion: numpy stand-ins become arrays,
-    shared objects stay shared, and cycles, deep nesting and big containers are refused."""
-    settled: dict[int, tuple[Any, int]] = {}  # id of a loaded object -> (its settled value, its nesting height)
+    shared objects stay shared, and cycles, deep nesting and big containers are refused. Sharing is
+    counted as copies, since whoever reads the result walks it as a tree: a list holding itself twice,
+    thirty levels deep, is a few bytes of pickle and a billion values to walk."""
+    settled: dict[int, tuple[Any, int, int]] = {}  # id of a loaded object -> (settled value, nesting height, size)
     open_ids: set[int] = set()  # expanded but not yet settled: the ancestors of whatever is being visited
     todo: list[tuple[Any, list[Any] | None]] = [(root, None)]
     while todo:
@@ -437,14 +447,17 @@ def _settle(root: Any, limits: Limits) -> Any:
             height = 1 + max((settled[id(part)][1] for part in parts), default=0)
             if height > limits.max_depth:
                 raise UnsafePickle(f"refused: nested more than {limits.max_depth} levels deep")
-            settled[key] = (_rebuild(value, [settled[id(part)][0] for part in parts]), height)
+            size = 1 + sum(settled[id(part)][2] for part in parts)
+            if size > limits.max_expanded:
+                raise UnsafePickle(f"refused: more than {limits.max_expanded} values once shared parts are counted")
+            settled[key] = (_rebuild(value, [settled[id(part)][0] for part in parts]), height, size)
             open_ids.discard(key)
         elif key in open_ids:
             raise UnsafePickle("refused: a structure that contains itself")
         elif key not in settled:
             children = _parts(value)
             if children is None:
-                settled[key] = (_leaf(value), 0)
+                settled[key] = (_leaf(value), 0, 1)
                 continue
             if not isinstance(value, PickledObject) and len(value) > limits.max_items:
                 raise UnsafePickle(f"refused: a {_kind(value)} of more than {limits.max_items} items")

@@ -274,7 +274,7 @@ def grade_submission(
     shutil.rmtree(out / SUBMITTED_FIGURES, ignore_errors=True)
     # The reference must reduce floats in the same order as the kernel, which has this many threads.
     torch.set_num_threads(max(1, options.limits.threads))
-    result = SubmissionResult(submission.student_id, assignment.id, options.mode)
+    result = SubmissionResult(submission.student_id, assignment.id, options.mode, flags=list(submission.notes))
     if not submission.valid:
         result.problem = f"invalid submission: {submission.problem}"
     else:

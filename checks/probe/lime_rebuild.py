@@ -129,11 +129,11 @@ SEGMENTATION_PARAMETERS: dict[str, dict[str, Rule]] = {
         "sigma": SIGMA,
         "convert2lab": FLAG,
         "return_tree": FALSE,  # True returns a tuple, which LIME cannot use
-        "rng": SEED,
+        "rng": integer(0, MAX_SEED),  # skimage's quickshift takes no None here
     },
     "slic": {
         "n_segments": integer(1, 2000),
-        "compactness": number(0, 1000),
+        "compactness": Rule(lambda value: _is_number(value) and 0 < value <= 1000, "a number above 0, up to 1000"),
         "max_num_iter": integer(1, 100),
         "sigma": SIGMA,
         "convert2lab": optional(FLAG),

@@ -177,3 +177,25 @@ def test_repository_files_are_read_without_following_links_and_within_a_limit(tm
             read_repository_file(tmp_path, relative, 100)
     with pytest.raises(UnreadableFile, match="over the 3-byte limit"):
         read_repository_file(tmp_path, "sub/notes.txt", 3)
+
+
+def test_a_team_named_only_by_its_zips_top_folder_cannot_take_the_id_of_the_team_its_file_names(tmp_path: Path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    write_zip(folder / "a_upload.zip", {"TML25_A4_07-main/t.ipynb": notebook_text("x = 1")})
+    write_zip(folder / "b_TML25_A4_07.zip", {"TML25_A4_07-main/t.ipynb": notebook_text("x = 1")})
+    claimed, real = discover([folder], tmp_path / "work", repository=TEAMS)
+    assert (real.source.name, real.student_id, real.notes) == ("b_TML25_A4_07.zip", "TML25_A4_07", [])
+    assert claimed.student_id == "TML25_A4_07-2"
+    assert claimed.notes == [
+        "named TML25_A4_07 by the top folder of a_upload.zip, whose own name names no team; check it is that team's"
+    ]
+
+
+def test_a_readme_past_the_size_markdown_parsing_is_bounded_to_is_said_to_be_too_large(tmp_path: Path):
+    (tmp_path / "README.md").write_text("![" * 30_000)  # markdown-it's slowest input per byte, within the bound
+    assert take_inventory(tmp_path).flags() == []
+    (tmp_path / "README.md").write_text("![" * 524_283)
+    assert take_inventory(tmp_path).flags() == [
+        "the README's links were not checked: README.md holds 1048566 bytes, over the 65536-byte limit"
+    ]

@@ -11,7 +11,6 @@ import pickle
 import random
 import subprocess
 import sys
-import time
 import types
 from typing import Any
 
@@ -274,11 +273,9 @@ def test_a_1_gib_file_is_refused_without_reading_it(tmp_path):
     path = tmp_path / "huge.pkl"
     with open(path, "wb") as sparse:
         sparse.truncate(1 << 30)
-    started = time.monotonic()
     with open(path, "rb") as huge:
         assert "larger than the 1048576 bytes allowed" in refusal(huge)
-        assert huge.tell() == (1 << 20) + 1
-    assert time.monotonic() - started < 2
+        assert huge.tell() == (1 << 20) + 1  # read no further than one byte past the limit
 
 
 def test_an_endless_stream_is_read_only_up_to_the_limit():
@@ -330,13 +327,14 @@ def test_deeply_nested_tuples_are_refused_before_the_unpickler_hashes_them():
     assert load({((((1,),),),): 1}) == {((((1,),),),): 1}
 
 
-def test_a_shared_structure_is_walked_once():
+def test_a_shared_structure_stays_shared_but_counts_as_every_copy_a_reader_would_walk():
+    parameters = {"num_samples": 100, "labels": [1, 2]}
+    loaded = load({f"image{number}": parameters for number in range(10)})
+    assert loaded["image0"] is loaded["image9"] and loaded["image0"] == parameters
     shared: list[Any] = []
     for _ in range(30):
-        shared = [shared, shared]  # 2**30 paths, 31 objects
-    started = time.monotonic()
-    loaded = load(shared)
-    assert loaded[0] is loaded[1] and time.monotonic() - started < 1
+        shared = [shared, shared]  # 31 objects and a few hundred bytes, 2**31 values to walk as a tree
+    assert "more than 100000 values once shared parts are counted" in refusal(pickle.dumps(shared))
 
 
 def test_big_containers_strings_and_numbers_are_refused():

@@ -309,6 +309,16 @@ def test_plain_arguments_are_bounded(name, good, bad, reason):
             linear_model.Ridge(),
             "segmentation_fn={'class': 'Ridge'",
         ),
+        (  # skimage's quickshift fails on rng=None, inside the kernel, where the team would read "LIME failed"
+            SegmentationAlgorithm("quickshift", rng=7),
+            SegmentationAlgorithm("quickshift", rng=None),
+            "segmentation_fn: quickshift rng=None refused: must be an integer from 0 to",
+        ),
+        (  # slic divides by its compactness
+            SegmentationAlgorithm("slic", compactness=0.5),
+            SegmentationAlgorithm("slic", compactness=0),
+            "segmentation_fn: slic compactness=0 refused: must be a number above 0, up to 1000",
+        ),
     ],
 )
 def test_object_arguments_are_bounded(good, bad, problem):
@@ -397,3 +407,13 @@ def test_the_tables_match_the_installed_libraries():
     masks = RNG.integers(0, 2, (5, 10))
     for metric in DISTANCE_METRICS:
         assert pairwise_distances(masks, masks[:1], metric=metric).shape == (5, 1)
+
+
+@pytest.mark.parametrize("where", ["labels", "key"])
+def test_a_few_hundred_bytes_of_shared_lists_that_unfold_into_billions_of_values_are_refused_at_once(where):
+    shared: Any = [0] if where == "labels" else (0,)
+    for _ in range(20):  # 2**20 values, beyond the bound; as a key, the test itself hashes them all once
+        shared = [shared, shared] if where == "labels" else (shared, shared)
+    pickled = {"kite": {"labels": shared}} if where == "labels" else {shared: {}}
+    result = read(pickled)  # without the bound, hashing the key or showing the labels would take hours
+    assert result.problems == {FILE: ["refused: more than 100000 values once shared parts are counted"]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +51,8 @@ def test_the_same_pickle_gets_the_same_iou_every_time(quick_score):
 
 
 def test_parameters_that_pass_the_cut_off_get_no_score_and_the_kernel_is_stopped(data: DataDir):
-    pickled = parameters(num_samples=1000, batch_size=10)
-    started = time.monotonic()
+    pickled = parameters(num_samples=1000, batch_size=10)  # minutes an image here
     result = score_lime_pickle(pickled, data, ScoringOptions(cut_off_s=8, repeats=1, limits=LIMITS))
-    assert time.monotonic() - started < 90
     assert not result.complete and result.avg_iou is None and result.avg_time is None
     assert result.stopped is not None and "passed the cut-off of 8 s" in result.stopped
 
@@ -71,10 +68,9 @@ class Reducer:
 def test_a_hostile_pickle_is_refused_with_a_message_and_none_of_it_runs(tmp_path: Path, data: DataDir):
     witness = tmp_path / "ran"
     pickled = pickle.dumps({key: {"segmentation_fn": Reducer(str(witness))} for key in IMAGE_KEYS})
-    started = time.monotonic()
     result = score_lime_pickle(pickled, data, ScoringOptions(limits=LIMITS))
-    assert time.monotonic() - started < 5  # refused before any kernel starts
     assert not witness.exists()
+    assert result.ground_truth == "" and not result.seconds  # refused before any kernel started
     assert not result.complete and result.problems
     assert "os.system" in result.message() or "posix.system" in result.message()
     assert result.message().startswith("the pickle was refused; nothing of it ran:")
