@@ -124,14 +124,20 @@ class ImageIndex:
     def nearest(self, array: np.ndarray | None) -> Nearest | None:
         """The image ``array`` correlates with best: an image made from a dataset image (an attack
         that keeps close to it, a noisy copy) is not that image, yet resembles it more than any other."""
+        ranked = self.ranked(array, 1)
+        return ranked[0] if ranked else None
+
+    def ranked(self, array: np.ndarray | None, count: int) -> list[Nearest]:
+        """The ``count`` images ``array`` correlates with best, best first: for an image that mixes a dataset
+        image with something else (a heatmap blended in), the right one is among the first, not always first."""
         query = self._query(array)
         if query is None:
-            return None
+            return []
         centred = query - query.mean()
         if float(centred.norm()) == 0:
-            return None
+            return []
         correlations = torch.cat(
             [(flat @ centred) / (spread * centred.norm()).clamp_min(1e-12) for flat, spread in self._scaled()]
         )
-        best = int(correlations.argmax())
-        return Nearest(best, float(correlations[best]))
+        best = torch.topk(correlations, min(count, len(correlations)))
+        return [Nearest(int(index), float(value)) for value, index in zip(best.values, best.indices)]

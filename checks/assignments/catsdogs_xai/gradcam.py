@@ -7,7 +7,7 @@ say which mistake it was."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from checks.finders.cam_overlays import screen, unblend
 from checks.finders.figures import Figure, plot_axes, plot_title
 from checks.grading.reference_figures import Panel
 from reference.catsdogs_xai import conv_layers, grad_cam_maps
@@ -38,6 +39,8 @@ NEGATIVE_SHARE = 0.05  # a map whose minimum is below this share of its largest 
 FLAT = 1e-6  # a map whose spread is below this share of its largest value shows nothing
 NO_RELU = "no ReLU: the map keeps the negative values that Grad-CAM's ReLU removes"
 MAX_OVERLAYS = 24
+BLEND_CANDIDATES = 3  # dataset photos a blended overlay is undone with in full, the best screened
+SCREENED = 256  # dataset photos screened at a time
 SHOWN_BESIDE = 3  # overlays the report redraws beside the grader's maps
 
 
@@ -171,7 +174,10 @@ class Judged:
     def describe(self) -> str:
         place = f"{self.overlay.title!r}" if self.overlay.title else "an untitled panel"
         if self.overlay.heatmap is None:
-            return f"{place}: the heatmap is blended into the photo as one image, so its values cannot be read"
+            return (
+                f"{place}: the heatmap is blended into the photo as one image, and taking the photo out does "
+                "not leave a jet-coloured map, so its values cannot be read"
+            )
         if self.image is None:
             return f"{place}: its photo is none of the dataset's images"
         if self.layer is None:
@@ -196,12 +202,41 @@ def located(ctx) -> list[Judged]:
 
     def locate() -> list[Judged]:
         names = list(dict.fromkeys(name for model in classifiers(ctx).models for name in conv_names(model)))
-        return [
-            Judged(overlay, shown_image(ctx, overlay.photo), titled_layer(overlay.title, names))
-            for overlay in overlays(ctx)
-        ]
+        found = []
+        for overlay in overlays(ctx):
+            if overlay.heatmap is None:
+                overlay, image = _unblended(ctx, overlay)
+            else:
+                image = shown_image(ctx, overlay.photo)
+            found.append(Judged(overlay, image, titled_layer(overlay.title, names)))
+        return found
 
     return ctx.remember("gradcam_located", locate)
+
+
+def _unblended(ctx, overlay: Overlay) -> tuple[Overlay, int | None]:
+    """A blended overlay's map, taken out of the dataset photo it undoes into (show_cam_on_image's blend): every
+    photo is screened, the best few undone in full; the overlay as it was, and no image, when none fits."""
+    size = overlay.photo.shape[:2]
+    total = len(canonical_files(ctx))
+    scores = np.concatenate(
+        [
+            screen(overlay.photo, _photos_at(ctx, list(range(start, min(start + SCREENED, total))), size))
+            for start in range(0, total, SCREENED)
+        ]
+    )
+    candidates = [int(index) for index in np.argsort(scores)[:BLEND_CANDIDATES]]
+    tried = [unblend(overlay.photo, photo) for photo in _photos_at(ctx, candidates, size)]
+    best = min(range(len(tried)), key=lambda number: tried[number].residual)
+    if not tried[best].fits:
+        return overlay, None
+    return replace(overlay, heatmap=tried[best].cam), candidates[best]
+
+
+def _photos_at(ctx, indices: list[int], size: tuple[int, int]) -> np.ndarray:
+    """The grader's copies of these dataset photos at a drawn image's size, (N, H, W, 3) in [0, 1]."""
+    photos = F.interpolate(grader_images(ctx, indices), size=size, mode="bilinear", align_corners=False)
+    return photos.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
 def conv_names(model) -> list[str]:
