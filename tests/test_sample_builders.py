@@ -11,6 +11,7 @@ BUILDERS = {
     "catsdogs-xai": "build_catsdogs_samples",
     "cs411-a2": "build_cs411_samples",
     "ee5179-pa2": "build_ee5179_samples",
+    "tml25-a4": "build_tml25_samples",
 }
 
 

@@ -52,7 +52,7 @@ from checks.engine.sandbox import (
 from checks.probe.wire import MAX_JSON_BYTES, MAX_PAYLOAD_BYTES, Decoder, Encoder
 
 KERNEL_NAME = "xaigrader-sandbox"
-MAX_CELL_OUTPUT_BYTES = 1 << 20
+MAX_CELL_OUTPUT_BYTES = 8 << 20  # a 2 x 5 grid of photos drawn 20 inches wide is about 3 MB of PNG
 MAX_NOTEBOOK_OUTPUT_BYTES = 32 << 20
 MAX_EVENTS_BYTES = 8 << 20
 MAX_FIGURE_INDEX_BYTES = 16 << 20

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+import torch
 
 IMAGE_WEIGHT = 0.5  # show_cam_on_image's default
 GRID = 32  # colour cube cells a side, for the nearest jet colour of any colour
@@ -22,6 +23,7 @@ SAMPLED_PIXELS = 4096  # pixels the divisor is searched on
 SCREENED_PIXELS = 96  # pixels and divisors a candidate photo is screened with
 SCREENED_DIVISORS = 13
 DIVISORS = np.linspace(0.25, 1.0, 151)  # the blend's maximum: at least half the darkest jet colour, at most white
+FLAT = 1e-6  # a map whose spread is below this share of its largest value shows nothing
 FITS = 0.06  # root-mean-square distance (0-1 colour units) from the jet scale of a real blend's pixels
 
 
@@ -97,3 +99,16 @@ def unblend(overlay: np.ndarray, photo: np.ndarray, weight: float = IMAGE_WEIGHT
     heat = _heat(flat_shown, flat_base, divisor, weight)
     cam = _levels(heat).astype(np.float64) / 255
     return Unblended(cam.reshape(shown.shape[:2]), _misfit(heat))
+
+
+def map_correlation(first: np.ndarray | torch.Tensor, second: np.ndarray | torch.Tensor) -> float:
+    """Pearson's correlation of two maps of one grid; two flat maps (a ReLU that left nothing) agree, and a flat
+    map agrees with no other."""
+    a = torch.as_tensor(np.asarray(first, dtype=np.float64)).flatten()
+    b = torch.as_tensor(np.asarray(second, dtype=np.float64)).flatten()
+    flat = FLAT * max(float(a.abs().max()), float(b.abs().max()), 1e-12)
+    a, b = a - a.mean(), b - b.mean()
+    spreads = float(a.norm()), float(b.norm())
+    if min(spreads) <= flat:
+        return 1.0 if max(spreads) <= flat else 0.0
+    return float(a @ b) / (spreads[0] * spreads[1])

@@ -91,6 +91,29 @@ def catsdogs_graded(catsdogs, data_root, tmp_path_factory):
     return grade_samples(CATSDOGS_SAMPLES, catsdogs, data_root, tmp_path_factory.mktemp("catsdogs"))
 
 
+TML25_SAMPLES = REPO / "student_submissions" / "tml25-a4"
+TML25_COMPLETE, TML25_LIVE_OBJECTS, TML25_OWN_FUNCTION, TML25_MISSPELT, TML25_CONSTANT_TARGET = (
+    "TML25_A4_01",
+    "TML25_A4_02",
+    "TML25_A4_03",
+    "TML25_A4_04",
+    "TML25_A4_05",
+)
+TML25_UNNORMALISED, TML25_NO_REPORT = "TML25_A4_06", "TML25_A4_07"
+
+
+@pytest.fixture(scope="session")
+def tml25():
+    return load_assignment("tml25-a4")
+
+
+@pytest.fixture(scope="session")
+def tml25_graded(tml25, data_root, tmp_path_factory):
+    """The TML25 A4 sample class of team repositories; half a minute per cell, which cuts each team's ScoreCAM and
+    AblationCAM cell (minutes an image on a CPU) as a grading with a short budget would."""
+    return grade_samples(TML25_SAMPLES, tml25, data_root, tmp_path_factory.mktemp("tml25"), cell_timeout_s=30)
+
+
 @pytest.fixture
 def deadline():
     """Today's backtracking takes minutes on these inputs: fail clearly instead of hanging."""

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checks.finders.cam_overlays import screen, unblend
+from checks.finders.cam_overlays import map_correlation, screen, unblend
 from checks.finders.figures import Figure, plot_axes, plot_title
 from checks.grading.reference_figures import Panel
 from reference.catsdogs_xai import conv_layers, grad_cam_maps
@@ -36,7 +36,6 @@ LAYER_ORDINAL = re.compile(r"(?:layer|block|conv(?:olution(?:al)?)?)\s*[-_#]?\s*
 TOKEN = re.compile(r"[\w.\-]+")
 AGREEMENT = 0.8  # correlation of the student's map with the grader's, after resizing
 NEGATIVE_SHARE = 0.05  # a map whose minimum is below this share of its largest magnitude kept negative values
-FLAT = 1e-6  # a map whose spread is below this share of its largest value shows nothing
 NO_RELU = "no ReLU: the map keeps the negative values that Grad-CAM's ReLU removes"
 MAX_OVERLAYS = 24
 BLEND_CANDIDATES = 3  # dataset photos a blended overlay is undone with in full, the best screened
@@ -94,18 +93,6 @@ def titled_layer(title: str, names: list[str]) -> str | None:
     if ordinal and 1 <= int(ordinal.group(1)) <= len(names):
         return names[int(ordinal.group(1)) - 1]
     return None
-
-
-def correlation(first: torch.Tensor, second: torch.Tensor) -> float:
-    """Pearson's correlation of two maps; two flat maps (a ReLU that left nothing) agree, and a flat
-    map agrees with no other."""
-    a, b = first.flatten().double(), second.flatten().double()
-    flat = FLAT * max(float(a.abs().max()), float(b.abs().max()), 1e-12)
-    a, b = a - a.mean(), b - b.mean()
-    spreads = float(a.norm()), float(b.norm())
-    if min(spreads) <= flat:
-        return 1.0 if max(spreads) <= flat else 0.0
-    return float(a @ b) / (spreads[0] * spreads[1])
 
 
 @dataclass(frozen=True)
@@ -265,7 +252,7 @@ def recompute(ctx, item: Judged) -> Judged:
         ]
         for (name, conv, module), relu, own in product(outputs, (True, False), (True, False))
     }
-    scored = {variant: correlation(student, grader) for variant, grader in maps.items()}
+    scored = {variant: map_correlation(student, grader) for variant, grader in maps.items()}
     accepted = [
         variant for variant in maps if variant.of == layer and variant.relu and (variant.own_class or truth_differs)
     ]

@@ -1,0 +1,333 @@
+"""The TML25 A4 check suite. Most marks are the TA's, for the analysis in the team's reports; these checks
+give the TA what the repository shows and recompute what can be recomputed: the CLIP-dissect outputs it
+committed, every Grad-CAM map it drew (against the grader's own Grad-CAM of the same image, and when they
+differ, the variant that matches names the mistake), the AblationCAM, ScoreCAM and LIME panels for the ten
+images, its Deliverable 4 pickle (read safely and scored as the course's scoreboard does) and the IoUs it
+states. Nothing the team's kernels computed decides a mark: the maps are taken out of the figures and the
+numbers are recomputed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from checks.assignments.tml25_a4.lime_params import LIMITS, read_lime_parameters
+from checks.assignments.tml25_a4.lime_scoring import LimeScore, ScoringOptions, score_lime_pickle
+from checks.data.files import write_json
+from checks.engine.notebook import cell_number
+from checks.engine.pdf_reports import read_pdf_reports
+from checks.engine.repository_files import UnreadableFile, read_repository_file
+from checks.finders.cam_overlays import map_correlation
+from checks.finders.dissection_outputs import compare, read_dissections
+from checks.finders.printed_output import cell_output_text
+from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from reference.tml25_a4 import IMAGE_KEYS, image_map, resnet50
+
+from .findings import CamPanel, cam_panels, cam_setup, files_of_kind, inventory, lime_panels
+
+suite = CheckSuite()
+
+AGREEMENT = 0.8  # correlation of a team's map with the grader's on the 224 x 224 crop
+EXPECTED_LAYERS = ("layer4[-1]", "layer4", "layer4[2]", "layer4[-1].conv3", "layer4[2].conv3")
+LABELLED_SHARE = 0.9  # of a layer's neurons, for the layer to count as labelled
+LAST_LAYERS = 3
+SCORING = ScoringOptions(cut_off_s=600, repeats=1)
+REPORT_CHARS = 3000  # of each report's text shown under the check
+IOU_LINE = re.compile(r"iou|intersection over union|jaccard", re.IGNORECASE)
+NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?|\.\d+)\s*(%?)")
+RANDOM_CODE = re.compile(r"np\.random\.|random\.(?:uniform|random|rand|randint)|torch\.rand")
+IOU_CODE = re.compile(r"logical_and|intersection|&\s*\w+.*\|", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a Grad-CAM map can be made; the expected one is the last layer's map of the predicted class of the
+    normalised input."""
+
+    normalise: bool
+    target: int | None  # None: the predicted class
+
+    def differences(self) -> list[str]:
+        return [
+            *([] if self.normalise else ["the model was given pixels without ImageNet's normalisation"]),
+            *(
+                []
+                if self.target is None
+                else [f"every map explains class {self.target}, not the image's predicted class: a constant target"]
+            ),
+        ]
+
+
+VARIANTS = (Variant(True, None), Variant(False, None), Variant(True, 0), Variant(False, 0))
+
+
+def _grader_map(ctx, item: CamPanel, variant: Variant) -> np.ndarray:
+    network = ctx.remember(f"resnet50_{item.version}", lambda: resnet50(ctx.data, item.version))
+    cam, _ = image_map(
+        ctx.data,
+        network,
+        item.key,
+        "gradcam",
+        version=item.version,
+        target=variant.target,
+        normalise=variant.normalise,
+        cache_dir=ctx.cache_dir,
+    )
+    return cam
+
+
+def _judge_gradcam(ctx, item: CamPanel) -> tuple[bool, str]:
+    """Whether a Grad-CAM panel's map is the expected one, and what was found."""
+    expected = map_correlation(item.cam, _grader_map(ctx, item, VARIANTS[0]))
+    where = f"{item.key} ({cell_number(item.panel.cell) if isinstance(item.panel.cell, int) else 'a figure'})"
+    if expected >= AGREEMENT:
+        return True, f"{where}: correlation {expected:.2f}"
+    scores = {variant: map_correlation(item.cam, _grader_map(ctx, item, variant)) for variant in VARIANTS[1:]}
+    closest = max(scores, key=scores.get)
+    if scores[closest] >= AGREEMENT:
+        return False, f"{where}: {'; '.join(closest.differences())} (correlation {scores[closest]:.2f} with that map)"
+    return False, f"{where}: correlation {expected:.2f}, and none of the usual mistakes reproduces it"
+
+
+@suite.check("1", 5, "CLIP-dissect labels the last three layers of both ResNet18s, and what they learned is counted")
+def dissection_outputs(ctx) -> str:
+    found = read_dissections(ctx.repository)
+    models = {}
+    for dissection in found:
+        complete = [
+            layer for layer in dissection.layers if layer.expected and layer.labelled >= LABELLED_SHARE * layer.expected
+        ]
+        if dissection.model != "unknown" and len(complete) >= LAST_LAYERS:
+            models.setdefault(dissection.model, dissection)
+    summary = [sentence for dissection in models.values() for sentence in dissection.sentences()[:4]]
+    if len(models) == 2:
+        first, second = models.values()
+        return "; ".join(summary + compare(first, second).sentences()[:3])
+    looked = [f"{dissection.path} ({dissection.model})" for dissection in found] or ["no CLIP-dissect output"]
+    raise CheckFailed(
+        f"{len(models)} of the two models has its last three layers labelled by committed CLIP-dissect outputs",
+        expected="descriptions.csv (and args.txt) of ResNet18 ImageNet and ResNet18 Places365, three layers each",
+        found="; ".join(looked),
+        fraction=0.5 * len(models),
+    )
+
+
+@suite.check("2", 10, "Grad-CAM of each of the ten images, recomputed by the grader", needs="full")
+def gradcam_maps(ctx) -> str:
+    judged: dict[str, tuple[bool, str]] = {}
+    unread = []
+    for item in cam_panels(ctx):
+        if item.method != "gradcam":
+            continue
+        if item.cam is None or item.key is None:
+            unread.append(f"{item.panel.title[:60]!r}: {item.why}")
+            continue
+        if item.key not in judged or not judged[item.key][0]:
+            judged[item.key] = _judge_gradcam(ctx, item)
+            ctx.cite(item.panel.figure)
+    agreeing = sorted(key for key, (agrees, _) in judged.items() if agrees)
+    if len(agreeing) == len(IMAGE_KEYS):
+        return f"the Grad-CAM maps of all ten images agree with the grader's (correlation >= {AGREEMENT})"
+    wrong = [said for agrees, said in judged.values() if not agrees]
+    missing = [key for key in IMAGE_KEYS if key not in judged]
+    setup = [sentence for sentence in cam_setup(ctx).sentences() if "target" in sentence.lower()][:2]
+    raise CheckFailed(
+        f"{len(agreeing)} of the ten images have a Grad-CAM map that agrees with the grader's",
+        expected="each image's Grad-CAM at layer4[-1] for the model's predicted class, on the normalised input",
+        found="; ".join(wrong + ([f"no Grad-CAM panel of {', '.join(missing)}"] if missing else []) + unread[:3]),
+        cause="; ".join(setup) or None,
+        fraction=len(agreeing) / len(IMAGE_KEYS),
+    )
+
+
+@suite.check("2", 5, "AblationCAM and ScoreCAM panels for the ten images", needs="full")
+def other_cams(ctx) -> str:
+    shown = {method: set() for method in ("ablationcam", "scorecam")}
+    for item in cam_panels(ctx):
+        if item.method in shown and item.key:
+            shown[item.method].add(item.key)
+            ctx.cite(item.panel.figure)
+    counts = {method: len(keys) for method, keys in shown.items()}
+    if all(count == len(IMAGE_KEYS) for count in counts.values()):
+        return "AblationCAM and ScoreCAM panels of all ten images (compared by the TA with the Grad-CAM ones)"
+    cut = [
+        cell_number(cell.index)
+        for cell in ctx.run.cells
+        if cell.status == "timeout" and _builds(ctx, cell.index, ("AblationCAM", "ScoreCAM"))
+    ]
+    found = ", ".join(f"{method}: {count} of 10 images" for method, count in counts.items())
+    if cut:
+        raise NeedsTA(f"{found}; {', '.join(cut)} ran past the time limit here: judge the saved outputs")
+    raise CheckFailed(
+        "AblationCAM and ScoreCAM are not drawn for all ten images",
+        expected="an AblationCAM and a ScoreCAM panel for each of the ten images",
+        found=found,
+        fraction=sum(counts.values()) / (2 * len(IMAGE_KEYS)),
+    )
+
+
+def _builds(ctx, cell: int, classes: tuple[str, ...]) -> bool:
+    return any(method.cell == cell and method.name in classes for method in cam_setup(ctx).methods)
+
+
+@suite.check("3", 10, "LIME explanations drawn for the ten images", needs="full")
+def lime_explanations(ctx) -> str:
+    shown = {}
+    for panel, key in lime_panels(ctx):
+        shown.setdefault(key, panel)
+        ctx.cite(panel.figure)
+    if len(shown) == len(IMAGE_KEYS):
+        return "LIME explanations of all ten images are drawn (the TA compares them with the Grad-CAM maps)"
+    missing = [key for key in IMAGE_KEYS if key not in shown]
+    raise CheckFailed(
+        f"LIME explanations of {len(shown)} of the ten images are drawn",
+        expected="a LIME explanation (e.g. mark_boundaries of get_image_and_mask) of each of the ten images",
+        found=f"none of {', '.join(missing)}",
+        fraction=len(shown) / len(IMAGE_KEYS),
+    )
+
+
+def _pickles(ctx) -> list[tuple[str, bytes | str]]:
+    """Each pickle of the repository and its bytes, or why it could not be read."""
+    read = []
+    for path in files_of_kind(ctx, "pickles")[:5]:
+        try:
+            read.append((path, read_repository_file(ctx.repository, path, LIMITS.max_bytes)))
+        except UnreadableFile as error:
+            read.append((path, str(error)))
+    return read
+
+
+def deliverable_pickle(ctx) -> tuple[str, bytes] | None:
+    """The pickle of LIME parameters: the one that reads as valid, else the first that reads at all."""
+
+    def choose() -> tuple[str, bytes] | None:
+        readable = [(path, data) for path, data in _pickles(ctx) if isinstance(data, bytes)]
+        valid = [(path, data) for path, data in readable if read_lime_parameters(data).valid]
+        return (valid or readable or [None])[0]
+
+    return ctx.remember("tml25_pickle", choose)
+
+
+@suite.check("4", 10, "The Deliverable 4 pickle holds valid explain_instance arguments for exactly the ten images")
+def lime_parameters(ctx) -> str:
+    chosen = deliverable_pickle(ctx)
+    if chosen is None:
+        unread = [f"{path}: {data}" for path, data in _pickles(ctx) if isinstance(data, str)]
+        raise CheckFailed(
+            "no pickle of LIME parameters in the repository",
+            expected="a .pkl file of a dict keyed by the ten image names",
+            found="; ".join(unread) or "no .pkl, .pickle or .p file",
+        )
+    path, data = chosen
+    parameters = read_lime_parameters(data)
+    notes = [f"{key}: {note}" for key, items in parameters.notes.items() for note in items][:5]
+    if parameters.valid:
+        return f"{path} is valid" + (f" ({'; '.join(notes)})" if notes else "")
+    problems = [f"{key}: {problem}" for key, items in parameters.problems.items() for problem in items]
+    raise CheckFailed(
+        f"{path} cannot be scored: {len(problems)} problem(s)",
+        expected="the ten keys exactly as listed, each a dict of explain_instance arguments the scorer accepts",
+        found="; ".join(problems[:8]),
+    )
+
+
+def stored_score(ctx, pickled: bytes) -> LimeScore:
+    """The pickle's score, computed once per cache folder: the same pickle always gets the same IoU, and teams
+    often send the same parameters, so a class scores each distinct pickle once (as the course's server would)."""
+    key = hashlib.sha256(pickled + json.dumps(asdict(SCORING), default=str).encode()).hexdigest()
+    stored = ctx.cache_dir / "tml25-lime-scores" / f"{key}.json"
+    try:
+        return LimeScore(**json.loads(stored.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        result = score_lime_pickle(pickled, ctx.data, SCORING)
+    if result.complete:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        write_json(stored, asdict(result))
+    return result
+
+
+@suite.check("4", 5, "The pickle scores as the scoreboard scores it (IoU with the ground truth, time)", needs="full")
+def lime_score(ctx) -> str:
+    chosen = deliverable_pickle(ctx)
+    if chosen is None or not read_lime_parameters(chosen[1]).valid:
+        raise CheckFailed("no valid pickle of LIME parameters to score (see the check above)")
+    result = ctx.remember("tml25_lime_score", lambda: stored_score(ctx, chosen[1]))
+    if not result.complete:
+        raise CheckFailed(f"{chosen[0]}: {result.message()}")
+    return f"{chosen[0]}: {result.message()}; ground truth: {result.ground_truth}"
+
+
+def _stated_iou(line: str, names: dict[str, re.Pattern[str]]) -> tuple[str, float] | None:
+    """(image, IoU) a printed line states: one image's name, then a number in [0, 1] (or a percentage)."""
+    found = [(key, match) for key, name in names.items() if (match := name.search(line))]
+    if len(found) != 1:
+        return None
+    key, match = found[0]
+    numbers = NUMBER.findall(line[match.end() :])
+    if not numbers:
+        return None
+    value, percent = numbers[-1]
+    iou = float(value) / (100 if percent else 1)
+    return (key, iou) if 0 <= iou <= 1 else None
+
+
+def _stated_ious(ctx) -> dict[str, tuple[float, int]]:
+    """Per image, an IoU a line of the notebooks' output states beside the image's name, and the cell."""
+    names = {key: re.compile(re.escape(key).replace("_", r"[\s_-]?"), re.IGNORECASE) for key in IMAGE_KEYS}
+    stated: dict[str, tuple[float, int]] = {}
+    for index, cell in enumerate(ctx.executed.cells):
+        if cell.cell_type != "code":
+            continue
+        about_iou = bool(IOU_LINE.search(str(cell.source)))
+        for line in cell_output_text(cell).splitlines():
+            found = _stated_iou(line, names) if about_iou or IOU_LINE.search(line) else None
+            if found:
+                stated.setdefault(found[0], (found[1], index))
+    return stated
+
+
+@suite.check("5", 5, "IoU of Grad-CAM and LIME regions stated for the ten images, computed by code", needs="full")
+def iou_values(ctx) -> str:
+    stated = _stated_ious(ctx)
+    cells = sorted({cell for _, cell in stated.values()})
+    random_cells = [cell for cell in cells if RANDOM_CODE.search(str(ctx.executed.cells[cell].source))]
+    if random_cells:
+        raise CheckFailed(
+            "the IoU values are drawn at random, not computed from the maps",
+            found=f"{', '.join(map(cell_number, random_cells))} prints them from random numbers",
+        )
+    if len(stated) < len(IMAGE_KEYS):
+        missing = [key for key in IMAGE_KEYS if key not in stated]
+        raise CheckFailed(
+            f"IoU values of {len(stated)} of the ten images are printed",
+            expected="one IoU per image, printed by the code that computes it",
+            found=f"none for {', '.join(missing)}",
+            fraction=len(stated) / len(IMAGE_KEYS),
+        )
+    if not any(IOU_CODE.search(str(ctx.executed.cells[cell].source)) for cell in cells) and not any(
+        found.value != "unknown" for found in cam_setup(ctx).iou_threshold
+    ):
+        raise NeedsTA("IoUs of all ten images are printed, but no code that intersects two regions was found")
+    values = ", ".join(f"{key} {value:.2f}" for key, (value, _) in stated.items())
+    return f"IoUs of all ten images, computed in {', '.join(map(cell_number, cells))}: {values}"
+
+
+@suite.check("repository", 0, "The README, the report PDFs and the files the README points at")
+def reports(ctx) -> str:
+    found = inventory(ctx)
+    pdfs = ctx.remember("tml25_pdfs", lambda: read_pdf_reports(ctx.repository, found.files.get("reports", [])))
+    said = [report.sentence() for report in pdfs] or ["no report PDF"]
+    problems = found.flags() + [report.sentence() for report in pdfs if report.problem]
+    if not pdfs or problems:
+        raise CheckFailed(
+            "; ".join(problems + ([] if pdfs else ["the repository has no report PDF"])),
+            found="; ".join(said),
+        )
+    texts = "\n\n".join(f"{report.path}:\n{report.text[:REPORT_CHARS]}" for report in pdfs)
+    raise NeedsTA(f"{'; '.join(said)}; the TA marks the written tasks from them. Their text:\n{texts}")

@@ -1,0 +1,246 @@
+"""What a team's repository shows, found by structure: the ten images in its figures, the method each panel
+draws, the map inside each CAM overlay, and the setup its code states.
+
+Teams name nothing the grader could call (each notebook ran in its own kernel, now closed), so every check
+works from the figures the notebooks drew, the files the repository holds and the code they wrote. An overlay
+is matched to one of the ten images by taking each candidate photo out of it (show_cam_on_image's blend) or,
+for a map drawn over a photo, by the photo; the grader's photos are its own crops of the ten images.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from checks.engine.intake import task_order_key
+from checks.engine.notebook import PART_MARKER
+from checks.engine.repository_files import RepositoryInventory, take_inventory
+from checks.finders.cam_overlays import as_unit_rgb, screen, unblend
+from checks.finders.cam_setup import CamSetup, read_cam_setup
+from checks.finders.dataset_images import ImageIndex
+from checks.finders.figures import Figure, load_image, plot_axes, plot_title, with_cell_groups
+from reference.tml25_a4 import IMAGE_KEYS, display_image
+
+VERSIONS = ("IMAGENET1K_V2", "IMAGENET1K_V1")  # the crops teams draw on: Resize(232) or Resize(256), then 224
+METHOD_WORDS = {
+    "gradcam": re.compile(r"grad[-_ ]?cam(?![-_ ]?\+|\s*plus)", re.IGNORECASE),
+    "ablationcam": re.compile(r"ablation", re.IGNORECASE),
+    "scorecam": re.compile(r"score[-_ ]?cam", re.IGNORECASE),
+}
+METHOD_CLASSES = {"GradCAM": "gradcam", "AblationCAM": "ablationcam", "ScoreCAM": "scorecam"}
+LIME_WORDS = re.compile(r"\blime\b|superpixel", re.IGNORECASE)
+LIME_CODE = re.compile(r"explain_instance|get_image_and_mask|mark_boundaries")
+CANDIDATES = 3  # crops an overlay is tried against: those it resembles most
+PHOTO_MATCH = 0.75  # correlation at which a drawn photo (boundaries or a map over it) shows one of the ten
+MAX_PANELS = 120
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One image panel of a figure: what it drew and where."""
+
+    figure: Figure
+    title: str  # the panel's title with its figure's suptitle
+    cell: int | str | None
+    colour: np.ndarray | None  # (H, W, 3) of the last colour image drawn
+    grey: np.ndarray | None  # a 2-D map drawn over (or instead of) it
+
+
+@dataclass(frozen=True)
+class CamPanel:
+    panel: Panel
+    method: str
+    key: str | None  # which of the ten images; None: none of them
+    version: str | None  # whose crop it is drawn on
+    cam: np.ndarray | None  # the map, in [0, 1] on the crop's grid; None when it cannot be read
+    why: str = ""
+
+
+def parts(ctx) -> list[tuple[str, int]]:
+    """(notebook path, index of its heading cell) of each part of the merged repository notebook, in order."""
+    return [
+        (cell["metadata"][PART_MARKER], index)
+        for index, cell in enumerate(ctx.executed.cells)
+        if PART_MARKER in cell.get("metadata", {})
+    ]
+
+
+def part_of(ctx, cell: int | str | None) -> str | None:
+    """The notebook a cell of the merged notebook comes from."""
+    if not isinstance(cell, int):
+        return None
+    found = [name for name, start in parts(ctx) if start <= cell]
+    return found[-1] if found else None
+
+
+def task_of_part(name: str | None) -> int | None:
+    """The task a notebook's path names (``task2_gradcam.ipynb`` is task 2), if any."""
+    if name is None:
+        return None
+    number = task_order_key(name)[0]
+    return number if number < 1000 else None
+
+
+def cam_setup(ctx) -> CamSetup:
+    return ctx.remember("cam_setup", lambda: read_cam_setup(ctx.executed))
+
+
+def crops(ctx) -> dict[tuple[str, str], np.ndarray]:
+    """The grader's own 224 x 224 crops of the ten images, (version, key) -> (224, 224, 3) floats in [0, 1]."""
+    return ctx.remember(
+        "tml25_crops",
+        lambda: {
+            (version, key): display_image(ctx.data, key, version).astype(np.float64) / 255
+            for version in VERSIONS
+            for key in IMAGE_KEYS
+        },
+    )
+
+
+def crop_index(ctx) -> tuple[list[tuple[str, str]], ImageIndex]:
+    def build() -> tuple[list[tuple[str, str]], ImageIndex]:
+        named = crops(ctx)
+        stacked = torch.from_numpy(np.stack(list(named.values()))).permute(0, 3, 1, 2).float()
+        return list(named), ImageIndex(stacked)
+
+    return ctx.remember("tml25_crop_index", build)
+
+
+def _arrays(ctx, axes) -> list[np.ndarray]:
+    return [
+        array
+        for position in range(len(axes["images"]))
+        if (array := load_image(ctx.figure_dir, axes, position)) is not None
+    ]
+
+
+def panels(ctx) -> list[Panel]:
+    """Every image panel the notebooks drew, with its colour photo or overlay and any map drawn over it."""
+
+    def find() -> list[Panel]:
+        found = []
+        for figure in with_cell_groups(ctx.figures):
+            for axes in plot_axes(figure):
+                arrays = _arrays(ctx, axes)
+                colour = [array for array in arrays if array.ndim == 3 and array.shape[2] in (3, 4)]
+                grey = [array for array in arrays if array.ndim == 2]
+                if not colour and not grey:
+                    continue
+                title = " ".join(part for part in (plot_title(axes, figure), figure.get("suptitle", "")) if part)
+                found.append(
+                    Panel(
+                        figure,
+                        title,
+                        figure.get("cell"),
+                        colour[-1][:, :, :3] if colour else None,
+                        grey[-1] if grey else None,
+                    )
+                )
+        return found[:MAX_PANELS]
+
+    return ctx.remember("tml25_panels", find)
+
+
+def _cell_methods(ctx) -> dict[int, set[str]]:
+    """The CAM methods each cell builds, by the pytorch-grad-cam classes in its code."""
+    built: dict[int, set[str]] = {}
+    for method in cam_setup(ctx).methods:
+        if method.name in METHOD_CLASSES:
+            built.setdefault(method.cell, set()).add(METHOD_CLASSES[method.name])
+    return built
+
+
+def panel_method(ctx, panel: Panel) -> str | None:
+    """The CAM method a panel draws: named in its title, else the one method its cell builds."""
+    named = [method for method, words in METHOD_WORDS.items() if words.search(panel.title)]
+    if len(named) == 1:
+        return named[0]
+    if LIME_WORDS.search(panel.title):
+        return None
+    built = _cell_methods(ctx).get(panel.cell, set()) if isinstance(panel.cell, int) else set()
+    return next(iter(built)) if len(built) == 1 else None
+
+
+def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float64)).permute(2, 0, 1)[None].float()
+    return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+
+
+def shown_crop(ctx, photo: np.ndarray) -> tuple[str, str] | None:
+    """(version, key) of the crop a drawn photo shows (boundaries or a map over it allowed), or None."""
+    names, index = crop_index(ctx)
+    ranked = index.ranked(_resized(as_unit_rgb(photo), (224, 224)), 1)
+    return names[ranked[0].index] if ranked and ranked[0].correlation >= PHOTO_MATCH else None
+
+
+def _from_blend(ctx, overlay: np.ndarray) -> tuple[tuple[str, str] | None, np.ndarray | None]:
+    """The crop a show_cam_on_image overlay was blended from and the map taken out of it, or (None, None)."""
+    unit = as_unit_rgb(overlay)
+    names = list(crops(ctx))
+    photos = np.stack([_resized(crops(ctx)[name], unit.shape[:2]) for name in names])
+    best = None
+    for number in np.argsort(screen(unit, photos))[:CANDIDATES]:
+        found = unblend(unit, photos[number])
+        if found.fits and (best is None or found.residual < best[1].residual):
+            best = (names[number], found)
+    if best is None:
+        return None, None
+    return best[0], _resized(best[1].cam[:, :, None], (224, 224))[:, :, 0]
+
+
+def cam_panels(ctx) -> list[CamPanel]:
+    """Every panel drawing a CAM method, matched to one of the ten images with its map when it can be read."""
+
+    def find() -> list[CamPanel]:
+        found = []
+        for panel in panels(ctx):
+            method = panel_method(ctx, panel)
+            if method is None:
+                continue
+            if panel.grey is not None:
+                shown = shown_crop(ctx, panel.colour) if panel.colour is not None else None
+                cam = _resized(np.nan_to_num(panel.grey.astype(np.float64))[:, :, None], (224, 224))[:, :, 0]
+                why = "" if shown else "the photo under the map is none of the ten images"
+            elif panel.colour is not None:
+                shown, cam = _from_blend(ctx, panel.colour)
+                why = (
+                    "" if shown else "it undoes into no map over any of the ten images (not show_cam_on_image's blend)"
+                )
+            else:
+                continue
+            version, key = shown if shown else (None, None)
+            found.append(CamPanel(panel, method, key, version, cam if shown else None, why))
+        return found
+
+    return ctx.remember("tml25_cam_panels", find)
+
+
+def lime_panels(ctx) -> list[tuple[Panel, str]]:
+    """Panels drawing a LIME explanation (titled so, or drawn by a cell that explains with LIME), with the image."""
+    code = {index: str(cell.source) for index, cell in enumerate(ctx.executed.cells) if cell.cell_type == "code"}
+    found = []
+    for panel in panels(ctx):
+        if panel.colour is None or panel_method(ctx, panel) is not None:
+            continue
+        drawn_by_lime = isinstance(panel.cell, int) and LIME_CODE.search(code.get(panel.cell, ""))
+        if LIME_WORDS.search(panel.title) or drawn_by_lime:
+            shown = shown_crop(ctx, panel.colour)
+            if shown:
+                found.append((panel, shown[1]))
+    return found
+
+
+def notebook_of_task(ctx, task: int) -> list[str]:
+    return [name for name, _ in parts(ctx) if task_of_part(name) == task]
+
+
+def inventory(ctx) -> RepositoryInventory:
+    return ctx.remember("tml25_inventory", lambda: take_inventory(ctx.repository))
+
+
+def files_of_kind(ctx, kind: str) -> list[str]:
+    return inventory(ctx).files.get(kind, [])

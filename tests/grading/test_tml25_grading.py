@@ -1,0 +1,110 @@
+"""TML25 A4 graded end to end from team repositories: the sample class of seven teams, each differing from the
+complete team by one planted difference, which costs its own task with a message naming what was found."""
+
+import pytest
+
+from checks.grading.submission import load_suite
+from tests.grading.conftest import (
+    TML25_COMPLETE,
+    TML25_CONSTANT_TARGET,
+    TML25_LIVE_OBJECTS,
+    TML25_MISSPELT,
+    TML25_NO_REPORT,
+    TML25_OWN_FUNCTION,
+    TML25_UNNORMALISED,
+)
+from tests.grading.test_cs411_grading import checks_of, differing_tasks
+
+AUTOMATIC_TOTAL = 50
+HELD_FOR_TA = 5  # the ScoreCAM and AblationCAM cell, cut by the half minute a cell gets here
+pytestmark = pytest.mark.slow
+
+
+def test_the_complete_team_gets_every_mark_the_grader_can_decide(tml25_graded):
+    _, results = tml25_graded
+    complete = results[TML25_COMPLETE]
+    checks = checks_of(complete)
+    assert complete["problem"] is None and complete["score"] == AUTOMATIC_TOTAL - HELD_FOR_TA
+    assert {name for name, check in checks.items() if check["status"] != "passed"} == {"other_cams", "reports"}
+    assert checks["other_cams"]["status"] == "needs_ta"
+    assert "ran past the time limit here: judge the saved outputs" in checks["other_cams"]["message"]
+    assert "layer4: all 512 neurons labelled" in checks["dissection_outputs"]["message"]
+    assert checks["gradcam_maps"]["message"].startswith("the Grad-CAM maps of all ten images agree")
+    assert checks["lime_explanations"]["message"].startswith("LIME explanations of all ten images are drawn")
+    assert checks["lime_parameters"]["message"] == "lime_params.pkl is valid"
+    assert checks["lime_score"]["message"].startswith("lime_params.pkl: avg_iou ")
+    assert checks["iou_values"]["message"].startswith("IoUs of all ten images, computed in cell ")
+    report = checks["reports"]
+    assert report["status"] == "needs_ta"
+    assert report["message"].startswith("report/TML25_A4_01_report.pdf: 4 page(s)")
+    assert "Task 1: Network Dissection" in report["message"]
+    assert [check["name"] for check in checks.values() if check["figures"]] == [
+        "gradcam_maps",
+        "lime_explanations",
+    ]
+
+
+def test_every_check_passes_for_one_team_and_fails_for_another(tml25, tml25_graded):
+    _, results = tml25_graded
+    for spec in load_suite(tml25).specs:
+        statuses = {checks_of(payload)[spec.name]["status"] for payload in results.values()}
+        if spec.name not in ("other_cams", "reports"):
+            assert "passed" in statuses, spec.name
+        if spec.name not in ("dissection_outputs", "lime_explanations", "iou_values", "other_cams"):
+            assert statuses & {"failed", "partial"}, spec.name
+
+
+def test_live_objects_in_the_pickle_are_rebuilt_and_scored(tml25_graded):
+    _, results = tml25_graded
+    live = results[TML25_LIVE_OBJECTS]
+    assert differing_tasks(live, results[TML25_COMPLETE]) == set()
+    parameters = checks_of(live)["lime_parameters"]
+    assert parameters["status"] == "passed" and "fitted state" in parameters["message"]
+    assert checks_of(live)["lime_score"]["status"] == "passed"
+
+
+def test_a_function_of_the_notebook_in_the_pickle_is_refused_by_name_and_costs_task_4(tml25_graded):
+    _, results = tml25_graded
+    own = results[TML25_OWN_FUNCTION]
+    assert differing_tasks(own, results[TML25_COMPLETE]) == {"4"}
+    checks = checks_of(own)
+    assert checks["lime_parameters"]["status"] == "failed"
+    assert "__main__.my_segmenter" in checks["lime_parameters"]["found"]
+    assert checks["lime_score"]["message"] == "no valid pickle of LIME parameters to score (see the check above)"
+
+
+def test_nine_keys_and_a_misspelt_one_are_named_and_cost_task_4(tml25_graded):
+    _, results = tml25_graded
+    misspelt = results[TML25_MISSPELT]
+    assert differing_tasks(misspelt, results[TML25_COMPLETE]) == {"4"}
+    found = checks_of(misspelt)["lime_parameters"]["found"]
+    assert "'Tiger_Shark'" in found and "did you mean 'tiger_shark'?" in found
+
+
+def test_a_constant_target_is_named_and_costs_task_2(tml25_graded):
+    _, results = tml25_graded
+    constant = results[TML25_CONSTANT_TARGET]
+    assert differing_tasks(constant, results[TML25_COMPLETE]) == {"2"}
+    maps = checks_of(constant)["gradcam_maps"]
+    assert maps["status"] == "failed" and maps["message"].startswith("0 of the ten images have a Grad-CAM map")
+    assert "every map explains class 0, not the image's predicted class: a constant target" in maps["found"]
+    assert "constant" in maps["cause"]
+
+
+def test_unnormalised_input_is_named_and_costs_task_2(tml25_graded):
+    _, results = tml25_graded
+    unnormalised = results[TML25_UNNORMALISED]
+    assert differing_tasks(unnormalised, results[TML25_COMPLETE]) == {"2"}
+    maps = checks_of(unnormalised)["gradcam_maps"]
+    assert maps["status"] == "failed"
+    assert "the model was given pixels without ImageNet's normalisation" in maps["found"]
+
+
+def test_a_missing_report_is_reported_for_the_ta_beside_the_readmes_dead_link(tml25_graded):
+    _, results = tml25_graded
+    missing = results[TML25_NO_REPORT]
+    report = checks_of(missing)["reports"]
+    assert report["status"] == "failed"
+    assert "the README points at report/TML25_A4_07_report.pdf, which is not in the submission" in report["message"]
+    assert "the repository has no report PDF" in report["message"]
+    assert "the README points at report/TML25_A4_07_report.pdf" in " ".join(missing["flags"])
