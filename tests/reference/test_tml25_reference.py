@@ -2,9 +2,12 @@
 computations from the papers' definitions, on the ten sample images, the ResNet50 stand-in (no weights on
 test machines) and a tiny seeded CNN where a method needs one forward pass per channel."""
 
+import copy
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +19,11 @@ import torchvision.datasets.mnist
 import torchvision.transforms as T
 from lime import lime_image
 from PIL import Image
+from pytorch_grad_cam import AblationCAM
+from pytorch_grad_cam.ablation_layer import AblationLayer
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
-from torchvision.models import ResNet50_Weights
+from torchvision.models import ResNet, ResNet50_Weights
 
 from checks.data.assets import DataDir, MissingAssetError
 from checks.probe.events import EventLog
@@ -51,6 +57,7 @@ from reference.tml25_a4 import (
     score,
     to_input,
 )
+from reference.tml25_a4.cams import HeadAblationCAM, ablated_values, feeds_only_the_head
 
 ASSIGNMENT = Path(__file__).resolve().parents[3] / "shared" / "assignments" / "tml25-a4.md"
 
@@ -84,6 +91,14 @@ def tiny() -> TinyNet:
     with torch.no_grad():
         model.fc.weight *= 100
     return model
+
+
+@pytest.fixture(scope="module")
+def resnet18() -> ResNet:
+    """A seeded torchvision ResNet18: at 64x64 its ``layer4`` has 512 channels on a 2x2 grid, so the
+    library's AblationCAM takes seconds, not minutes."""
+    with seeded_global_rng(0):
+        return torchvision.models.resnet18().eval()
 
 
 @pytest.fixture
@@ -291,6 +306,94 @@ def test_gradient_free_cams_follow_their_papers_and_repeat(tiny, method, direct)
     assert np.abs(first - channel_mean).max() > 0.05
 
 
+def library_ablation_cam(model: nn.Module, x: torch.Tensor, module: nn.Module, target: int) -> np.ndarray:
+    """pytorch-grad-cam's AblationCAM as a notebook calls it: one forward pass per channel of ``module``."""
+    explainer = AblationCAM(model=model, target_layers=[module], ablation_layer=AblationLayer())
+    try:
+        return explainer(input_tensor=x, targets=[ClassifierOutputTarget(target)])[0]
+    finally:
+        explainer.activations_and_grads.release()
+
+
+def counting_forward_passes(model: nn.Module, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, int]:
+    calls = []
+    handle = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        return compute(), len(calls)
+    finally:
+        handle.remove()
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, -0.5], ids=["minimum-zero", "positive", "negative"])
+def test_ablated_values_are_what_the_librarys_ablation_layer_writes(shift):
+    """70 channels: two batches of 32 and one of 6, each restarting the 1e7 steps below the minimum."""
+    activations = torch.randn(1, 70, 2, 2, generator=torch.Generator().manual_seed(0))
+    activations = torch.relu(activations) + shift if shift >= 0 else activations
+    ablation = AblationLayer()
+    channels = ablation.activations_to_be_ablated(activations[0], 1.0)
+    written = []
+    for first in range(0, len(channels), 32):
+        count = min(32, len(channels) - first)
+        ablation.set_next_batch(input_batch_index=0, activations=activations, num_channels_to_ablate=count)
+        output = ablation(None)
+        written.extend(output[position, ablation.indices[position]] for position in range(count))
+        ablation.indices = ablation.indices[count:]
+    planes = torch.stack(written)
+    values = ablated_values(activations[0])
+    assert torch.equal(planes, values[:, None, None].expand_as(planes))
+    if shift == 0:
+        assert not values.any()
+    else:
+        assert values[0] < -9e6 and values[31] < -3e8 and values[32] == values[64] == values[0]
+
+
+def test_closed_form_ablation_cam_is_the_librarys_in_one_forward_pass(resnet18):
+    """The top class against the library as a notebook runs it; the runner-up against the library run in
+    float64, because in float32 the library's y - y_k cancels and its own error there reaches 1.3e-5 (the
+    closed form is 1e-6 from the float64 run)."""
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        first, second = resnet18(x)[0].topk(2).indices.tolist()
+    double = copy.deepcopy(resnet18).double()
+    library = {
+        first: library_ablation_cam(resnet18, x, resnet18.layer4[-1], first),
+        second: library_ablation_cam(double, x.double(), double.layer4[-1], second),
+    }
+    for target in (first, second):
+        ours, passes = counting_forward_passes(
+            resnet18, partial(class_activation_map, resnet18, x, "ablationcam", "layer4[-1]", target)
+        )
+        assert passes == 1
+        assert ours.shape == (64, 64) and ours.dtype == np.float32 and ours.min() >= 0 and ours.max() > 0.99
+        assert np.abs(ours - library[target]).max() < 1e-5
+        assert np.array_equal(ours, class_activation_map(resnet18, x, "ablationcam", "layer4", target))
+        assert np.abs(ours - library[first if target == second else second]).max() > 0.1
+    assert all(parameter.grad is None for parameter in resnet18.parameters())
+
+
+def test_closed_form_ablation_cam_follows_the_library_below_a_nonzero_minimum(resnet18):
+    """A leaky last ReLU leaves negative activations, so the library ablates with min - (j + 1) * 1e7."""
+    leaky = copy.deepcopy(resnet18)
+    leaky.layer4[-1].relu = nn.LeakyReLU(0.1)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    target = int(predict(leaky, x)[0])
+    ours = class_activation_map(leaky, x, "ablationcam", "layer4[-1]", target)
+    assert np.abs(ours - library_ablation_cam(leaky, x, leaky.layer4[-1], target)).max() < 1e-5
+
+
+def test_closed_form_only_for_a_layer_that_feeds_only_the_head(resnet18, tiny, network):
+    assert feeds_only_the_head(resnet18, resnet18.layer4) and feeds_only_the_head(resnet18, resnet18.layer4[-1])
+    assert not feeds_only_the_head(resnet18, resnet18.layer4[-1].conv2)
+    assert not feeds_only_the_head(resnet18, resnet18.layer3)
+    assert not feeds_only_the_head(tiny, tiny.layer4[-1])
+    assert feeds_only_the_head(network.model, layer(network.model, "layer4[-1]"))
+    headless = copy.deepcopy(resnet18)
+    headless.fc = nn.Sequential(nn.Linear(512, 10))
+    assert not feeds_only_the_head(headless, headless.layer4)
+    with pytest.raises(ValueError, match="feeds only"):
+        HeadAblationCAM(resnet18, [resnet18.layer3])
+
+
 def test_cam_arguments_are_checked(tiny):
     with pytest.raises(ValueError, match="unknown CAM method"):
         class_activation_map(tiny, torch.rand(1, 3, 64, 64), "gradcam++", "layer4", 0)
@@ -335,6 +438,20 @@ def test_image_map_explains_the_prediction_and_reads_the_cache(data, network, tm
     assert np.array_equal(cached, computed)
     with pytest.raises(pytest.fail.Exception, match="recomputed"):
         image_map(data, network, "racer", "gradcam", target=(predicted + 1) % 1000, cache_dir=tmp_path)
+
+
+def test_score_cam_maps_are_computed_once_per_cache(data, network, tmp_path, monkeypatch):
+    """ScoreCAM has no shortcut (it masks the input), so its minutes per map are spent once per cache."""
+    calls = []
+
+    def library(model, inputs, method, layer_name, target) -> np.ndarray:
+        calls.append((method, layer_name, target))
+        return np.full((224, 224), 0.5, dtype=np.float32)
+
+    monkeypatch.setattr(cams, "class_activation_map", library)
+    first, target = image_map(data, network, "kite", "scorecam", cache_dir=tmp_path)
+    again, _ = image_map(data, network, "kite", "scorecam", cache_dir=tmp_path)
+    assert calls == [("scorecam", "layer4[-1]", target)] and np.array_equal(first, again)
 
 
 # LIME
