@@ -95,8 +95,8 @@ def test_unnormalised_input_is_named_and_costs_task_2(tml25_graded):
     _, results = tml25_graded
     unnormalised = results[TML25_UNNORMALISED]
     assert differing_tasks(unnormalised, results[TML25_COMPLETE]) == {"2"}
-    maps = checks_of(unnormalised)["gradcam_maps"]
-    assert maps["status"] == "failed"
+    maps = checks_of(unnormalised)["gradcam_maps"]  # on some images the two inputs give one map: those agree
+    assert maps["status"] in ("failed", "partial") and maps["score"] < maps["max_score"]
     assert "the model was given pixels without ImageNet's normalisation" in maps["found"]
 
 

@@ -33,9 +33,11 @@ METHOD_WORDS = {
 }
 METHOD_CLASSES = {"GradCAM": "gradcam", "AblationCAM": "ablationcam", "ScoreCAM": "scorecam"}
 LIME_WORDS = re.compile(r"\blime\b|superpixel", re.IGNORECASE)
+COMPARISON_WORDS = re.compile(r"\biou\b|intersection|versus|\bvs\.?\b", re.IGNORECASE)  # two methods in one panel
 LIME_CODE = re.compile(r"explain_instance|get_image_and_mask|mark_boundaries")
 CANDIDATES = 3  # crops an overlay is tried against: those it resembles most
-PHOTO_MATCH = 0.75  # correlation at which a drawn photo (boundaries or a map over it) shows one of the ten
+PHOTO_MATCH = 0.6  # correlation at which a drawn photo (boundaries or a map over it) shows one of the ten; a
+# dark photo under LIME's yellow boundaries (the tiger shark) keeps about 0.75, and the ten differ far more
 MAX_PANELS = 120
 
 
@@ -156,11 +158,11 @@ def _cell_methods(ctx) -> dict[int, set[str]]:
 
 def panel_method(ctx, panel: Panel) -> str | None:
     """The CAM method a panel draws: named in its title, else the one method its cell builds."""
+    if LIME_WORDS.search(panel.title) or COMPARISON_WORDS.search(panel.title):
+        return None
     named = [method for method, words in METHOD_WORDS.items() if words.search(panel.title)]
     if len(named) == 1:
         return named[0]
-    if LIME_WORDS.search(panel.title):
-        return None
     built = _cell_methods(ctx).get(panel.cell, set()) if isinstance(panel.cell, int) else set()
     return next(iter(built)) if len(built) == 1 else None
 
