@@ -1,0 +1,85 @@
+"""The TML25 A4 checks the sample class never fails, each failed by a repository that lacks what it looks for:
+judged from a real grading context over a small repository and an executed notebook (no kernel needed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from checks.data.assets import DataDir
+from checks.engine.kernel import RunResult
+from checks.grading.check_api import run_check
+from checks.grading.context import GradingContext
+from checks.grading.scheme import load_assignment
+from checks.grading.submission import load_suite
+from reference.tml25_a4 import IMAGE_KEYS
+
+SPECS = {spec.name: spec for spec in load_suite(load_assignment("tml25-a4")).specs}
+SAMPLE_RESULTS = Path(__file__).resolve().parents[2] / "student_submissions" / "tml25-a4"
+
+
+def printing(source: str, printed: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    return nbformat.v4.new_notebook(cells=[cell])
+
+
+def judged(name: str, repository: Path, notebook: nbformat.NotebookNode, data: DataDir, tmp_path: Path):
+    context = GradingContext(
+        mode="full",
+        student=None,
+        executed=notebook,
+        run=RunResult(sandbox={}),
+        figures=[],
+        figure_dir=tmp_path / "figures",
+        data=data,
+        cache_dir=tmp_path / "cache",
+        repository=repository,
+    )
+    return run_check(SPECS[name], context)
+
+
+IOU_TABLE = "".join(f"{key}: IoU = 0.{number + 1}\n" for number, key in enumerate(IMAGE_KEYS))
+
+
+def test_iou_values_drawn_at_random_fail_and_computed_ones_pass(tmp_path, data):
+    computed = printing("for key in keys:\n    print(f'{key}: IoU = {np.logical_and(a, b).sum() / union}')", IOU_TABLE)
+    assert judged("iou_values", tmp_path, computed, data, tmp_path).status == "passed"
+    drawn = printing(
+        "ious = np.random.uniform(0, 1, 10)\nfor key, iou in zip(keys, ious):\n    print(key, iou)", IOU_TABLE
+    )
+    result = judged("iou_values", tmp_path, drawn, data, tmp_path)
+    assert (result.status, result.message) == (
+        "failed",
+        "the IoU values are drawn at random, not computed from the maps",
+    )
+    half = printing("print(table)", "".join(IOU_TABLE.splitlines(keepends=True)[:5]))
+    result = judged("iou_values", tmp_path, half, data, tmp_path)
+    assert (result.status, result.score) == ("partial", 2.5)
+
+
+def test_a_repository_without_clip_dissect_outputs_or_lime_panels_fails_those_checks(tmp_path, data):
+    empty = nbformat.v4.new_notebook()
+    result = judged("dissection_outputs", tmp_path, empty, data, tmp_path)
+    assert result.status == "failed" and result.found == "no CLIP-dissect output"
+    result = judged("lime_explanations", tmp_path, empty, data, tmp_path)
+    assert result.status == "failed" and result.message == "LIME explanations of 0 of the ten images are drawn"
+
+
+@pytest.fixture
+def one_model(tmp_path: Path) -> Path:
+    """The complete team's ImageNet dissection alone, unzipped from its sample repository."""
+    shutil.unpack_archive(SAMPLE_RESULTS / "TML25_A4_01.zip", tmp_path / "unzipped")
+    repository = tmp_path / "repository"
+    source = tmp_path / "unzipped" / "TML25_A4_01-main" / "results" / "resnet18_imagenet"
+    shutil.copytree(source, repository / "results" / "resnet18_imagenet")
+    return repository
+
+
+def test_one_model_dissected_of_two_earns_half(one_model, tmp_path, data):
+    result = judged("dissection_outputs", one_model, nbformat.v4.new_notebook(), data, tmp_path)
+    assert (result.status, result.score) == ("partial", 2.5)
+    assert result.message == "1 of the two models has its last three layers labelled by committed CLIP-dissect outputs"
