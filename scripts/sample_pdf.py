@@ -49,23 +49,28 @@ def _content(page: str) -> bytes:
 
 def text_pdf(pages: list[str]) -> bytes:
     """A valid PDF 1.4 with one A4 page per string, its lines (and ``# `` headings) set top to bottom."""
-    if not pages:
+    return pdf_of_streams([_content(page) for page in pages])
+
+
+def pdf_of_streams(streams: list[bytes], stream_options: bytes = b"") -> bytes:
+    """A valid PDF 1.4 of one A4 page per content stream, each stream's dictionary given ``stream_options`` (a
+    ``/Filter`` for a stream already compressed, say)."""
+    if not streams:
         raise ValueError("a PDF needs at least one page")
     first_page = 5  # objects 1-4: catalog, page tree, regular and bold font; then a page and its content each
-    kids = " ".join(f"{first_page + 2 * number} 0 R" for number in range(len(pages)))
+    kids = " ".join(f"{first_page + 2 * number} 0 R" for number in range(len(streams)))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(streams)} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
     ]
-    for number, page in enumerate(pages):
-        stream = _content(page)
+    for number, stream in enumerate(streams):
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_WIDTH} {PAGE_HEIGHT}] "
             f"/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {first_page + 2 * number + 1} 0 R >>".encode()
         )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+        objects.append(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(stream), stream_options, stream))
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):

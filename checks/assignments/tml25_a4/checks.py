@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -183,12 +184,21 @@ def lime_explanations(ctx) -> str:
         ctx.cite(panel.figure)
     if len(shown) == len(IMAGE_KEYS):
         return "LIME explanations of all ten images are drawn (the TA compares them with the Grad-CAM maps)"
-    missing = [key for key in IMAGE_KEYS if key not in shown]
-    raise CheckFailed(
-        f"LIME explanations of {len(shown)} of the ten images are drawn",
-        expected="a LIME explanation (e.g. mark_boundaries of get_image_and_mask) of each of the ten images",
-        found=f"none of {', '.join(missing)}",
-        fraction=len(shown) / len(IMAGE_KEYS),
+    raise _short_of_ten(
+        shown,
+        "LIME explanations of {} of the ten images are drawn",
+        "a LIME explanation (e.g. mark_boundaries of get_image_and_mask) of each of the ten images",
+    )
+
+
+def _short_of_ten(done: Collection[str], what: str, expected: str) -> CheckFailed:
+    """The failure of a check that wants something of each of the ten images and has it for ``done``."""
+    missing = [key for key in IMAGE_KEYS if key not in done]
+    return CheckFailed(
+        what.format(len(done)),
+        expected=expected,
+        found=f"none for {', '.join(missing)}",
+        fraction=len(done) / len(IMAGE_KEYS),
     )
 
 
@@ -303,12 +313,10 @@ def iou_values(ctx) -> str:
             found=f"{', '.join(map(cell_number, random_cells))} prints them from random numbers",
         )
     if len(stated) < len(IMAGE_KEYS):
-        missing = [key for key in IMAGE_KEYS if key not in stated]
-        raise CheckFailed(
-            f"IoU values of {len(stated)} of the ten images are printed",
-            expected="one IoU per image, printed by the code that computes it",
-            found=f"none for {', '.join(missing)}",
-            fraction=len(stated) / len(IMAGE_KEYS),
+        raise _short_of_ten(
+            stated,
+            "IoU values of {} of the ten images are printed",
+            "one IoU per image, printed by the code that computes it",
         )
     if not any(IOU_CODE.search(str(ctx.executed.cells[cell].source)) for cell in cells) and not any(
         found.value != "unknown" for found in cam_setup(ctx).iou_threshold
