@@ -16,8 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from checks.engine.intake import task_order_key
-from checks.engine.notebook import PART_MARKER
 from checks.engine.repository_files import RepositoryInventory, take_inventory
 from checks.finders.cam_overlays import as_unit_rgb, screen, unblend
 from checks.finders.cam_setup import CamSetup, read_cam_setup
@@ -60,31 +58,6 @@ class CamPanel:
     version: str | None  # whose crop it is drawn on
     cam: np.ndarray | None  # the map, in [0, 1] on the crop's grid; None when it cannot be read
     why: str = ""
-
-
-def parts(ctx) -> list[tuple[str, int]]:
-    """(notebook path, index of its heading cell) of each part of the merged repository notebook, in order."""
-    return [
-        (cell["metadata"][PART_MARKER], index)
-        for index, cell in enumerate(ctx.executed.cells)
-        if PART_MARKER in cell.get("metadata", {})
-    ]
-
-
-def part_of(ctx, cell: int | str | None) -> str | None:
-    """The notebook a cell of the merged notebook comes from."""
-    if not isinstance(cell, int):
-        return None
-    found = [name for name, start in parts(ctx) if start <= cell]
-    return found[-1] if found else None
-
-
-def task_of_part(name: str | None) -> int | None:
-    """The task a notebook's path names (``task2_gradcam.ipynb`` is task 2), if any."""
-    if name is None:
-        return None
-    number = task_order_key(name)[0]
-    return number if number < 1000 else None
 
 
 def cam_setup(ctx) -> CamSetup:
@@ -234,10 +207,6 @@ def lime_panels(ctx) -> list[tuple[Panel, str]]:
             if shown:
                 found.append((panel, shown[1]))
     return found
-
-
-def notebook_of_task(ctx, task: int) -> list[str]:
-    return [name for name, _ in parts(ctx) if task_of_part(name) == task]
 
 
 def inventory(ctx) -> RepositoryInventory:
