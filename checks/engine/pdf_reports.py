@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -45,9 +45,6 @@ class PdfReport:
         if self.problem:
             return f"{self.path}: {self.problem}"
         return f"{self.path}: {self.pages} page(s), {len(self.text.split())} words"
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _validated(report: PdfReport, raw: object) -> None:
