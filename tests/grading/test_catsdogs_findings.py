@@ -8,8 +8,9 @@ import torch
 from checks.assignments.catsdogs_xai.checks import OTHER_ACCURACIES, REPORT_ROW
 from checks.assignments.catsdogs_xai.fgsm import _epsilon
 from checks.assignments.catsdogs_xai.findings import FIGURE_REPR, accuracy_in
-from checks.assignments.catsdogs_xai.gradcam import correlation, layer_outputs, titled_layer
+from checks.assignments.catsdogs_xai.gradcam import layer_outputs, titled_layer
 from checks.assignments.catsdogs_xai.occlusion import _fill, _patch
+from checks.finders.cam_overlays import map_correlation
 from checks.finders.curves import curve_kinds
 
 LAYERS = ["conv1", "conv2", "conv3"]
@@ -43,10 +44,10 @@ def test_sequential_layer_names_are_matched_whole():
 
 def test_maps_are_compared_by_correlation_and_two_empty_maps_agree():
     ramp = torch.linspace(0, 1, 64).reshape(8, 8)
-    assert correlation(ramp, 3 * ramp + 1) == pytest.approx(1.0)
-    assert correlation(ramp, -ramp) == pytest.approx(-1.0)
-    assert correlation(torch.zeros(8, 8), torch.zeros(8, 8)) == 1.0, "a ReLU that left nothing, twice"
-    assert correlation(torch.zeros(8, 8), ramp) == 0.0, "an empty map agrees with no real one"
+    assert map_correlation(ramp, 3 * ramp + 1) == pytest.approx(1.0)
+    assert map_correlation(ramp, -ramp) == pytest.approx(-1.0)
+    assert map_correlation(torch.zeros(8, 8), torch.zeros(8, 8)) == 1.0, "a ReLU that left nothing, twice"
+    assert map_correlation(torch.zeros(8, 8), ramp) == 0.0, "an empty map agrees with no real one"
 
 
 @pytest.mark.parametrize(
