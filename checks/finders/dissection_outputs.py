@@ -223,6 +223,7 @@ class _Tally:
     not_numbers: _BadRows = field(default_factory=_BadRows)
     left_out: _BadRows = field(default_factory=_BadRows)  # rows of layers past MAX_LAYERS
     rows: int = 0
+    lines: int = 0  # read, blank ones included: what the reading cost
     problems: list[str] = field(default_factory=list)
 
     def add(self, line: int, row: list[str], columns: dict[str, int]) -> None:
@@ -272,18 +273,20 @@ def _header(data: bytes) -> tuple[str, dict[str, int]] | None:
 
 
 def _tally(data: bytes, separator: str, columns: dict[str, int], limit: int) -> _Tally:
-    """The first ``limit`` rows of a descriptions table; a row that breaks the CSV ends the reading."""
+    """The first ``limit`` lines of a descriptions table (blank ones count: they cost as much to read); a row that
+    breaks the CSV ends the reading."""
     tally = _Tally()
     reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""), delimiter=separator)
     try:
         next(reader, None)
         for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if tally.rows >= limit:
+            if tally.lines >= limit:
                 spent = "" if limit == MAX_ROWS else f", as {MAX_TOTAL_ROWS} rows were read from all tables together"
                 tally.problems.append(f"rows past its first {limit} were not read{spent}")
                 break
+            tally.lines += 1
+            if not any(cell.strip() for cell in row):
+                continue
             tally.rows += 1
             tally.add(reader.line_num, row, columns)
     except csv.Error as error:
@@ -407,7 +410,7 @@ def read_dissections(root: Path) -> list[Dissection]:
             continue
         if header := _header(data):
             tallies[path] = _tally(data, *header, min(MAX_ROWS, rows_left))
-            rows_left -= tallies[path].rows
+            rows_left -= tallies[path].lines
     folders = Counter(PurePosixPath(path).parent for path in tallies)
     found = [
         _dissection(root, path, tally, paths, folders[PurePosixPath(path).parent] == 1)

@@ -210,7 +210,6 @@ def test_team_downloads_scripts_paths_and_devices_work_offline_or_are_refused_at
     places = [event for event in downloads if event["url"] == PLACES]
     assert places and all(event["stand_in"] and event["served"] == "resnet18_places365.pth.tar" for event in places)
 
-    assert result.cells[3].duration_s < 5, "git clone is refused at once, not after a network timeout"
     clone = "xaigrader: refused `git clone https://github.com/Trustworthy-ML-Lab/CLIP-dissect.git`: git clone needs"
     assert cell_text(executed, 3).startswith(clone) and outputs[3] == ["exit 1"]
     assert outputs[4] == ["the next cell runs"]

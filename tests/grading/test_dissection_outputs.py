@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import random
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -292,9 +291,7 @@ def test_a_table_too_large_is_refused_with_a_message_when_named_as_a_dissection(
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "descriptions_places.csv").write_text(big)
     (tmp_path / "results" / "activations.csv").write_text(big)
-    started = time.monotonic()
     (dissection,) = read_dissections(tmp_path)
-    assert time.monotonic() - started < 2
     assert dissection.path == "results/descriptions_places.csv" and dissection.model == PLACES
     assert dissection.layers == [] and dissection.concepts == set()
     assert dissection.problems == [
@@ -310,9 +307,7 @@ def test_rows_files_and_layers_are_bounded(tmp_path: Path, monkeypatch, deadline
         (tmp_path / f"a{number}.csv").write_text(csv_text([("layer4", 0, "dog", "0.2")]))
     rows = [(f"layer{number % 5}", number, "d" * 150, "0.1") for number in range(100_050)]
     (tmp_path / "z_descriptions.csv").write_text(csv_text(rows))
-    started = time.monotonic()
     found = by_path(tmp_path)
-    assert time.monotonic() - started < 10
     assert sorted(found) == ["a0.csv", "a1.csv", "a2.csv", "a3.csv", "z_descriptions.csv"]
     big = found["z_descriptions.csv"]
     assert big.problems[:2] == [
@@ -379,3 +374,18 @@ def test_a_hostile_args_file_is_a_problem_not_a_crash(tmp_path: Path, raw: str, 
     assert dissection.model == UNKNOWN and dissection.concepts == {"dog"}
     assert len(dissection.problems) == 1 and dissection.problems[0].startswith(problem)
     assert len(dissection.problems[0]) < 300
+
+
+def test_blank_lines_count_against_the_reading_budget_like_rows(tmp_path: Path):
+    blank = b"layer,unit,description,similarity\n" + b" ,\n" * (dissection_outputs.MAX_ROWS + 10)
+    for number in range(4):
+        (tmp_path / f"descriptions_{number}.csv").write_bytes(blank)
+    found = read_dissections(tmp_path)
+    assert [dissection.problems[0] for dissection in found[:3]] == [
+        f"rows past its first {dissection_outputs.MAX_ROWS} were not read"
+    ] * 3
+    assert (
+        found[3]
+        .problems[0]
+        .endswith(f"were not read, as {dissection_outputs.MAX_TOTAL_ROWS} rows were read from all tables together")
+    )

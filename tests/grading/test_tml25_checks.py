@@ -61,6 +61,38 @@ def test_iou_values_drawn_at_random_fail_and_computed_ones_pass(tmp_path, data):
     assert (result.status, result.score) == ("partial", 2.5)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from numpy.random import uniform\nious = uniform(0, 1, 10)\nprint(table(ious))",
+        "import random as r\nious = [r.betavariate(2, 2) for _ in keys]  # np.logical_and(a, b)\nprint(table(ious))",
+        "rng = np.random.default_rng(0)\nprint(table(rng.random(10)))",
+        "ious = torch.rand(10)\nprint(table(ious))",
+    ],
+)
+def test_iou_values_drawn_by_any_random_source_fail(source, tmp_path, data):
+    result = judged("iou_values", tmp_path, printing(source, IOU_TABLE), data, tmp_path)
+    assert (result.status, result.message) == (
+        "failed",
+        "the IoU values are drawn at random, not computed from the maps",
+    )
+
+
+def test_iou_values_typed_into_the_code_or_computed_by_no_intersection_go_to_a_ta(tmp_path, data):
+    typed = "# intersection over union of the two regions\nious = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]\n"
+    result = judged("iou_values", tmp_path, printing(typed + "print(table(ious))", IOU_TABLE), data, tmp_path)
+    assert (result.status, result.message) == (
+        "needs_ta",
+        "9 of the printed IoUs are written in the code as numbers, not computed there",
+    )
+    uncomputed = printing("mask = cam > 0.5  # intersection\nprint(table)", IOU_TABLE)
+    result = judged("iou_values", tmp_path, uncomputed, data, tmp_path)
+    assert (result.status, result.message) == (
+        "needs_ta",
+        "IoUs of all ten images are printed, but no code intersects two regions",
+    )
+
+
 def test_a_repository_without_clip_dissect_outputs_or_lime_panels_fails_those_checks(tmp_path, data):
     empty = nbformat.v4.new_notebook()
     result = judged("dissection_outputs", tmp_path, empty, data, tmp_path)

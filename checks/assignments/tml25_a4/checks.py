@@ -25,6 +25,7 @@ from checks.engine.pdf_reports import read_pdf_reports
 from checks.engine.repository_files import UnreadableFile, read_repository_file
 from checks.finders.cam_overlays import map_correlation
 from checks.finders.dissection_outputs import compare, read_dissections
+from checks.finders.iou_code import cell_trees, intersects, random_in, typed_in
 from checks.finders.printed_output import cell_output_text
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
 from reference.tml25_a4 import IMAGE_KEYS, image_map, resnet50
@@ -41,8 +42,7 @@ SCORING = ScoringOptions(cut_off_s=600, repeats=1)
 REPORT_CHARS = 3000  # of each report's text shown under the check
 IOU_LINE = re.compile(r"iou|intersection over union|jaccard", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?|\.\d+)\s*(%?)")
-RANDOM_CODE = re.compile(r"np\.random\.|random\.(?:uniform|random|rand|randint)|torch\.rand")
-IOU_CODE = re.compile(r"logical_and|intersection|&\s*\w+.*\|", re.IGNORECASE)
+TYPED_IOUS = 2  # printed IoUs that may also stand in the code as numbers (a threshold, say) before a TA looks
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def gradcam_maps(ctx) -> str:
         if item.cam is None or item.key is None:
             unread.append(f"{item.panel.title[:60]!r}: {item.why}")
             continue
-        if item.key not in judged or not judged[item.key][0]:
+        if item.key not in judged:  # the first panel of an image is its answer: later ones are no second guesses
             judged[item.key] = _judge_gradcam(ctx, item)
             ctx.cite(item.panel.figure)
     agreeing = sorted(key for key, (agrees, _) in judged.items() if agrees)
@@ -306,11 +306,12 @@ def _stated_ious(ctx) -> dict[str, tuple[float, int]]:
 def iou_values(ctx) -> str:
     stated = _stated_ious(ctx)
     cells = sorted({cell for _, cell in stated.values()})
-    random_cells = [cell for cell in cells if RANDOM_CODE.search(str(ctx.executed.cells[cell].source))]
-    if random_cells:
+    notebook = cell_trees(str(cell.source) for cell in ctx.executed.cells if cell.cell_type == "code")
+    printing = cell_trees(str(ctx.executed.cells[cell].source) for cell in cells)
+    if any(random_in(tree, notebook) for tree in printing):
         raise CheckFailed(
             "the IoU values are drawn at random, not computed from the maps",
-            found=f"{', '.join(map(cell_number, random_cells))} prints them from random numbers",
+            found=f"{', '.join(map(cell_number, cells))} prints them from random numbers",
         )
     if len(stated) < len(IMAGE_KEYS):
         raise _short_of_ten(
@@ -318,10 +319,11 @@ def iou_values(ctx) -> str:
             "IoU values of {} of the ten images are printed",
             "one IoU per image, printed by the code that computes it",
         )
-    if not any(IOU_CODE.search(str(ctx.executed.cells[cell].source)) for cell in cells) and not any(
-        found.value != "unknown" for found in cam_setup(ctx).iou_threshold
-    ):
-        raise NeedsTA("IoUs of all ten images are printed, but no code that intersects two regions was found")
+    typed = typed_in([value for value, _ in stated.values()], notebook)
+    if len(typed) > TYPED_IOUS:
+        raise NeedsTA(f"{len(typed)} of the printed IoUs are written in the code as numbers, not computed there")
+    if not intersects(notebook):
+        raise NeedsTA("IoUs of all ten images are printed, but no code intersects two regions")
     values = ", ".join(f"{key} {value:.2f}" for key, (value, _) in stated.items())
     return f"IoUs of all ten images, computed in {', '.join(map(cell_number, cells))}: {values}"
 
