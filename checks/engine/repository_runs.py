@@ -33,14 +33,18 @@ class Part:
         return PurePosixPath(self.name).parent.as_posix()
 
 
-def merged_program(parts: list[Part]) -> tuple[nbformat.NotebookNode, list[int]]:
-    """The parts as one notebook, and where each part's first cell landed in it (after its heading cell)."""
-    merged = merge_notebooks([(part.name, part.notebook) for part in parts])
+def merged_program(parts: list[Part]) -> nbformat.NotebookNode:
+    """The parts as one notebook, each headed by a cell naming its file."""
+    return merge_notebooks([(part.name, part.notebook) for part in parts])
+
+
+def part_offsets(parts: list[Part]) -> list[int]:
+    """Where each part's first cell lands in the merged notebook (after its heading cell)."""
     offsets, position = [], 0
     for part in parts:
         offsets.append(position + 1)
         position += 1 + len(part.notebook.cells)
-    return merged, offsets
+    return offsets
 
 
 def _moved(record: dict[str, Any], offset: int) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def _join(runs: list[RunResult], offsets: list[int]) -> RunResult:
 async def run_parts(parts: list[Part], repository: Path, config: RunConfig, figure_dir: Path) -> RunResult:
     """Run every part in task order, each from its folder in a fresh copy of the repository; the figures of all
     are copied into ``figure_dir`` under one numbering. The parts' notebooks are executed in place."""
-    _, offsets = merged_program(parts)
+    offsets = part_offsets(parts)
     runs: list[RunResult] = []
     figures: list[FigureRecord] = []
     for part in parts:

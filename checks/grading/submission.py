@@ -163,7 +163,7 @@ async def _grade_repository(
     inventory = take_inventory(submission.folder)
     result.repository, result.flags = inventory.as_dict(), result.flags + inventory.flags()
     parts = [Part(part.name, _program(part.notebook, options, result)) for part in loaded]
-    program, _ = merged_program(parts)
+    program = merged_program(parts)
     submitted = _submitted_outputs(program, options, out, result)
     config = _run_config(assignment, options, DataDir(options.data_dir))
     run = await run_parts(parts, submission.folder, config, out / "figures")
@@ -280,7 +280,7 @@ def grade_submission(
     else:
         try:
             parts = _loaded_parts(submission, result)
-            notebook = merged_program(parts)[0] if submission.parts else load_notebook(submission.notebook)
+            notebook = merged_program(parts) if submission.parts else load_notebook(submission.notebook)
         except InvalidNotebook as error:
             result.problem = f"invalid submission: {error}"
         else:

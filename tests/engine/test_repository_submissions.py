@@ -13,7 +13,7 @@ import pytest
 from checks.engine.intake import RepositoryRules, discover, intake_one, task_order_key
 from checks.engine.kernel import RunConfig
 from checks.engine.repository_files import UnreadableFile, read_repository_file, take_inventory
-from checks.engine.repository_runs import Part, merged_program, run_parts
+from checks.engine.repository_runs import Part, merged_program, part_offsets, run_parts
 from tests.engine.conftest import cell_text, make_notebook
 
 TEAMS = RepositoryRules(team_pattern=r"TML25_A4_\d+")
@@ -99,7 +99,7 @@ def test_each_notebook_runs_in_its_own_kernel_from_its_own_folder(tmp_path: Path
         "import matplotlib.pyplot as plt\nplt.plot([2, 1]); plt.show()",
     )
     parts = [Part("task1/dissect.ipynb", first), Part("task2.ipynb", second)]
-    program, offsets = merged_program(parts)
+    program, offsets = merged_program(parts), part_offsets(parts)
     run = asyncio.run(run_parts(parts, repository, engine_config, tmp_path / "figures"))
 
     assert offsets == [1, 4]
