@@ -47,21 +47,30 @@ def part_offsets(parts: list[Part]) -> list[int]:
     return offsets
 
 
-def _moved(record: dict[str, Any], offset: int) -> dict[str, Any]:
-    cell = record.get("cell")
-    return {**record, "cell": cell + offset} if isinstance(cell, int) else record
+def _moved(records: list[dict[str, Any]], offset: int, cells: int) -> list[dict[str, Any]]:
+    """Records renumbered into the merged notebook; one naming a cell its own notebook lacks is the kernel's forgery
+    (it would land on another notebook's cell) and is dropped."""
+    moved = []
+    for record in records:
+        cell = record.get("cell")
+        if not isinstance(cell, int):
+            moved.append(record)
+        elif 0 <= cell < cells:
+            moved.append({**record, "cell": cell + offset})
+    return moved
 
 
-def _join(runs: list[RunResult], offsets: list[int]) -> RunResult:
+def _join(runs: list[RunResult], parts: list[Part]) -> RunResult:
     """One run whose cells, events, figures and restarts carry the merged notebook's cell numbers."""
     joined = RunResult(sandbox=runs[0].sandbox, budget=runs[0].budget)
-    for run, offset in zip(runs, offsets):
+    for run, offset, part in zip(runs, part_offsets(parts), parts):
+        cells = len(part.notebook.cells)
         for cell in run.cells:
             cell.index += offset
         joined.cells += run.cells
-        joined.events += [_moved(event, offset) for event in run.events]
-        joined.figures += [_moved(figure, offset) for figure in run.figures]
-        joined.kernel_restarts += [_moved(restart, offset) for restart in run.kernel_restarts]
+        joined.events += _moved(run.events, offset, cells)
+        joined.figures += _moved(run.figures, offset, cells)
+        joined.kernel_restarts += _moved(run.kernel_restarts, offset, cells)
         joined.dropped += run.dropped
         joined.notebook_timed_out |= run.notebook_timed_out
         joined.quota_exceeded = joined.quota_exceeded or run.quota_exceeded
@@ -73,7 +82,6 @@ def _join(runs: list[RunResult], offsets: list[int]) -> RunResult:
 async def run_parts(parts: list[Part], repository: Path, config: RunConfig, figure_dir: Path) -> RunResult:
     """Run every part in task order, each from its folder in a fresh copy of the repository; the figures of all
     are copied into ``figure_dir`` under one numbering. The parts' notebooks are executed in place."""
-    offsets = part_offsets(parts)
     runs: list[RunResult] = []
     figures: list[FigureRecord] = []
     for part in parts:
@@ -83,4 +91,4 @@ async def run_parts(parts: list[Part], repository: Path, config: RunConfig, figu
         run.figures = copied
         figures += copied
         runs.append(run)
-    return _join(runs, offsets)
+    return _join(runs, parts)

@@ -51,3 +51,11 @@ def test_a_report_is_read_page_by_page_and_bad_files_say_why(tmp_path: Path, scr
     assert broken.pages is None and broken.problem.startswith("the PDF could not be read")
     assert linked.problem == "linked.pdf could not be opened (Too many levels of symbolic links)"
     assert bombed.problem is not None and bombed.problem.startswith("the PDF could not be read (LimitReachedError")
+
+
+def test_text_the_reader_returns_keeps_no_lone_surrogate_nor_control_character():
+    from checks.engine.pdf_reports import PdfReport, _validated
+
+    report = PdfReport("r.pdf")
+    _validated(report, {"pages": 1, "texts": ["Task \ud800 1\x07"]})
+    assert report.texts == ["Task ? 1"] and report.text.encode("utf-8")

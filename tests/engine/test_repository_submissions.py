@@ -199,3 +199,15 @@ def test_a_readme_past_the_size_markdown_parsing_is_bounded_to_is_said_to_be_too
     assert take_inventory(tmp_path).flags() == [
         "the README's links were not checked: README.md holds 1048566 bytes, over the 65536-byte limit"
     ]
+
+
+def test_a_record_naming_a_cell_its_own_notebook_lacks_is_dropped_not_moved_onto_another_notebook():
+    from checks.engine.kernel import RunResult
+    from checks.engine.repository_runs import _join
+
+    parts = [Part("a.ipynb", make_notebook("x = 1", "y = 2")), Part("b.ipynb", make_notebook("z = 3"))]
+    forged = RunResult(sandbox={}, figures=[{"cell": 1, "png": "real"}, {"cell": 3, "png": "forged"}, {"cell": -1}])
+    forged.events = [{"kind": "shim", "cell": 7}, {"kind": "shim", "cell": "call:f"}]
+    joined = _join([forged, RunResult(sandbox={}, figures=[{"cell": 0, "png": "second"}])], parts)
+    assert joined.figures == [{"cell": 2, "png": "real"}, {"cell": 4, "png": "second"}]
+    assert joined.events == [{"kind": "shim", "cell": "call:f"}]
