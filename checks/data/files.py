@@ -9,11 +9,15 @@ from typing import Any
 from checks.data.class_folder import PARTIAL_SUFFIX
 
 
-def write_text_atomically(path: Path, text: str) -> None:
+def write_bytes_atomically(path: Path, data: bytes) -> None:
     """Write beside, then rename, so a killed run never leaves half a file behind."""
     temporary = path.with_name(path.name + PARTIAL_SUFFIX)
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_bytes(data)
     temporary.replace(path)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    write_bytes_atomically(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -14,6 +14,7 @@ from checks.data.assets import DataDir
 from checks.data.model_cache import ModelCache
 from checks.engine.exchange_records import AxesRecord, FigureRecord
 from checks.engine.kernel import RunResult
+from checks.engine.pdf_reports import PdfReport
 from checks.engine.student import StudentProxy
 from checks.grading.check_api import Evidence
 from checks.grading.reference_figures import Panel, draw_panels
@@ -47,6 +48,7 @@ class GradingContext:
     cache_dir: Path  # where trained reference models are cached: the instructor's choice
     task_cells: dict[str, list[int]] = field(default_factory=dict)  # the notebook's cells under each task
     repository: Path | None = None  # a team's repository as handed in: hostile files, read with repository_files
+    reports: list[PdfReport] = field(default_factory=list)  # its report PDFs, read in the sandbox
     stand_ins: list[str] = field(default_factory=list)
     stand_in_assets: dict[str, str] = field(default_factory=dict)  # asset -> note, as the grader found them
     substitutions: dict[str, str] = field(default_factory=dict)  # a piece of the notebook -> why the grader swapped it

@@ -50,6 +50,7 @@ class WrittenAnswer:
     sentences: int
     expected_sentences: str
     length_ok: bool
+    source: str = ""  # where an answer that is no notebook cell was found: a report's page
 
 
 @dataclass

@@ -25,6 +25,7 @@ from checks.engine.displayed_figures import audit_figures
 from checks.engine.intake import RepositoryRules, Submission
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note, python2_note
+from checks.engine.pdf_reports import PdfReport, read_pdf_reports
 from checks.engine.repository_files import take_inventory
 from checks.engine.repository_runs import Part, merged_program, run_parts
 from checks.engine.run import copy_figures
@@ -44,7 +45,7 @@ from checks.grading.first_causes import (
 )
 from checks.grading.results import SubmissionResult
 from checks.grading.scheme import Assignment
-from checks.grading.written import Question, locate_answers
+from checks.grading.written import Question, ReportPage, locate_answers, locate_report_answers
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ def questions_of(assignment: Assignment) -> list[Question]:
         Question(task.id, task.question.prompt, task.question.keywords, task.question.sentences, task.written)
         for task in assignment.tasks
         if task.question is not None
+    ]
+
+
+def report_pages(reports: list[PdfReport]) -> list[ReportPage]:
+    """The pages of a team's report PDFs, where its written answers are."""
+    return [
+        ReportPage(f"{report.path}, page {number}", text)
+        for report in reports
+        for number, text in enumerate(report.texts, 1)
+        if text.strip()
     ]
 
 
@@ -166,8 +177,14 @@ async def _grade_repository(
     program = merged_program(parts)
     submitted = _submitted_outputs(program, options, out, result)
     config = _run_config(assignment, options, DataDir(options.data_dir))
+    reports = await asyncio.to_thread(
+        read_pdf_reports, submission.folder, inventory.files.get("reports", []), config.limits
+    )
+    pages = report_pages(reports)
+    if pages:  # the assignment's written analysis is in the reports; a team without one may have used markdown
+        result.written_answers = locate_report_answers(pages, questions_of(assignment))
     run = await run_parts(parts, submission.folder, config, out / "figures")
-    await _judge(program, run, None, submitted, assignment, options, out, result, submission.folder)
+    await _judge(program, run, None, submitted, assignment, options, out, result, submission.folder, reports)
     nbformat.write(program, out / "executed.ipynb")
 
 
@@ -181,6 +198,7 @@ async def _judge(
     out: Path,
     result: SubmissionResult,
     repository: Path | None = None,
+    reports: list[PdfReport] | None = None,
 ) -> None:
     """Run the assignment's checks on what the run did (``run.figures`` copied into ``out/figures``)."""
     cuts = cut_cells(run.cells, run.events, program, {cell.cell for cell in submitted.cells} if submitted else ())
@@ -203,6 +221,7 @@ async def _judge(
         cache_dir=resolve_cache_dir(options.cache_dir),
         task_cells=task_cells(program, [task.id for task in assignment.tasks]),
         repository=repository,
+        reports=reports or [],
     )
     result.task_cells = context.task_cells
     suite = load_suite(assignment)

@@ -1,4 +1,4 @@
-"""Free-text answers: find the markdown cell that answers a question, for a TA to grade.
+"""Free-text answers: find the markdown cell (or report page) that answers a question, for a TA to grade.
 
 The grader never marks prose; it locates the answer, counts its sentences against what
 the assignment asks ("2-3 sentences"), and carries the text verbatim into the results.
@@ -7,9 +7,12 @@ the assignment asks ("2-3 sentences"), and carries the text verbatim into the re
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nbformat
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from checks.grading.results import WrittenAnswer
 
@@ -41,6 +44,29 @@ def _bounds(spec: str) -> tuple[int, int]:
     return int(low), int(high or low)
 
 
+def _keyword_score(text: str, question: Question) -> int:
+    lowered = text[:MAX_ANSWER_CHARS].lower()
+    return sum(lowered.count(keyword.lower()) for keyword in question.keywords)
+
+
+def _answer(question: Question, text: str | None, cell: int | None = None, source: str = "") -> WrittenAnswer:
+    if text is None:
+        return WrittenAnswer(question.task, question.prompt, question.max_score, None, "", 0, question.sentences, False)
+    low, high = _bounds(question.sentences)
+    sentences = count_sentences(text)
+    return WrittenAnswer(
+        question.task,
+        question.prompt,
+        question.max_score,
+        cell,
+        text.strip(),
+        sentences,
+        question.sentences,
+        low <= sentences <= high,
+        source,
+    )
+
+
 def locate_answers(notebook: nbformat.NotebookNode, questions: list[Question]) -> list[WrittenAnswer]:
     """Each question gets the markdown cell that mentions its keywords most (a cell answers once)."""
     markdown = [(index, cell.source) for index, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"]
@@ -49,32 +75,40 @@ def locate_answers(notebook: nbformat.NotebookNode, questions: list[Question]) -
     for question in questions:
         best, best_score = None, 0
         for index, text in markdown:
-            if index in used:
-                continue
-            lowered = text[:MAX_ANSWER_CHARS].lower()
-            score = sum(lowered.count(keyword.lower()) for keyword in question.keywords)
+            score = _keyword_score(text, question) if index not in used else 0
             if score > best_score and count_sentences(text) >= 1:
                 best, best_score = (index, text), score
-        low, high = _bounds(question.sentences)
-        if best is None:
-            answers.append(
-                WrittenAnswer(
-                    question.task, question.prompt, question.max_score, None, "", 0, question.sentences, False
-                )
-            )
-            continue
-        used.add(best[0])
-        sentences = count_sentences(best[1])
+        if best is not None:
+            used.add(best[0])
+        answers.append(_answer(question, best[1], best[0]) if best else _answer(question, None))
+    return answers
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    source: str  # where a TA finds it: "report.pdf, page 2"
+    text: str
+
+
+def locate_report_answers(pages: Sequence[ReportPage], questions: list[Question]) -> list[WrittenAnswer]:
+    """Each question gets a page of the team's reports. Pages are shared out so that the keywords they match
+    add up to the most (a page about LIME and one comparing LIME with Grad-CAM go to the two questions they
+    fit, not both to the one asking most about LIME); a question left without a page of its own, when the
+    reports have fewer pages than questions, takes the page that fits it best."""
+    readable = [page for page in pages if count_sentences(page.text) >= 1]
+    scores = np.array([[_keyword_score(page.text, question) for page in readable] for question in questions])
+    chosen: dict[int, int] = {}
+    if scores.size:
+        rows, columns = linear_sum_assignment(scores, maximize=True)
+        chosen = {int(row): int(column) for row, column in zip(rows, columns, strict=True) if scores[row, column]}
+    answers = []
+    for number, question in enumerate(questions):
+        page = chosen.get(number)
+        if page is None and scores.size and scores[number].max() > 0:
+            page = int(scores[number].argmax())
         answers.append(
-            WrittenAnswer(
-                question.task,
-                question.prompt,
-                question.max_score,
-                best[0],
-                best[1].strip(),
-                sentences,
-                question.sentences,
-                low <= sentences <= high,
-            )
+            _answer(question, readable[page].text, source=readable[page].source)
+            if page is not None
+            else _answer(question, None)
         )
     return answers

@@ -7,15 +7,19 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
+from checks.assignments.tml25_a4.checks import region_rule
 from checks.data.assets import DataDir
+from checks.engine.exchange_records import FigureRecord, figure
 from checks.engine.kernel import RunResult
 from checks.grading.check_api import run_check
 from checks.grading.context import GradingContext
 from checks.grading.scheme import load_assignment
 from checks.grading.submission import load_suite
-from reference.tml25_a4 import IMAGE_KEYS
+from reference.tml25_a4 import IMAGE_KEYS, display_image
+from reference.tml25_a4.images import load_image
 
 SPECS = {spec.name: spec for spec in load_suite(load_assignment("tml25-a4")).specs}
 SAMPLE_RESULTS = Path(__file__).resolve().parents[2] / "student_submissions" / "tml25-a4"
@@ -27,13 +31,20 @@ def printing(source: str, printed: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[cell])
 
 
-def judged(name: str, repository: Path, notebook: nbformat.NotebookNode, data: DataDir, tmp_path: Path):
+def judged(
+    name: str,
+    repository: Path,
+    notebook: nbformat.NotebookNode,
+    data: DataDir,
+    tmp_path: Path,
+    figures: list[FigureRecord] | None = None,
+):
     context = GradingContext(
         mode="full",
         student=None,
         executed=notebook,
         run=RunResult(sandbox={}),
-        figures=[],
+        figures=figures or [],
         figure_dir=tmp_path / "figures",
         data=data,
         cache_dir=tmp_path / "cache",
@@ -98,7 +109,11 @@ def test_a_repository_without_clip_dissect_outputs_or_lime_panels_fails_those_ch
     result = judged("dissection_outputs", tmp_path, empty, data, tmp_path)
     assert result.status == "failed" and result.found == "no CLIP-dissect output"
     result = judged("lime_explanations", tmp_path, empty, data, tmp_path)
-    assert result.status == "failed" and result.message == "LIME explanations of 0 of the ten images are drawn"
+    assert result.status == "failed"
+    assert (
+        result.message
+        == "LIME explanations of 0 of the ten images are drawn; no valid Deliverable 4 pickle to recompute them from"
+    )
 
 
 @pytest.fixture
@@ -115,3 +130,72 @@ def test_one_model_dissected_of_two_earns_half(one_model, tmp_path, data):
     result = judged("dissection_outputs", one_model, nbformat.v4.new_notebook(), data, tmp_path)
     assert (result.status, result.score) == ("partial", 2.5)
     assert result.message == "1 of the two models has its last three layers labelled by committed CLIP-dissect outputs"
+
+
+def panel_figure(folder: Path, number: int, cell: int, panels: list[tuple[str, list[np.ndarray]]]) -> FigureRecord:
+    """A figure of titled image panels as the grader holds it: validated records, arrays in ``folder``."""
+    folder.mkdir(exist_ok=True)
+    axes = []
+    for position, (title, arrays) in enumerate(panels):
+        images = []
+        for layer, array in enumerate(arrays):
+            name = f"figure{number}_{position}_{layer}.npy"
+            np.save(folder / name, array)
+            images.append({"array": name, "shape": list(array.shape)})
+        axes.append({"title": title, "images": images})
+    return {**figure({"figure": number, "cell": cell, "png": "", "axes": axes}), "png": None}
+
+
+def comparison_notebook(tmp_path: Path, data: DataDir, lime_on) -> tuple[nbformat.NotebookNode, list[FigureRecord]]:
+    """LIME panels drawn on ``lime_on(key)``, Grad-CAM maps over the centre crop, and an IoU table computed by
+    intersecting the two."""
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "explanation = explainer.explain_instance(image, f)\nplt.imshow(mark_boundaries(t, m))"
+            ),
+            nbformat.v4.new_code_cell("with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:\n    pass"),
+            printing("print(table(np.logical_and(cam_region, lime_mask).sum() / union))", IOU_TABLE).cells[0],
+        ]
+    )
+    crops = {key: display_image(data, key).astype(np.float64) / 255 for key in IMAGE_KEYS}
+    smooth = np.outer(np.hanning(224), np.hanning(224))
+    figures = [
+        panel_figure(tmp_path / "figures", 1, 0, [(f"LIME {key}", [lime_on(key)]) for key in IMAGE_KEYS]),
+        panel_figure(tmp_path / "figures", 2, 1, [(f"Grad-CAM {key}", [crops[key], smooth]) for key in IMAGE_KEYS]),
+    ]
+    return notebook, figures
+
+
+def test_lime_drawn_on_the_squashed_photo_against_grad_cam_on_the_crop_goes_to_a_ta(tmp_path, data):
+    def squashed(key: str) -> np.ndarray:
+        return np.asarray(load_image(data, key).resize((224, 224))) / 255
+
+    notebook, figures = comparison_notebook(tmp_path, data, squashed)
+    result = judged("iou_values", tmp_path, notebook, data, tmp_path, figures)
+    assert (result.status, result.message) == (
+        "needs_ta",
+        "IoUs of all ten images are printed, but the LIME explanations are drawn on the whole photo squashed to "
+        "224 x 224 and the Grad-CAM maps are drawn on the 224 x 224 centre crop (IMAGENET1K_V2): their regions "
+        "cover different pixels unless the code aligns them",
+    )
+    assert judged("lime_explanations", tmp_path, notebook, data, tmp_path, figures).status == "passed"
+
+
+def test_lime_and_grad_cam_drawn_on_one_crop_are_aligned(tmp_path, data):
+    notebook, figures = comparison_notebook(tmp_path, data, lambda key: display_image(data, key) / 255)
+    result = judged("iou_values", tmp_path, notebook, data, tmp_path, figures)
+    assert result.status == "passed", result.message
+
+
+@pytest.mark.parametrize(
+    ("threshold", "rule"),
+    [(">= percentile 80", "top20"), ("> quantile 0.9", "top10"), ("> 0.5", 0.5), ("> 127", 127 / 255)],
+)
+def test_a_threshold_read_from_the_code_becomes_the_grader_s_region_rule(threshold, rule):
+    assert region_rule(threshold) == rule
+
+
+@pytest.mark.parametrize("threshold", ["> mean", "> otsu", "> unknown", ">= percentile 150", "> 0", "> 300"])
+def test_a_threshold_the_grader_cannot_apply_gives_no_rule(threshold):
+    assert region_rule(threshold) is None

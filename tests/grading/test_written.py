@@ -3,7 +3,14 @@
 import nbformat
 import pytest
 
-from checks.grading.written import MAX_ANSWER_CHARS, Question, count_sentences, locate_answers
+from checks.grading.written import (
+    MAX_ANSWER_CHARS,
+    Question,
+    ReportPage,
+    count_sentences,
+    locate_answers,
+    locate_report_answers,
+)
 
 ANSWER = "# Answer\n- The hot colormap is clearest. Its dark background hides weak gradients."
 
@@ -32,3 +39,36 @@ def test_a_huge_markdown_cell_does_not_stall_locating_answers():
     ]
     (answer,) = locate_answers(notebook, [Question("1.6", "Which colormap?", ("colormap", "hot"), "2-3", 2)])
     assert (answer.cell, answer.sentences, answer.length_ok) == (1, 2, True)
+
+
+LIME_PAGE = ReportPage(
+    "report.pdf, page 3",
+    "# Task 3: LIME\nLIME hides superpixels at random. The superpixels it keeps lie on the object.",
+)
+COMPARISON_PAGE = ReportPage(
+    "report.pdf, page 4",
+    "# Task 4\nThe IoU of Grad-CAM and LIME is low. LIME's superpixels and Grad-CAM's blobs agree only in part. "
+    "LIME follows colour edges, Grad-CAM the last layer's grid.",
+)
+LIME_QUESTION = Question("3", "Analyse LIME.", ("lime", "superpixel", "grad-cam"), "1-5", 10)
+COMPARISON_QUESTION = Question("5", "Compare the regions (IoU).", ("iou", "lime", "grad-cam", "agree"), "1-5", 10)
+
+
+def test_report_pages_are_shared_out_so_each_question_gets_the_page_that_fits_it():
+    assert _keyword_score_of(COMPARISON_PAGE, LIME_QUESTION) > _keyword_score_of(LIME_PAGE, LIME_QUESTION)
+    lime, comparison = locate_report_answers([COMPARISON_PAGE, LIME_PAGE], [LIME_QUESTION, COMPARISON_QUESTION])
+    assert (lime.source, lime.cell, lime.text, lime.sentences) == ("report.pdf, page 3", None, LIME_PAGE.text, 2)
+    assert (comparison.source, comparison.length_ok) == ("report.pdf, page 4", True)
+
+
+def test_one_page_answers_every_question_it_discusses_and_a_question_no_page_discusses_is_unanswered():
+    concepts = Question("1", "Which concepts do neurons learn?", ("concept", "neuron"), "1-5", 10)
+    lime, comparison, unanswered = locate_report_answers(
+        [COMPARISON_PAGE], [LIME_QUESTION, COMPARISON_QUESTION, concepts]
+    )
+    assert lime.source == comparison.source == "report.pdf, page 4"
+    assert (unanswered.text, unanswered.source, unanswered.length_ok) == ("", "", False)
+
+
+def _keyword_score_of(page: ReportPage, question: Question) -> int:
+    return sum(page.text.lower().count(keyword) for keyword in question.keywords)

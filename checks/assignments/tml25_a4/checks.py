@@ -2,35 +2,54 @@
 give the TA what the repository shows and recompute what can be recomputed: the CLIP-dissect outputs it
 committed, every Grad-CAM map it drew (against the grader's own Grad-CAM of the same image, and when they
 differ, the variant that matches names the mistake), the AblationCAM, ScoreCAM and LIME panels for the ten
-images, its Deliverable 4 pickle (read safely and scored as the course's scoreboard does) and the IoUs it
-states. Nothing the team's kernels computed decides a mark: the maps are taken out of the figures and the
-numbers are recomputed here.
+images, its Deliverable 4 pickle (read safely and scored as the course's scoreboard does), the IoUs it states
+(and whether its LIME and Grad-CAM panels are on one grid), and the README and report PDF the assignment asks
+for. Nothing the team's kernels computed decides a mark: the maps are taken out of the figures and the numbers
+are recomputed here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import zipfile
+from collections import Counter
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+from skimage.segmentation import mark_boundaries
 
 from checks.assignments.tml25_a4.lime_params import LIMITS, read_lime_parameters
 from checks.assignments.tml25_a4.lime_scoring import LimeScore, ScoringOptions, score_lime_pickle
-from checks.data.files import write_json
+from checks.data.files import write_bytes_atomically, write_json
 from checks.engine.notebook import cell_number
-from checks.engine.pdf_reports import read_pdf_reports
 from checks.engine.repository_files import UnreadableFile, read_repository_file
 from checks.finders.cam_overlays import map_correlation
 from checks.finders.dissection_outputs import compare, read_dissections
 from checks.finders.iou_code import cell_trees, intersects, random_in, typed_in
+from checks.finders.lime_outlines import outline_overlap
 from checks.finders.printed_output import cell_output_text
 from checks.grading.check_api import CheckFailed, CheckSuite, NeedsTA
+from checks.grading.reference_figures import Panel
 from reference.tml25_a4 import IMAGE_KEYS, image_map, resnet50
+from reference.tml25_a4.images import CROP
+from reference.tml25_a4.iou import cam_region, iou
 
-from .findings import CamPanel, cam_panels, cam_setup, files_of_kind, inventory, lime_panels
+from .findings import (
+    SQUASHED,
+    CamPanel,
+    LimePanel,
+    cam_panels,
+    cam_setup,
+    crops,
+    files_of_kind,
+    inventory,
+    lime_panels,
+    resized_image,
+)
 
 suite = CheckSuite()
 
@@ -39,9 +58,12 @@ EXPECTED_LAYERS = ("layer4[-1]", "layer4", "layer4[2]", "layer4[-1].conv3", "lay
 LABELLED_SHARE = 0.9  # of a layer's neurons, for the layer to count as labelled
 LAST_LAYERS = 3
 SCORING = ScoringOptions(cut_off_s=600, repeats=1)
-REPORT_CHARS = 3000  # of each report's text shown under the check
+REPORT_SHARE = 0.6  # of the documentation marks, for a readable report PDF; the rest is the README's
 IOU_LINE = re.compile(r"iou|intersection over union|jaccard", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?|\.\d+)\s*(%?)")
+LIME_GRID = "IMAGENET1K_V2"  # the crop the scorer explains
+RANDOM_LIME = "LIME samples at random, so a difference is no mistake by itself"
+THRESHOLD = re.compile(r">=?\s*(?:(?P<kind>percentile|quantile)\s+)?(?P<level>\d+(?:\.\d+)?)")
 TYPED_IOUS = 2  # printed IoUs that may also stand in the code as numbers (a threshold, say) before a TA looks
 
 
@@ -178,16 +200,48 @@ def _builds(ctx, cell: int, classes: tuple[str, ...]) -> bool:
 
 @suite.check("3", 10, "LIME explanations drawn for the ten images", needs="full")
 def lime_explanations(ctx) -> str:
-    shown = {}
-    for panel, key in lime_panels(ctx):
-        shown.setdefault(key, panel)
-        ctx.cite(panel.figure)
+    shown: dict[str, LimePanel] = {}
+    for item in lime_panels(ctx):
+        shown.setdefault(item.key, item)
+        ctx.cite(item.panel.figure)
+    recomputed = _recomputed_lime(ctx, shown)
     if len(shown) == len(IMAGE_KEYS):
-        return "LIME explanations of all ten images are drawn (the TA compares them with the Grad-CAM maps)"
-    raise _short_of_ten(
+        return f"LIME explanations of all ten images are drawn (a TA compares them with Grad-CAM's){recomputed}"
+    failure = _short_of_ten(
         shown,
         "LIME explanations of {} of the ten images are drawn",
         "a LIME explanation (e.g. mark_boundaries of get_image_and_mask) of each of the ten images",
+    )
+    failure.message += recomputed
+    raise failure
+
+
+def _recomputed_lime(ctx, shown: dict[str, LimePanel]) -> str:
+    """Each image's explanation recomputed from the team's own Deliverable 4 parameters, drawn for the TA beside
+    the team's, and how far the team's drawn ones show the same superpixels."""
+    found = scored(ctx)
+    if found is None or not found[1].masks:
+        return "; no valid Deliverable 4 pickle to recompute them from"
+    path, score = found
+    photos = {key: crops(ctx)[(LIME_GRID, key)] for key in score.masks}
+    drawn = {key: mark_boundaries(photos[key], score.masks[key].astype(int)) for key in score.masks}
+    keys = [key for key in IMAGE_KEYS if key in drawn]
+    rows = [[Panel(drawn[key], key) for key in keys[start : start + 5]] for start in range(0, len(keys), 5)]
+    ctx.show_reference(
+        "lime", f"the grader's LIME explanations from {path} (seed {SCORING.seed}, the scoreboard's region rule)", rows
+    )
+    overlaps = [
+        outline_overlap(resized_image(item.panel.colour, (CROP, CROP)), photos[key], score.masks[key])
+        for key, item in shown.items()
+        if item.grid == LIME_GRID and key in score.masks
+    ]
+    said = f"; recomputed from {path} for {len(keys)} images and drawn beside them"
+    if not overlaps:
+        return said
+    agreement = float(np.median(overlaps))
+    return (
+        f"{said}: the team's drawn superpixels agree with them by {agreement:.2f} at the median (1: the same "
+        f"superpixels; {RANDOM_LIME})"
     )
 
 
@@ -249,28 +303,48 @@ def lime_parameters(ctx) -> str:
 
 def stored_score(ctx, pickled: bytes) -> LimeScore:
     """The pickle's score, computed once per cache folder: the same pickle always gets the same IoU, and teams
-    often send the same parameters, so a class scores each distinct pickle once (as the course's server would)."""
+    often send the same parameters, so a class scores each distinct pickle once (as the course's server would).
+    Its masks are kept beside it, for the TA to see the explanations the parameters give."""
     key = hashlib.sha256(pickled + json.dumps(asdict(SCORING), default=str).encode()).hexdigest()
     stored = ctx.cache_dir / "tml25-lime-scores" / f"{key}.json"
+    masks = stored.with_suffix(".npz")
     try:
-        return LimeScore(**json.loads(stored.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+        result = LimeScore(**json.loads(stored.read_text(encoding="utf-8")))
+        with np.load(masks, allow_pickle=False) as saved:
+            result.masks = {name: saved[name] for name in IMAGE_KEYS if name in saved.files}
+        return result
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile):
         result = score_lime_pickle(pickled, ctx.data, SCORING)
     if result.complete:
         stored.parent.mkdir(parents=True, exist_ok=True)
-        write_json(stored, asdict(result))
+        write_bytes_atomically(masks, _npz(result.masks))
+        write_json(stored, asdict(replace(result, masks={})))
     return result
+
+
+def _npz(masks: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **masks)
+    return buffer.getvalue()
+
+
+def scored(ctx) -> tuple[str, LimeScore] | None:
+    """The Deliverable 4 pickle and its score, when it is valid."""
+    chosen = deliverable_pickle(ctx)
+    if chosen is None or not read_lime_parameters(chosen[1]).valid:
+        return None
+    return chosen[0], ctx.remember("tml25_lime_score", lambda: stored_score(ctx, chosen[1]))
 
 
 @suite.check("4", 5, "The pickle scores as the scoreboard scores it (IoU with the ground truth, time)", needs="full")
 def lime_score(ctx) -> str:
-    chosen = deliverable_pickle(ctx)
-    if chosen is None or not read_lime_parameters(chosen[1]).valid:
+    found = scored(ctx)
+    if found is None:
         raise CheckFailed("no valid pickle of LIME parameters to score (see the check above)")
-    result = ctx.remember("tml25_lime_score", lambda: stored_score(ctx, chosen[1]))
+    path, result = found
     if not result.complete:
-        raise CheckFailed(f"{chosen[0]}: {result.message()}")
-    return f"{chosen[0]}: {result.message()}; ground truth: {result.ground_truth}"
+        raise CheckFailed(f"{path}: {result.message()}")
+    return f"{path}: {result.message()}; ground truth: {result.ground_truth}"
 
 
 def _stated_iou(line: str, names: dict[str, re.Pattern[str]]) -> tuple[str, float] | None:
@@ -302,6 +376,22 @@ def _stated_ious(ctx) -> dict[str, tuple[float, int]]:
     return stated
 
 
+def _grids_apart(ctx) -> str | None:
+    """Why the LIME and Grad-CAM regions a team intersects cover different pixels, when its panels show it: LIME
+    handed the whole photo squashed to 224 x 224 and Grad-CAM run on the centre crop, say."""
+    lime = Counter(item.grid for item in lime_panels(ctx))
+    cams = Counter(item.version for item in cam_panels(ctx) if item.method == "gradcam" and item.version)
+    if not lime or not cams or (lime.most_common(1)[0][0] == SQUASHED) == (cams.most_common(1)[0][0] == SQUASHED):
+        return None
+    grids = {"the LIME explanations": lime, "the Grad-CAM maps": cams}
+    said = [f"{what} are drawn on {_grid_name(counts.most_common(1)[0][0])}" for what, counts in grids.items()]
+    return f"{' and '.join(said)}: their regions cover different pixels unless the code aligns them"
+
+
+def _grid_name(grid: str) -> str:
+    return "the whole photo squashed to 224 x 224" if grid == SQUASHED else f"the 224 x 224 centre crop ({grid})"
+
+
 @suite.check("5", 5, "IoU of Grad-CAM and LIME regions stated for the ten images, computed by code", needs="full")
 def iou_values(ctx) -> str:
     stated = _stated_ious(ctx)
@@ -324,20 +414,68 @@ def iou_values(ctx) -> str:
         raise NeedsTA(f"{len(typed)} of the printed IoUs are written in the code as numbers, not computed there")
     if not intersects(notebook):
         raise NeedsTA("IoUs of all ten images are printed, but no code intersects two regions")
+    apart = _grids_apart(ctx)
+    if apart:
+        raise NeedsTA(f"IoUs of all ten images are printed, but {apart}")
     values = ", ".join(f"{key} {value:.2f}" for key, (value, _) in stated.items())
-    return f"IoUs of all ten images, computed in {', '.join(map(cell_number, cells))}: {values}"
+    said = f"IoUs of all ten images, computed in {', '.join(map(cell_number, cells))}: {values}"
+    return said + _recomputed_ious(ctx, {key: value for key, (value, _) in stated.items()})
 
 
-@suite.check("repository", 0, "The README, the report PDFs and the files the README points at")
-def reports(ctx) -> str:
+def region_rule(threshold: str) -> str | float | None:
+    """``cam_region``'s rule for a threshold ``cam_setup`` read (">= percentile 80", "> 0.5", "> 127"), or None."""
+    match = THRESHOLD.fullmatch(threshold.strip())
+    if match is None:
+        return None
+    kind, level = match["kind"], float(match["level"])
+    if kind == "percentile" and 0 <= level < 100:
+        return f"top{100 - level:g}"
+    if kind == "quantile" and 0 <= level < 1:
+        return f"top{100 - 100 * level:g}"
+    if not kind and 0 < level < 1:
+        return level
+    return level / 255 if not kind and 1 <= level < 255 else None
+
+
+def _recomputed_ious(ctx, stated: dict[str, float]) -> str:
+    """The IoUs recomputed from the team's own regions: its Grad-CAM maps as its figures show them, and the LIME
+    regions its Deliverable 4 parameters give, under the threshold its code states (else the top 20 %)."""
+    found = scored(ctx)
+    maps = {}
+    for item in cam_panels(ctx):
+        if item.method == "gradcam" and item.cam is not None and item.version == LIME_GRID:
+            maps.setdefault(item.key, np.clip(item.cam, 0, 1))
+    if found is None or not found[1].masks or not maps:
+        return ""
+    path, score = found
+    rules = [
+        (f"its threshold {reading.value}", rule)
+        for reading in cam_setup(ctx).iou_threshold
+        if (rule := region_rule(str(reading.value))) is not None
+    ]
+    said_rule, rule = rules[0] if rules else ("the top 20 % (its code states no threshold the grader reads)", "top20")
+    recomputed = {key: iou(cam_region(cam, rule), score.masks[key]) for key, cam in maps.items() if key in score.masks}
+    if not recomputed:
+        return ""
+    team = np.mean([stated[key] for key in recomputed])
+    return (
+        f"; recomputed from the team's Grad-CAM maps and the LIME regions of {path} under {said_rule}, "
+        f"{len(recomputed)} images average {np.mean(list(recomputed.values())):.2f} where the team states "
+        f"{team:.2f} ({RANDOM_LIME})"
+    )
+
+
+@suite.check("6", 5, "A report PDF with text, and a README whose links resolve")
+def documentation(ctx) -> str:
     found = inventory(ctx)
-    pdfs = ctx.remember("tml25_pdfs", lambda: read_pdf_reports(ctx.repository, found.files.get("reports", [])))
-    said = [report.sentence() for report in pdfs] or ["no report PDF"]
-    problems = found.flags() + [report.sentence() for report in pdfs if report.problem]
-    if not pdfs or problems:
-        raise CheckFailed(
-            "; ".join(problems + ([] if pdfs else ["the repository has no report PDF"])),
-            found="; ".join(said),
-        )
-    texts = "\n\n".join(f"{report.path}:\n{report.text[:REPORT_CHARS]}" for report in pdfs)
-    raise NeedsTA(f"{'; '.join(said)}; the TA marks the written tasks from them. Their text:\n{texts}")
+    readable = [report for report in ctx.reports if not report.problem and report.text.strip()]
+    said = [report.sentence() for report in ctx.reports] or ["no report PDF"]
+    readme = found.flags()
+    if readable and not readme:
+        return f"{'; '.join(said)}; {found.readme}: every link resolves"
+    raise CheckFailed(
+        "; ".join(([] if readable else ["no report PDF the grader could read"]) + readme),
+        expected="a report PDF (the written analysis) and a README.md pointing at the important files",
+        found="; ".join(said),
+        fraction=(REPORT_SHARE if readable else 0) + (0 if readme else 1 - REPORT_SHARE),
+    )

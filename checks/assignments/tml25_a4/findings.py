@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from checks.engine.repository_files import RepositoryInventory, take_inventory
 from checks.finders.cam_overlays import as_unit_rgb, screen, unblend
@@ -22,8 +23,11 @@ from checks.finders.cam_setup import CamSetup, read_cam_setup
 from checks.finders.dataset_images import ImageIndex
 from checks.finders.figures import Figure, load_image, plot_axes, plot_title, with_cell_groups
 from reference.tml25_a4 import IMAGE_KEYS, display_image
+from reference.tml25_a4.images import CROP
+from reference.tml25_a4.images import load_image as load_photo
 
 VERSIONS = ("IMAGENET1K_V2", "IMAGENET1K_V1")  # the crops teams draw on: Resize(232) or Resize(256), then 224
+SQUASHED = "squashed"  # the whole photo resized to 224 x 224, which teams hand LIME as Image.open(...).resize(...)
 METHOD_WORDS = {
     "gradcam": re.compile(r"grad[-_ ]?cam(?![-_ ]?\+|\s*plus)", re.IGNORECASE),
     "ablationcam": re.compile(r"ablation", re.IGNORECASE),
@@ -76,13 +80,29 @@ def crops(ctx) -> dict[tuple[str, str], np.ndarray]:
     )
 
 
-def crop_index(ctx) -> tuple[list[tuple[str, str]], ImageIndex]:
-    def build() -> tuple[list[tuple[str, str]], ImageIndex]:
-        named = crops(ctx)
-        stacked = torch.from_numpy(np.stack(list(named.values()))).permute(0, 3, 1, 2).float()
-        return list(named), ImageIndex(stacked)
+def squashed_photos(ctx) -> dict[tuple[str, str], np.ndarray]:
+    """The ten photos resized whole to the crops' size, (SQUASHED, key) -> (224, 224, 3) floats in [0, 1]."""
+    return ctx.remember(
+        "tml25_squashed",
+        lambda: {
+            (SQUASHED, key): np.asarray(load_photo(ctx.data, key).resize((CROP, CROP), Image.Resampling.BILINEAR)) / 255
+            for key in IMAGE_KEYS
+        },
+    )
 
-    return ctx.remember("tml25_crop_index", build)
+
+def _index(named: dict[tuple[str, str], np.ndarray]) -> tuple[list[tuple[str, str]], ImageIndex]:
+    stacked = torch.from_numpy(np.stack(list(named.values()))).permute(0, 3, 1, 2).float()
+    return list(named), ImageIndex(stacked)
+
+
+def crop_index(ctx) -> tuple[list[tuple[str, str]], ImageIndex]:
+    return ctx.remember("tml25_crop_index", lambda: _index(crops(ctx)))
+
+
+def grid_index(ctx) -> tuple[list[tuple[str, str]], ImageIndex]:
+    """The crops and the squashed photos: every grid a team draws one of the ten images on."""
+    return ctx.remember("tml25_grid_index", lambda: _index({**crops(ctx), **squashed_photos(ctx)}))
 
 
 def _arrays(ctx, axes) -> list[np.ndarray]:
@@ -140,23 +160,31 @@ def panel_method(ctx, panel: Panel) -> str | None:
     return next(iter(built)) if len(built) == 1 else None
 
 
-def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resized_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float64)).permute(2, 0, 1)[None].float()
     return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
 
 
+def _shown(photo: np.ndarray, names: list[tuple[str, str]], index: ImageIndex) -> tuple[str, str] | None:
+    ranked = index.ranked(resized_image(as_unit_rgb(photo), (CROP, CROP)), 1)
+    return names[ranked[0].index] if ranked and ranked[0].correlation >= PHOTO_MATCH else None
+
+
 def shown_crop(ctx, photo: np.ndarray) -> tuple[str, str] | None:
     """(version, key) of the crop a drawn photo shows (boundaries or a map over it allowed), or None."""
-    names, index = crop_index(ctx)
-    ranked = index.ranked(_resized(as_unit_rgb(photo), (224, 224)), 1)
-    return names[ranked[0].index] if ranked and ranked[0].correlation >= PHOTO_MATCH else None
+    return _shown(photo, *crop_index(ctx))
+
+
+def shown_grid(ctx, photo: np.ndarray) -> tuple[str, str] | None:
+    """(grid, key) of the photo a drawn image shows: one of the crops, or the whole photo squashed (SQUASHED)."""
+    return _shown(photo, *grid_index(ctx))
 
 
 def _from_blend(ctx, overlay: np.ndarray) -> tuple[tuple[str, str] | None, np.ndarray | None]:
     """The crop a show_cam_on_image overlay was blended from and the map taken out of it, or (None, None)."""
     unit = as_unit_rgb(overlay)
     names = list(crops(ctx))
-    photos = np.stack([_resized(crops(ctx)[name], unit.shape[:2]) for name in names])
+    photos = np.stack([resized_image(crops(ctx)[name], unit.shape[:2]) for name in names])
     best = None
     for number in np.argsort(screen(unit, photos))[:CANDIDATES]:
         found = unblend(unit, photos[number])
@@ -164,7 +192,7 @@ def _from_blend(ctx, overlay: np.ndarray) -> tuple[tuple[str, str] | None, np.nd
             best = (names[number], found)
     if best is None:
         return None, None
-    return best[0], _resized(best[1].cam[:, :, None], (224, 224))[:, :, 0]
+    return best[0], resized_image(best[1].cam[:, :, None], (224, 224))[:, :, 0]
 
 
 def cam_panels(ctx) -> list[CamPanel]:
@@ -178,7 +206,7 @@ def cam_panels(ctx) -> list[CamPanel]:
                 continue
             if panel.grey is not None:
                 shown = shown_crop(ctx, panel.colour) if panel.colour is not None else None
-                cam = _resized(np.nan_to_num(panel.grey.astype(np.float64))[:, :, None], (224, 224))[:, :, 0]
+                cam = resized_image(np.nan_to_num(panel.grey.astype(np.float64))[:, :, None], (224, 224))[:, :, 0]
                 why = "" if shown else "the photo under the map is none of the ten images"
             elif panel.colour is not None:
                 shown, cam = _from_blend(ctx, panel.colour)
@@ -194,8 +222,16 @@ def cam_panels(ctx) -> list[CamPanel]:
     return ctx.remember("tml25_cam_panels", find)
 
 
-def lime_panels(ctx) -> list[tuple[Panel, str]]:
-    """Panels drawing a LIME explanation (titled so, or drawn by a cell that explains with LIME), with the image."""
+@dataclass(frozen=True)
+class LimePanel:
+    panel: Panel
+    key: str
+    grid: str  # a crop's weights version, or SQUASHED
+
+
+def lime_panels(ctx) -> list[LimePanel]:
+    """Panels drawing a LIME explanation (titled so, or drawn by a cell that explains with LIME), with the image
+    and the grid it is drawn on."""
     code = {index: str(cell.source) for index, cell in enumerate(ctx.executed.cells) if cell.cell_type == "code"}
     found = []
     for panel in panels(ctx):
@@ -203,9 +239,9 @@ def lime_panels(ctx) -> list[tuple[Panel, str]]:
             continue
         drawn_by_lime = isinstance(panel.cell, int) and LIME_CODE.search(code.get(panel.cell, ""))
         if LIME_WORDS.search(panel.title) or drawn_by_lime:
-            shown = shown_crop(ctx, panel.colour)
+            shown = shown_grid(ctx, panel.colour)
             if shown:
-                found.append((panel, shown[1]))
+                found.append(LimePanel(panel, shown[1], shown[0]))
     return found
 
 

@@ -57,6 +57,7 @@ class LimeScore:
     seconds: dict[str, float] = field(default_factory=dict)  # median of the repeats
     stopped: str | None = None  # the cut-off or a broken run: no score
     ground_truth: str = ""
+    masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # each image's region, for a TA to see
 
     @property
     def complete(self) -> bool:
@@ -168,7 +169,9 @@ def score_lime_pickle(pickled: bytes, data: DataDir, options: ScoringOptions = S
         return LimeScore(problems=parameters.problems, notes=parameters.notes)
     truth = ground_truth(data)
     masks, times, stopped = asyncio.run(_run_in_sandbox(parameters.specs, data, options))
-    result = LimeScore(notes=parameters.notes, seconds=times, stopped=stopped, ground_truth=truth.provenance)
+    result = LimeScore(
+        notes=parameters.notes, seconds=times, stopped=stopped, ground_truth=truth.provenance, masks=masks
+    )
     done = {key: masks[key] for key in IMAGE_KEYS if key in masks and key in times}
     if stopped is None and len(done) < len(IMAGE_KEYS):
         result.stopped = f"the scoring kernel returned {len(done)} of 10 explanations"
