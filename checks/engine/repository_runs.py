@@ -3,22 +3,28 @@ what they did into one record that reads like the run of their merged notebook.
 
 Teams write one notebook per task and open each from where it sits, so ``../data/kite.jpeg`` or
 ``outputs/descriptions.csv`` must resolve as on their machine; a kernel shared by all of them would
-also let one notebook's leftovers decide another's verdict. The checks read one notebook, so the
-parts' cells, events and figures are renumbered to where ``merge_notebooks`` puts them.
+also let one notebook's variables decide another's verdict. The files a notebook writes are passed on
+(``carried_files``), as on the team's machine, where Task 4 reads the masks Task 3 saved. The checks
+read one notebook, so the parts' cells, events and figures are renumbered to where ``merge_notebooks``
+puts them.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
 
+from checks.engine.carried_files import carry_written_files
 from checks.engine.exchange_records import FigureRecord
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import merge_notebooks
 from checks.engine.run import copy_figures
+from checks.engine.sandbox import not_plain
 
 
 @dataclass(frozen=True)
@@ -80,15 +86,22 @@ def _join(runs: list[RunResult], parts: list[Part]) -> RunResult:
 
 
 async def run_parts(parts: list[Part], repository: Path, config: RunConfig, figure_dir: Path) -> RunResult:
-    """Run every part in task order, each from its folder in a fresh copy of the repository; the figures of all
-    are copied into ``figure_dir`` under one numbering. The parts' notebooks are executed in place."""
+    """Run every part in task order, each from its folder in a fresh copy of the repository that also holds the
+    files the parts before it wrote; the figures of all are copied into ``figure_dir`` under one numbering. The
+    parts' notebooks are executed in place."""
     runs: list[RunResult] = []
     figures: list[FigureRecord] = []
-    for part in parts:
-        async with KernelSession(config, submission_dir=repository, notebook_folder=part.folder) as session:
-            run = await session.run_notebook(part.notebook)
-            copied = copy_figures(session, run.figures, figure_dir, first_number=len(figures) + 1)
-        run.figures = copied
-        figures += copied
-        runs.append(run)
+    with tempfile.TemporaryDirectory(prefix="xaigrader-repository-") as staging:
+        current = Path(staging) / "repository"
+        shutil.copytree(repository, current, ignore=not_plain)
+        for number, part in enumerate(parts):
+            async with KernelSession(config, submission_dir=current, notebook_folder=part.folder) as session:
+                run = await session.run_notebook(part.notebook)
+                copied = copy_figures(session, run.figures, figure_dir, first_number=len(figures) + 1)
+                if number < len(parts) - 1:
+                    carried = await carry_written_files(session, current)
+                    run.dropped += [f"{part.name}: {problem}" for problem in carried.problems]
+            run.figures = copied
+            figures += copied
+            runs.append(run)
     return _join(runs, parts)

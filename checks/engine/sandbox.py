@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -86,12 +87,19 @@ class JobPaths:
         copy = None
         if submission is not None:
             copy = root / "submission"
-            shutil.copytree(submission, copy, ignore=_links, dirs_exist_ok=True)
+            shutil.copytree(submission, copy, ignore=not_plain, dirs_exist_ok=True)
         return cls(root, inbox, copy)
 
 
-def _links(folder: str, names: list[str]) -> list[str]:
-    return [name for name in names if os.path.islink(os.path.join(folder, name))]
+def not_plain(folder: str, names: list[str]) -> list[str]:
+    """Names ``shutil.copytree`` must skip: links, and anything neither a file nor a folder (a fifo's copy would
+    wait for a writer forever)."""
+    skipped = []
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            skipped.append(name)
+    return skipped
 
 
 def readable(path: Path, uid: int | None) -> None:

@@ -80,20 +80,25 @@ def install(config_file: str) -> None:
 
 
 def _copy_submission_files(submission: str | None, workdir: Path, log: EventLog) -> None:
-    """Files submitted beside the notebook (data, pickles) are where the notebook expects them."""
-    if not submission or not Path(submission).is_dir():
-        return
-    import shutil
+    """Files submitted beside the notebook (data, pickles) are where the notebook expects them; the time after
+    copying them tells the files the notebook writes (``workdir_files``) from those it was given."""
+    import time
 
-    source = Path(submission)
-    for item in source.rglob("*"):
-        target = workdir / item.relative_to(source)
-        if item.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif item.is_file() and not item.name.endswith(".ipynb"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(item, target)
-    log.record("submission_files", folder=str(source))
+    _state.update(workdir=workdir, given=set())
+    if submission and Path(submission).is_dir():
+        import shutil
+
+        source = Path(submission)
+        for item in source.rglob("*"):
+            target = workdir / item.relative_to(source)
+            if item.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif item.is_file() and not item.name.endswith(".ipynb"):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(item, target)
+                _state["given"].add(item.relative_to(source).as_posix())
+        log.record("submission_files", folder=str(source))
+    _state["copied_at_ns"] = time.time_ns()
 
 
 def begin_cell(index: int) -> None:
