@@ -18,7 +18,7 @@ from checks.grading.check_api import run_check
 from checks.grading.context import GradingContext
 from checks.grading.scheme import load_assignment
 from checks.grading.submission import load_suite
-from reference.tml25_a4 import IMAGE_KEYS, display_image
+from reference.tml25_a4 import IMAGE_KEYS, display_image, image_map, resnet50
 from reference.tml25_a4.images import load_image
 
 SPECS = {spec.name: spec for spec in load_suite(load_assignment("tml25-a4")).specs}
@@ -199,3 +199,31 @@ def test_a_threshold_read_from_the_code_becomes_the_grader_s_region_rule(thresho
 @pytest.mark.parametrize("threshold", ["> mean", "> otsu", "> unknown", ">= percentile 150", "> 0", "> 300"])
 def test_a_threshold_the_grader_cannot_apply_gives_no_rule(threshold):
     assert region_rule(threshold) is None
+
+
+def ablation_figures(tmp_path: Path, data: DataDir, target: int | None) -> list[FigureRecord]:
+    """AblationCAM panels of the ten images: each crop under the map the reference gives for ``target``."""
+    network = resnet50(data)
+    panels = []
+    for key in IMAGE_KEYS:
+        cam, _ = image_map(data, network, key, "ablationcam", target=target, cache_dir=tmp_path / "cache")
+        panels.append((f"AblationCAM {key}", [display_image(data, key) / 255, cam]))
+    return [panel_figure(tmp_path / "figures", 1, 0, panels)]
+
+
+ABLATION_CELL = "cam = AblationCAM(model=model, target_layers=[model.layer4[-1]])\nplt.imshow(cam(x)[0])"
+
+
+def test_ablation_cam_maps_of_the_predicted_class_agree_and_scorecam_left_undrawn_costs_its_half(tmp_path, data):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(ABLATION_CELL)])
+    result = judged("other_cams", tmp_path, notebook, data, tmp_path, ablation_figures(tmp_path, data, None))
+    assert (result.status, result.score) == ("partial", 2.5)
+    assert result.found.startswith("AblationCAM: 10 of 10 images drawn, 10 agreeing; ScoreCAM: 0 of 10 images drawn")
+
+
+def test_ablation_cam_maps_of_a_constant_target_are_named(tmp_path, data):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(ABLATION_CELL)])
+    result = judged("other_cams", tmp_path, notebook, data, tmp_path, ablation_figures(tmp_path, data, 0))
+    assert (result.status, result.score) == ("failed", 0)
+    assert "AblationCAM: 10 of 10 images drawn, 0 agreeing" in result.found
+    assert "every map explains class 0, not the image's predicted class: a constant target" in result.found

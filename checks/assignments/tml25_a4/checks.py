@@ -1,11 +1,11 @@
 """The TML25 A4 check suite. Most marks are the TA's, for the analysis in the team's reports; these checks
 give the TA what the repository shows and recompute what can be recomputed: the CLIP-dissect outputs it
-committed, every Grad-CAM map it drew (against the grader's own Grad-CAM of the same image, and when they
-differ, the variant that matches names the mistake), the AblationCAM, ScoreCAM and LIME panels for the ten
-images, its Deliverable 4 pickle (read safely and scored as the course's scoreboard does), the IoUs it states
-(and whether its LIME and Grad-CAM panels are on one grid), and the README and report PDF the assignment asks
-for. Nothing the team's kernels computed decides a mark: the maps are taken out of the figures and the numbers
-are recomputed here.
+committed; every Grad-CAM, AblationCAM and ScoreCAM map it drew, against the grader's own map of the same
+image (when they differ, the variant that matches names the mistake); the LIME panels of the ten images,
+beside the explanations its own parameters give; its Deliverable 4 pickle, read safely and scored as the
+course's scoreboard does; the IoUs it states, recomputed from its own regions, and whether its LIME and
+Grad-CAM panels are on one grid; and the README and report PDF the assignment asks for. Nothing the team's
+kernels computed decides a mark: the maps are taken out of the figures and the numbers are recomputed here.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _grader_map(ctx, item: CamPanel, variant: Variant) -> np.ndarray:
         ctx.data,
         network,
         item.key,
-        "gradcam",
+        item.method,
         version=item.version,
         target=variant.target,
         normalise=variant.normalise,
@@ -104,17 +104,38 @@ def _grader_map(ctx, item: CamPanel, variant: Variant) -> np.ndarray:
     return cam
 
 
-def _judge_gradcam(ctx, item: CamPanel) -> tuple[bool, str]:
-    """Whether a Grad-CAM panel's map is the expected one, and what was found."""
+def _judge_map(ctx, item: CamPanel) -> tuple[bool, str]:
+    """Whether a CAM panel's map is the grader's map of that method, and what was found. ScoreCAM takes a
+    forward pass per channel (minutes an image here), so only Grad-CAM and AblationCAM maps are also tried
+    against the usual mistakes."""
     expected = map_correlation(item.cam, _grader_map(ctx, item, VARIANTS[0]))
     where = f"{item.key} ({cell_number(item.panel.cell) if isinstance(item.panel.cell, int) else 'a figure'})"
     if expected >= AGREEMENT:
         return True, f"{where}: correlation {expected:.2f}"
+    if item.method == "scorecam":
+        return False, f"{where}: correlation {expected:.2f}"
     scores = {variant: map_correlation(item.cam, _grader_map(ctx, item, variant)) for variant in VARIANTS[1:]}
     closest = max(scores, key=scores.get)
     if scores[closest] >= AGREEMENT:
         return False, f"{where}: {'; '.join(closest.differences())} (correlation {scores[closest]:.2f} with that map)"
     return False, f"{where}: correlation {expected:.2f}, and none of the usual mistakes reproduces it"
+
+
+def judged_maps(ctx, method: str) -> tuple[dict[str, tuple[bool, str]], list[str]]:
+    """Each image's first panel of ``method`` judged against the grader's map (later panels of an image are no
+    second guesses), and why the panels that could not be read were not."""
+    judged: dict[str, tuple[bool, str]] = {}
+    unread = []
+    for item in cam_panels(ctx):
+        if item.method != method:
+            continue
+        if item.cam is None or item.key is None:
+            unread.append(f"{item.panel.title[:60]!r}: {item.why}")
+            continue
+        if item.key not in judged:
+            judged[item.key] = _judge_map(ctx, item)
+            ctx.cite(item.panel.figure)
+    return judged, unread
 
 
 @suite.check("1", 5, "CLIP-dissect labels the last three layers of both ResNet18s, and what they learned is counted")
@@ -142,17 +163,7 @@ def dissection_outputs(ctx) -> str:
 
 @suite.check("2", 10, "Grad-CAM of each of the ten images, recomputed by the grader", needs="full")
 def gradcam_maps(ctx) -> str:
-    judged: dict[str, tuple[bool, str]] = {}
-    unread = []
-    for item in cam_panels(ctx):
-        if item.method != "gradcam":
-            continue
-        if item.cam is None or item.key is None:
-            unread.append(f"{item.panel.title[:60]!r}: {item.why}")
-            continue
-        if item.key not in judged:  # the first panel of an image is its answer: later ones are no second guesses
-            judged[item.key] = _judge_gradcam(ctx, item)
-            ctx.cite(item.panel.figure)
+    judged, unread = judged_maps(ctx, "gradcam")
     agreeing = sorted(key for key, (agrees, _) in judged.items() if agrees)
     if len(agreeing) == len(IMAGE_KEYS):
         return f"the Grad-CAM maps of all ten images agree with the grader's (correlation >= {AGREEMENT})"
@@ -168,29 +179,38 @@ def gradcam_maps(ctx) -> str:
     )
 
 
-@suite.check("2", 5, "AblationCAM and ScoreCAM panels for the ten images", needs="full")
+@suite.check("2", 5, "AblationCAM and ScoreCAM of the ten images, recomputed by the grader", needs="full")
 def other_cams(ctx) -> str:
-    shown = {method: set() for method in ("ablationcam", "scorecam")}
-    for item in cam_panels(ctx):
-        if item.method in shown and item.key:
-            shown[item.method].add(item.key)
-            ctx.cite(item.panel.figure)
-    counts = {method: len(keys) for method, keys in shown.items()}
-    if all(count == len(IMAGE_KEYS) for count in counts.values()):
-        return "AblationCAM and ScoreCAM panels of all ten images (compared by the TA with the Grad-CAM ones)"
+    names = {"ablationcam": "AblationCAM", "scorecam": "ScoreCAM"}
+    judged = {method: judged_maps(ctx, method) for method in names}
+    agreeing = {method: sum(agrees for agrees, _ in found.values()) for method, (found, _) in judged.items()}
+    if all(count == len(IMAGE_KEYS) for count in agreeing.values()):
+        return (
+            f"the AblationCAM and ScoreCAM maps of all ten images agree with the grader's (correlation >= {AGREEMENT})"
+        )
+    said = [
+        f"{names[method]}: {len(found)} of 10 images drawn, {agreeing[method]} agreeing"
+        for method, (found, _) in judged.items()
+    ]
+    wrong = [
+        f"{names[method]} {text}"
+        for method, (found, _) in judged.items()
+        for agrees, text in found.values()
+        if not agrees
+    ]
+    unread = [f"{names[method]} {text}" for method, (_, texts) in judged.items() for text in texts]
     cut = [
         cell_number(cell.index)
         for cell in ctx.run.cells
-        if cell.status == "timeout" and _builds(ctx, cell.index, ("AblationCAM", "ScoreCAM"))
+        if cell.status == "timeout" and _builds(ctx, cell.index, tuple(names.values()))
     ]
-    found = ", ".join(f"{method}: {count} of 10 images" for method, count in counts.items())
     if cut:
-        raise NeedsTA(f"{found}; {', '.join(cut)} ran past the time limit here: judge the saved outputs")
+        raise NeedsTA(f"{'; '.join(said)}; {', '.join(cut)} ran past the time limit here: judge the saved outputs")
     raise CheckFailed(
-        "AblationCAM and ScoreCAM are not drawn for all ten images",
-        expected="an AblationCAM and a ScoreCAM panel for each of the ten images",
-        found=found,
-        fraction=sum(counts.values()) / (2 * len(IMAGE_KEYS)),
+        "the AblationCAM and ScoreCAM maps of the ten images do not all agree with the grader's",
+        expected="an AblationCAM and a ScoreCAM map of each image at layer4[-1] for the predicted class",
+        found="; ".join(said + wrong[:6] + unread[:3]),
+        fraction=sum(agreeing.values()) / (2 * len(IMAGE_KEYS)),
     )
 
 
