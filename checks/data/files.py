@@ -17,7 +17,9 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    write_bytes_atomically(path, text.encode("utf-8"))
+    """As UTF-8; a lone surrogate (a hostile file name read from disk) becomes "?" rather than stopping the write of
+    a page or export that carries it, and with it the class's."""
+    write_bytes_atomically(path, text.encode("utf-8", "replace"))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -1,18 +1,19 @@
 """Files one notebook of a repository wrote, handed to the notebooks after it.
 
 A team runs its notebooks in order on one machine, so Task 4 may read the masks Task 3 saved. Each notebook
-here runs in a kernel of its own, whose work folder vanishes with it; before it closes, the probe packs the
-files the notebook wrote into a tar in the exchange folder (``probe/workdir_files.py``). That tar is the
-kernel's bytes: it is read through the exchange's link-proof reader, within a size bound, and only plain
-files with plain relative names are written, below a folder the grader made, within the same bounds.
+here runs in a kernel of its own, whose work folder vanishes with it; before it closes, the probe copies the
+files the notebook wrote into the exchange folder, numbered, beside a JSON list of their names
+(``probe/workdir_files.py``). All of it is the kernel's: the list is parsed within a size bound and every
+error it can raise; each file is read through the exchange's link-proof reader; only plain relative names
+are written, below a folder the grader made; and one budget of bytes and of files and folders made holds for
+the whole repository, so a dozen notebooks cannot pass on a dozen times as much.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +22,22 @@ from checks.engine.exchange import ExchangeRefused
 from checks.engine.kernel import KernelSession
 
 MAX_CARRIED_BYTES = 64 << 20
-MAX_CARRIED_FILES = 2000
-MAX_DEPTH = 32
+MAX_CARRIED_ENTRIES = 2000  # files and the folders made for them
+MAX_DEPTH = 16
 MAX_NAME_BYTES = 255
-TAR_OVERHEAD = 2048  # bytes per member at most: a PAX header and a name record, each padded to 512
-PACK_TIMEOUT_S = 120.0
-NOTE_BYTES = 1 << 16
-PACKING_CODE = "__import__('xaigrader_probe.workdir_files').workdir_files.pack({limit})"
+MANIFEST_BYTES = 1 << 20
+PACK_TIMEOUT_S = 60.0
+PACKING_CODE = "__import__('xaigrader_probe.workdir_files').workdir_files.pack({limit}, {files})"
+
+ReadFile = Callable[[int, int], bytes | None]  # (number, limit) -> the bytes of ``carried/<number>``
+
+
+@dataclass
+class CarryBudget:
+    """What a whole repository's notebooks may still pass on."""
+
+    bytes_left: int = MAX_CARRIED_BYTES
+    entries_left: int = MAX_CARRIED_ENTRIES
 
 
 @dataclass
@@ -38,90 +48,125 @@ class CarriedFiles:
     problems: list[str] = field(default_factory=list)
 
 
-def plain_name(name: str) -> list[str] | None:
+def shown(name: object) -> str:
+    """A hostile name as a note can show it: escaped (no lone surrogate reaches a page) and short."""
+    return ascii(name)[:100]
+
+
+def plain_name(name: object) -> list[str] | None:
     """The parts of a relative name that names a file below a folder, or None."""
+    if not isinstance(name, str):
+        return None
     parts = name.split("/")
-    if not name or len(parts) > MAX_DEPTH or "\x00" in name:
+    if not name or len(parts) > MAX_DEPTH:
         return None
     for part in parts:
-        if part in ("", ".", "..") or len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        try:
+            encoded = part.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no file name a page can show
+            return None
+        if part in ("", ".", "..") or len(encoded) > MAX_NAME_BYTES:
             return None
         if any(ord(character) < 32 or ord(character) == 127 for character in part):
             return None
     return parts
 
 
-def _write_below(folder: Path, parts: list[str], data: bytes) -> None:
-    """Write ``data`` at ``folder/parts``: folders made as needed, never through a link, a file overwritten."""
-    target = folder
+def _manifest(raw: bytes | None) -> tuple[list[object], int] | str:
+    """The names and the count of files left out, as the kernel listed them, or why the list is unusable."""
+    try:
+        listed = json.loads(raw or b"{}")
+        names, left_out = listed.get("files", []), listed.get("left_out_count", 0)
+    except (ValueError, RecursionError, AttributeError, TypeError):
+        return "its list of files written was malformed"
+    if not isinstance(names, list) or not isinstance(left_out, int) or isinstance(left_out, bool):
+        return "its list of files written was malformed"
+    return names, max(0, left_out)
+
+
+def _folders_to_make(folder: Path, parts: list[str]) -> list[Path] | None:
+    """The folders below ``folder`` that writing ``parts`` needs made; None when a file stands in the way."""
+    missing, target = [], folder
     for part in parts[:-1]:
         target = target / part
-        if target.is_symlink():
-            raise OSError(f"{target.name} is a link")
-        target.mkdir(exist_ok=True)
-    descriptor = os.open(target / parts[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        if target.is_symlink() or (target.exists() and not target.is_dir()):
+            return None
+        if not target.exists():
+            missing.append(target)
+    return missing
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
 
 
-def unpack_carried(archive_bytes: bytes, folder: Path) -> CarriedFiles:
-    """Plain files of the kernel's tar written below ``folder`` (which the grader made and only it writes)."""
-    carried = CarriedFiles()
-    total = 0
+def _carry_one(name: object, number: int, read_file: ReadFile, folder: Path, budget: CarryBudget) -> str | None:
+    """Write one listed file below ``folder`` within ``budget``; the problem, if it was not passed on."""
+    parts = plain_name(name)
+    if parts is None:
+        return f"{shown(name)} is not a plain relative file name"
+    missing = _folders_to_make(folder, parts)
+    if missing is None or (folder.joinpath(*parts)).is_dir():
+        return f"{shown(name)} would replace a folder or need a file to be a folder"
+    if len(missing) + 1 > budget.entries_left:
+        return f"{shown(name)} is past the {MAX_CARRIED_ENTRIES} files and folders passed on in all"
     try:
-        with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:") as archive:
-            for number, member in enumerate(archive):
-                if number >= MAX_CARRIED_FILES:
-                    carried.problems.append(f"more than {MAX_CARRIED_FILES} files: the rest were not passed on")
-                    break
-                parts = plain_name(member.name)
-                if not member.isreg() or parts is None:
-                    carried.problems.append(f"{member.name[:80]!r} is not a plain file with a plain name")
-                    continue
-                if total + member.size > MAX_CARRIED_BYTES:
-                    carried.problems.append(f"{member.name[:80]} would pass {MAX_CARRIED_BYTES >> 20} MiB in all")
-                    continue
-                source = archive.extractfile(member)
-                data = source.read(member.size) if source is not None else b""
-                try:
-                    _write_below(folder, parts, data)
-                except OSError as error:
-                    carried.problems.append(f"{member.name[:80]} could not be written: {error}")
-                    continue
-                total += len(data)
-                carried.written.append(member.name)
-    except (tarfile.TarError, EOFError, ValueError) as error:
-        carried.problems.append(f"the packed files could not be read ({type(error).__name__})")
+        data = read_file(number, budget.bytes_left)
+    except ExchangeRefused as error:
+        return f"{shown(name)} was refused ({error})"
+    if data is None:
+        return f"{shown(name)} was listed but not written"
+    try:
+        for path in missing:
+            path.mkdir()
+        _write_file(folder.joinpath(*parts), data)
+    except OSError as error:
+        return f"{shown(name)} could not be written ({error.strerror})"
+    budget.bytes_left -= len(data)
+    budget.entries_left -= len(missing) + 1
+    return None
+
+
+def unpack_carried(manifest: bytes | None, read_file: ReadFile, folder: Path, budget: CarryBudget) -> CarriedFiles:
+    """The listed files written below ``folder`` (which the grader made and only it writes), within ``budget``."""
+    carried = CarriedFiles()
+    listed = _manifest(manifest)
+    if isinstance(listed, str):
+        carried.problems.append(listed)
+        return carried
+    names, left_out = listed
+    for number, name in enumerate(names):
+        if budget.entries_left <= 0:
+            carried.problems.append(f"{len(names) - number} more file(s) were past the bound and not passed on")
+            break
+        problem = _carry_one(name, number, read_file, folder, budget)
+        if problem:
+            carried.problems.append(problem)
+        else:
+            carried.written.append(str(name))
+    if left_out:
+        carried.problems.append(f"{left_out} file(s) past {MAX_CARRIED_BYTES >> 20} MiB in all were not passed on")
     return carried
 
 
-def _left_out(note: bytes | None) -> list[str]:
-    """The probe's own account of files too many or too large to pack."""
+async def carry_written_files(session: KernelSession, folder: Path, budget: CarryBudget) -> CarriedFiles:
+    """The files the session's notebook wrote, written below ``folder`` within ``budget``; a kernel that no
+    longer answers passes nothing on, and says so."""
+    code = PACKING_CODE.format(limit=budget.bytes_left, files=budget.entries_left)
     try:
-        raw = json.loads(note or b"{}")
-        count = int(raw.get("left_out_count", 0))
-    except (ValueError, TypeError, AttributeError):
-        return []
-    if count <= 0:
-        return []
-    return [f"{count} file(s) past {MAX_CARRIED_BYTES >> 20} MiB or {MAX_CARRIED_FILES} files were not passed on"]
-
-
-async def carry_written_files(session: KernelSession, folder: Path) -> CarriedFiles:
-    """The files the session's notebook wrote, unpacked below ``folder``; a kernel that no longer answers passes
-    nothing on, and says so."""
-    try:
-        reply = await session.execute_hidden(PACKING_CODE.format(limit=MAX_CARRIED_BYTES), PACK_TIMEOUT_S)
+        reply = await session.execute_hidden(code, PACK_TIMEOUT_S)
     except (GradingTimeUp, KernelUnavailable, StudentCallError) as error:
         return CarriedFiles(problems=[f"its files could not be passed on: {error}"])
     if reply is None or reply["content"].get("status") != "ok":
-        return CarriedFiles(problems=["its files could not be packed for the next notebooks"])
-    limit = MAX_CARRIED_BYTES + TAR_OVERHEAD * (MAX_CARRIED_FILES + 2)
+        return CarriedFiles(problems=["its files could not be gathered for the next notebooks"])
     try:
-        archive = session.exchange.read_optional("carried.tar", limit)
-        note = session.exchange.read_optional("carried.json", NOTE_BYTES)
+        manifest = session.exchange.read_optional("carried.json", MANIFEST_BYTES)
     except ExchangeRefused as error:
-        return CarriedFiles(problems=[f"its packed files were refused ({error})"])
-    carried = unpack_carried(archive or b"", folder) if archive else CarriedFiles()
-    carried.problems += _left_out(note)
-    return carried
+        return CarriedFiles(problems=[f"its list of files written was refused ({error})"])
+
+    def read_file(number: int, limit: int) -> bytes | None:
+        return session.exchange.read_optional(f"carried/{number}", limit)
+
+    return unpack_carried(manifest, read_file, folder, budget)

@@ -19,7 +19,7 @@ from typing import Any
 
 import nbformat
 
-from checks.engine.carried_files import carry_written_files
+from checks.engine.carried_files import CarryBudget, carry_written_files
 from checks.engine.exchange_records import FigureRecord
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import merge_notebooks
@@ -94,12 +94,13 @@ async def run_parts(parts: list[Part], repository: Path, config: RunConfig, figu
     with tempfile.TemporaryDirectory(prefix="xaigrader-repository-") as staging:
         current = Path(staging) / "repository"
         shutil.copytree(repository, current, ignore=not_plain)
+        budget = CarryBudget()
         for number, part in enumerate(parts):
             async with KernelSession(config, submission_dir=current, notebook_folder=part.folder) as session:
                 run = await session.run_notebook(part.notebook)
                 copied = copy_figures(session, run.figures, figure_dir, first_number=len(figures) + 1)
                 if number < len(parts) - 1:
-                    carried = await carry_written_files(session, current)
+                    carried = await carry_written_files(session, current, budget)
                     run.dropped += [f"{part.name}: {problem}" for problem in carried.problems]
             run.figures = copied
             figures += copied

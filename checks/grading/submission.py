@@ -84,10 +84,15 @@ def questions_of(assignment: Assignment) -> list[Question]:
     ]
 
 
+def _printable(name: str) -> str:
+    """A file name from a team's repository with any lone surrogate (an undecodable byte) made "?"."""
+    return name.encode("utf-8", "replace").decode("utf-8")
+
+
 def report_pages(reports: list[PdfReport]) -> list[ReportPage]:
     """The pages of a team's report PDFs, where its written answers are."""
     return [
-        ReportPage(f"{report.path}, page {number}", text)
+        ReportPage(f"{_printable(report.path)}, page {number}", text)
         for report in reports
         for number, text in enumerate(report.texts, 1)
         if text.strip()

@@ -1,16 +1,16 @@
-"""The files a repository's notebook wrote, packed for the grader so that the next notebook finds them, as it
-would on the team's machine (Task 4 reading the masks Task 3 saved). What leaves is a plain tar in the
-exchange folder; the grader trusts none of it and unpacks only plain files with plain names, within bounds."""
+"""The files a repository's notebook wrote, handed to the grader so that the next notebook finds them, as it
+would on the team's machine (Task 4 reading the masks Task 3 saved). Each file is copied into the exchange
+folder under a number, beside a list of their names; the grader trusts none of it and reads only plain files
+through its link-proof reader, with plain names, within bounds. No archive format: nothing is parsed but JSON."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
-import tarfile
 from pathlib import Path
 
-MAX_FILES = 2000
 TOOL_FOLDERS = {".cache", ".config", ".local", ".ipython", ".matplotlib", ".keras"}  # libraries' files, not the team's
 
 
@@ -30,17 +30,18 @@ def _written(root: Path, given: set[str], since_ns: int) -> list[tuple[str, Path
     return found
 
 
-def pack(limit_bytes: int) -> None:
-    """``carried.tar`` and ``carried.json`` (what was left out for the bounds) in the exchange folder."""
+def pack(limit_bytes: int, limit_files: int) -> None:
+    """``carried/<n>`` for each file passed on and ``carried.json``: their names, and how many were left out."""
     from . import _state
 
     exchange = Path(_state["exchange"])
-    total, carried, left_out = 0, 0, []
-    with tarfile.open(exchange / "carried.tar", "w", format=tarfile.PAX_FORMAT) as archive:
-        for relative, path, size in _written(Path(_state["workdir"]), _state["given"], _state["copied_at_ns"]):
-            if carried >= MAX_FILES or total + size > limit_bytes:
-                left_out.append(relative)
-                continue
-            archive.add(path, arcname=relative, recursive=False)
-            total, carried = total + size, carried + 1
-    (exchange / "carried.json").write_text(json.dumps({"left_out": left_out[:20], "left_out_count": len(left_out)}))
+    (exchange / "carried").mkdir(exist_ok=True)
+    total, names, left_out = 0, [], 0
+    for relative, path, size in _written(Path(_state["workdir"]), _state["given"], _state["copied_at_ns"]):
+        if len(names) >= limit_files or total + size > limit_bytes:
+            left_out += 1
+            continue
+        shutil.copyfile(path, exchange / "carried" / str(len(names)))
+        names.append(relative)
+        total += size
+    (exchange / "carried.json").write_text(json.dumps({"files": names, "left_out_count": left_out}))

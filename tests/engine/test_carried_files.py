@@ -4,12 +4,12 @@ packs is hostile, so only plain files with plain names are written, below the gr
 from __future__ import annotations
 
 import asyncio
-import io
+import json
 import os
-import tarfile
 from pathlib import Path
 
-from checks.engine.carried_files import MAX_CARRIED_BYTES, plain_name, unpack_carried
+from checks.engine.carried_files import MAX_CARRIED_BYTES, CarryBudget, plain_name, unpack_carried
+from checks.engine.exchange import ExchangeRefused
 from checks.engine.kernel import RunConfig
 from checks.engine.repository_runs import Part, merged_program, run_parts
 from tests.engine.conftest import cell_text, make_notebook
@@ -36,22 +36,21 @@ def test_a_later_notebook_reads_what_an_earlier_one_wrote(tmp_path: Path, engine
     assert not run.dropped
 
 
-def test_files_a_kernel_forges_into_its_pack_are_refused_and_nothing_lands_outside(
+def test_files_a_kernel_forges_into_its_list_are_refused_and_nothing_lands_outside(
     tmp_path: Path, engine_config: RunConfig
 ):
     repository = tmp_path / "team"
     repository.mkdir()
     forger = make_notebook(
-        "import io, tarfile, xaigrader_probe, xaigrader_probe.workdir_files as packing\n"
-        "def forged(limit):\n"
+        "import json, os, xaigrader_probe, xaigrader_probe.workdir_files as packing\n"
+        "def forged(limit, files):\n"
         "    exchange = xaigrader_probe._state['exchange']\n"
-        "    with tarfile.open(exchange / 'carried.tar', 'w') as archive:\n"
-        "        for name, kind in (('../../escape.txt', tarfile.REGTYPE), ('link', tarfile.SYMTYPE),"
-        " ('fine.txt', tarfile.REGTYPE)):\n"
-        "            member = tarfile.TarInfo(name); member.type = kind; member.linkname = '/etc/passwd'\n"
-        "            data = b'forged' if kind == tarfile.REGTYPE else b''\n"
-        "            member.size = len(data)\n"
-        "            archive.addfile(member, io.BytesIO(data))\n"
+        "    os.makedirs(exchange / 'carried', exist_ok=True)\n"
+        "    os.symlink('/etc/passwd', exchange / 'carried' / '1')\n"
+        "    (exchange / 'carried' / '0').write_text('forged')\n"
+        "    (exchange / 'carried' / '2').write_text('forged')\n"
+        "    names = ['../../escape.txt', 'link.txt', 'fine.txt']\n"
+        "    (exchange / 'carried.json').write_text(json.dumps({'files': names, 'left_out_count': 0}))\n"
         "packing.pack = forged",
     )
     reader = make_notebook(
@@ -61,45 +60,35 @@ def test_files_a_kernel_forges_into_its_pack_are_refused_and_nothing_lands_outsi
     program = merged_program(parts)
     run = asyncio.run(run_parts(parts, repository, engine_config, tmp_path / "figures"))
     assert cell_text(program, 3) == "['fine.txt'] forged\n"
-    assert any("'../../escape.txt' is not a plain file with a plain name" in note for note in run.dropped)
-    assert any("'link' is not a plain file with a plain name" in note for note in run.dropped)
+    assert "forger.ipynb: '../../escape.txt' is not a plain relative file name" in run.dropped
+    assert any(note.startswith("forger.ipynb: 'link.txt' was refused (") for note in run.dropped)
     assert not list(tmp_path.rglob("escape.txt"))
 
 
-def tar_of(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for member, data in members:
-            member.size = len(data)
-            archive.addfile(member, io.BytesIO(data))
-    return buffer.getvalue()
+def listed(*names: object, left_out: int = 0) -> bytes:
+    return json.dumps({"files": list(names), "left_out_count": left_out}).encode()
 
 
-def member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname = kind, target
-    return info
+def reader_of(*contents: bytes):
+    def read_file(number: int, limit: int) -> bytes | None:
+        return contents[number] if number < len(contents) else None
+
+    return read_file
 
 
-def test_plain_files_are_unpacked_and_links_devices_and_escapes_are_not(tmp_path: Path):
+def test_listed_files_are_written_with_their_plain_names_and_escaping_names_are_not(tmp_path: Path):
     folder = tmp_path / "repository"
     (folder / "results").mkdir(parents=True)
     (folder / "results" / "old.txt").write_text("old")
-    archive = tar_of(
-        (member("results/old.txt"), b"new"),
-        (member("results/deep/masks.npy"), b"\x93NUMPY"),
-        (member("Task 3 outputs/ü.txt"), b"spaces and accents are a team's own names"),
-        (member("/etc/cron.d/x"), b"absolute"),
-        (member("results/../../up.txt"), b"up"),
-        (member("hard", tarfile.LNKTYPE, "results/old.txt"), b""),
-        (member("soft", tarfile.SYMTYPE, "/etc/passwd"), b""),
-        (member("pipe", tarfile.FIFOTYPE), b""),
-        (member("device", tarfile.CHRTYPE), b""),
-    )
-    carried = unpack_carried(archive, folder)
+    names = ("results/old.txt", "results/deep/masks.npy", "Task 3 outputs/ü.txt", "/etc/cron.d/x", "a/../../up.txt")
+    contents = (b"new", b"\x93NUMPY", b"a team's own names", b"absolute", b"up")
+    carried = unpack_carried(listed(*names), reader_of(*contents), folder, CarryBudget())
     assert carried.written == ["results/old.txt", "results/deep/masks.npy", "Task 3 outputs/ü.txt"]
     assert (folder / "results" / "old.txt").read_text() == "new"
-    assert len(carried.problems) == 6
+    assert carried.problems == [
+        "'/etc/cron.d/x' is not a plain relative file name",
+        "'a/../../up.txt' is not a plain relative file name",
+    ]
     assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()) == [
         "repository/Task 3 outputs/ü.txt",
         "repository/results/deep/masks.npy",
@@ -107,23 +96,44 @@ def test_plain_files_are_unpacked_and_links_devices_and_escapes_are_not(tmp_path
     ]
 
 
-def test_a_pack_past_the_size_bound_or_not_a_tar_at_all_writes_nothing_more(tmp_path: Path):
-    big = tar_of((member("a.bin"), b"x" * 16), (member("b.bin"), b"y" * (MAX_CARRIED_BYTES - 8)))
-    carried = unpack_carried(big, tmp_path)
-    assert carried.written == ["a.bin"] and "would pass 64 MiB in all" in carried.problems[0]
-    assert not (tmp_path / "b.bin").exists()
-    garbage = unpack_carried(b"not a tar" * 100, tmp_path / "other")
-    assert garbage.written == [] and garbage.problems == ["the packed files could not be read (ReadError)"]
+def test_one_budget_of_bytes_and_entries_holds_for_every_notebook_of_a_repository(tmp_path: Path):
+    budget = CarryBudget(bytes_left=10, entries_left=4)
+    first = unpack_carried(listed("a/b.bin"), reader_of(b"x" * 6), tmp_path, budget)
+    assert first.written == ["a/b.bin"] and (budget.bytes_left, budget.entries_left) == (4, 2)
+    second = unpack_carried(listed("c.bin", "d/e/f.bin"), reader_of(b"y" * 3, b"z"), tmp_path, budget)
+    assert second.written == ["c.bin"]
+    assert second.problems == ["'d/e/f.bin' is past the 2000 files and folders passed on in all"]
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_malformed_list_or_a_file_larger_than_what_is_left_passes_nothing_on(tmp_path: Path):
+    for manifest in (b"[" * 60_000, b'{"files": "x"}', b'{"files": [], "left_out_count": 1e400}', b"\xff"):
+        carried = unpack_carried(manifest, reader_of(), tmp_path, CarryBudget())
+        assert (carried.written, carried.problems) == ([], ["its list of files written was malformed"])
+
+    def refusing(number: int, limit: int) -> bytes:
+        raise ExchangeRefused(f"carried/{number} holds {MAX_CARRIED_BYTES + 1} bytes, more than {limit}")
+
+    carried = unpack_carried(listed("big.bin", left_out=3), refusing, tmp_path, CarryBudget())
+    assert carried.problems == [
+        f"'big.bin' was refused (carried/0 holds {MAX_CARRIED_BYTES + 1} bytes, more than {MAX_CARRIED_BYTES})",
+        "3 file(s) past 64 MiB in all were not passed on",
+    ]
 
 
 def test_a_file_where_a_folder_is_needed_is_refused_without_touching_it(tmp_path: Path):
     (tmp_path / "results").write_text("a file")
-    carried = unpack_carried(tar_of((member("results/x.txt"), b"x")), tmp_path)
-    assert carried.written == [] and "results/x.txt could not be written" in carried.problems[0]
+    (tmp_path / "folder").mkdir()
+    carried = unpack_carried(listed("results/x.txt", "folder"), reader_of(b"x", b"y"), tmp_path, CarryBudget())
+    assert carried.written == []
+    assert carried.problems == [
+        "'results/x.txt' would replace a folder or need a file to be a folder",
+        "'folder' would replace a folder or need a file to be a folder",
+    ]
     assert (tmp_path / "results").read_text() == "a file"
 
 
-def test_names_with_empty_dot_or_control_parts_are_not_plain():
+def test_names_with_empty_dot_control_or_undecodable_parts_are_not_plain():
     assert plain_name("Task 3/masks.npy") == ["Task 3", "masks.npy"]
-    for name in ("", "a//b", "./a", "a/..", "a\x00b", "a\nb", "/abs", "x" * 256, "/".join(["d"] * 33)):
+    for name in ("", "a//b", "./a", "a/..", "a\x00b", "a\nb", "/abs", "x" * 256, "/".join(["d"] * 17), "\udcff", 7):
         assert plain_name(name) is None, name
