@@ -45,7 +45,7 @@ from checks.grading.first_causes import (
 )
 from checks.grading.results import SubmissionResult
 from checks.grading.scheme import Assignment
-from checks.grading.written import Question, ReportPage, locate_answers, locate_report_answers
+from checks.grading.written import Question, ReportPage, locate_answers, locate_repository_answers
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,7 @@ async def _grade_repository(
     reports = await asyncio.to_thread(
         read_pdf_reports, submission.folder, inventory.files.get("reports", []), config.limits
     )
-    pages = report_pages(reports)
-    if pages:  # the assignment's written analysis is in the reports; a team without one may have used markdown
-        result.written_answers = locate_report_answers(pages, questions_of(assignment))
+    result.written_answers = locate_repository_answers(program, questions_of(assignment), report_pages(reports))
     run = await run_parts(parts, submission.folder, config, out / "figures")
     await _judge(program, run, None, submitted, assignment, options, out, result, submission.folder, reports)
     nbformat.write(program, out / "executed.ipynb")

@@ -112,3 +112,15 @@ def locate_report_answers(pages: Sequence[ReportPage], questions: list[Question]
             else _answer(question, None)
         )
     return answers
+
+
+def locate_repository_answers(
+    notebook: nbformat.NotebookNode, questions: list[Question], pages: Sequence[ReportPage]
+) -> list[WrittenAnswer]:
+    """A team's answers: from its report pages, where the assignment asks for them; a question no page
+    discusses takes the notebooks' markdown cell that answers it, if any."""
+    in_notebooks = locate_answers(notebook, questions)
+    if not pages:
+        return in_notebooks
+    in_reports = locate_report_answers(pages, questions)
+    return [report if report.text else cell for report, cell in zip(in_reports, in_notebooks, strict=True)]

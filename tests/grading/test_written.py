@@ -10,6 +10,7 @@ from checks.grading.written import (
     count_sentences,
     locate_answers,
     locate_report_answers,
+    locate_repository_answers,
 )
 
 ANSWER = "# Answer\n- The hot colormap is clearest. Its dark background hides weak gradients."
@@ -72,3 +73,16 @@ def test_one_page_answers_every_question_it_discusses_and_a_question_no_page_dis
 
 def _keyword_score_of(page: ReportPage, question: Question) -> int:
     return sum(page.text.lower().count(keyword) for keyword in question.keywords)
+
+
+def test_a_question_no_report_page_discusses_takes_the_notebooks_markdown_answer():
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("Most neurons learn a concept of colour. The layer4 neurons learn objects.")
+    ]
+    concepts = Question("1", "Which concepts do neurons learn?", ("concept", "neuron"), "1-5", 10)
+    lime, answered_in_markdown = locate_repository_answers(notebook, [LIME_QUESTION, concepts], [LIME_PAGE])
+    assert (lime.source, lime.cell) == ("report.pdf, page 3", None)
+    assert (answered_in_markdown.source, answered_in_markdown.cell, answered_in_markdown.sentences) == ("", 0, 2)
+    (unanswered,) = locate_repository_answers(nbformat.v4.new_notebook(), [concepts], [LIME_PAGE])
+    assert (unanswered.text, unanswered.cell, unanswered.source) == ("", None, "")
