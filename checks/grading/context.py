@@ -49,6 +49,7 @@ class GradingContext:
     task_cells: dict[str, list[int]] = field(default_factory=dict)  # the notebook's cells under each task
     repository: Path | None = None  # a team's repository as handed in: hostile files, read with repository_files
     reports: list[PdfReport] = field(default_factory=list)  # its report PDFs, read in the sandbox
+    saved_outputs: frozenset[int] = frozenset()  # cells the notebook was handed in with outputs of
     stand_ins: list[str] = field(default_factory=list)
     stand_in_assets: dict[str, str] = field(default_factory=dict)  # asset -> note, as the grader found them
     substitutions: dict[str, str] = field(default_factory=dict)  # a piece of the notebook -> why the grader swapped it

@@ -89,10 +89,23 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "replace").decode("utf-8")
 
 
+def _page_markdown(text: str) -> str:
+    """A PDF page's text as markdown that keeps its lines (headings stay apart from the text under them) and
+    rejoins words the page broke at a line's end ("Grad-" and "CAM")."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    joined: list[str] = []
+    for line in lines:
+        if joined and joined[-1].endswith("-") and line[:1].isalnum():
+            joined[-1] += line
+        else:
+            joined.append(line)
+    return "  \n".join(joined).strip()
+
+
 def report_pages(reports: list[PdfReport]) -> list[ReportPage]:
     """The pages of a team's report PDFs, where its written answers are."""
     return [
-        ReportPage(f"{_printable(report.path)}, page {number}", text)
+        ReportPage(f"{_printable(report.path)}, page {number}", _page_markdown(text))
         for report in reports
         for number, text in enumerate(report.texts, 1)
         if text.strip()
@@ -204,7 +217,8 @@ async def _judge(
     reports: list[PdfReport] | None = None,
 ) -> None:
     """Run the assignment's checks on what the run did (``run.figures`` copied into ``out/figures``)."""
-    cuts = cut_cells(run.cells, run.events, program, {cell.cell for cell in submitted.cells} if submitted else ())
+    saved = frozenset(cell.cell for cell in submitted.cells) if submitted else frozenset()
+    cuts = cut_cells(run.cells, run.events, program, saved)
     audit = audit_figures(run.figures, program, out / "figures")
     figures = run.figures = audit.shown
     result.flags += run.dropped + audit.flags()
@@ -225,6 +239,7 @@ async def _judge(
         task_cells=task_cells(program, [task.id for task in assignment.tasks]),
         repository=repository,
         reports=reports or [],
+        saved_outputs=saved,
     )
     result.task_cells = context.task_cells
     suite = load_suite(assignment)

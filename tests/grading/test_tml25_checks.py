@@ -13,7 +13,7 @@ import pytest
 from checks.assignments.tml25_a4.checks import region_rule
 from checks.data.assets import DataDir
 from checks.engine.exchange_records import FigureRecord, figure
-from checks.engine.kernel import RunResult
+from checks.engine.kernel import CellRecord, RunResult
 from checks.grading.check_api import run_check
 from checks.grading.context import GradingContext
 from checks.grading.scheme import load_assignment
@@ -38,12 +38,15 @@ def judged(
     data: DataDir,
     tmp_path: Path,
     figures: list[FigureRecord] | None = None,
+    run: RunResult | None = None,
+    saved_outputs: frozenset[int] = frozenset(),
 ):
     context = GradingContext(
         mode="full",
         student=None,
         executed=notebook,
-        run=RunResult(sandbox={}),
+        run=run or RunResult(sandbox={}),
+        saved_outputs=saved_outputs,
         figures=figures or [],
         figure_dir=tmp_path / "figures",
         data=data,
@@ -227,3 +230,20 @@ def test_ablation_cam_maps_of_a_constant_target_are_named(tmp_path, data):
     assert (result.status, result.score) == ("failed", 0)
     assert "AblationCAM: 10 of 10 images drawn, 0 agreeing" in result.found
     assert "every map explains class 0, not the image's predicted class: a constant target" in result.found
+
+
+@pytest.mark.parametrize(
+    ("saved", "then"),
+    [
+        (frozenset({0}), "cell 1 ran past the time limit here: a TA judges the saved output beside it"),
+        (frozenset(), "cell 1 ran past the time limit here: the notebook was handed in without its output, so grading"),
+    ],
+)
+def test_a_cam_cell_cut_by_the_time_limit_goes_to_a_ta_who_is_told_whether_an_output_was_saved(
+    saved, then, tmp_path, data
+):
+    cell = "cams = {name: cls(model=model, target_layers=[model.layer4[-1]]) for name, cls in (('a', AblationCAM), ('s', ScoreCAM))}"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    run = RunResult(sandbox={}, cells=[CellRecord(0, "timeout")])
+    result = judged("other_cams", tmp_path, notebook, data, tmp_path, run=run, saved_outputs=saved)
+    assert result.status == "needs_ta" and then in result.message

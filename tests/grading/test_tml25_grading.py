@@ -27,7 +27,9 @@ def test_the_complete_team_gets_every_mark_the_grader_can_decide(tml25_graded):
     assert complete["problem"] is None and complete["score"] == AUTOMATIC_TOTAL - HELD_FOR_TA
     assert {name for name, check in checks.items() if check["status"] != "passed"} == {"other_cams"}
     assert checks["other_cams"]["status"] == "needs_ta"
-    assert "ran past the time limit here: judge the saved outputs" in checks["other_cams"]["message"]
+    assert (
+        "ran past the time limit here: the notebook was handed in without its output" in checks["other_cams"]["message"]
+    )
     assert "layer4: all 512 neurons labelled" in checks["dissection_outputs"]["message"]
     assert checks["gradcam_maps"]["message"].startswith("the Grad-CAM maps of all ten images agree")
     lime = checks["lime_explanations"]

@@ -3,6 +3,8 @@
 import nbformat
 import pytest
 
+from checks.engine.pdf_reports import PdfReport
+from checks.grading.submission import report_pages
 from checks.grading.written import (
     MAX_ANSWER_CHARS,
     Question,
@@ -86,3 +88,11 @@ def test_a_question_no_report_page_discusses_takes_the_notebooks_markdown_answer
     assert (answered_in_markdown.source, answered_in_markdown.cell, answered_in_markdown.sentences) == ("", 0, 2)
     (unanswered,) = locate_repository_answers(nbformat.v4.new_notebook(), [concepts], [LIME_PAGE])
     assert (unanswered.text, unanswered.cell, unanswered.source) == ("", None, "")
+
+
+def test_a_report_page_keeps_its_lines_and_rejoins_words_broken_at_a_line_end():
+    (page,) = report_pages(
+        [PdfReport("report/\udcff.pdf", pages=1, texts=["Task 3: LIME\nLIME outlines the Grad-\nCAM map."])]
+    )
+    assert page.source == "report/?.pdf, page 1"
+    assert page.text == "Task 3: LIME  \nLIME outlines the Grad-CAM map."

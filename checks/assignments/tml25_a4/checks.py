@@ -63,6 +63,8 @@ IOU_LINE = re.compile(r"iou|intersection over union|jaccard", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?|\.\d+)\s*(%?)")
 LIME_GRID = "IMAGENET1K_V2"  # the crop the scorer explains
 RANDOM_LIME = "LIME samples at random, so a difference is no mistake by itself"
+NO_THRESHOLD = "the team's code states no threshold the grader reads"
+SCOREBOARD_REGION = "the five superpixels of largest positive weight for the predicted class"
 THRESHOLD = re.compile(r">=?\s*(?:(?P<kind>percentile|quantile)\s+)?(?P<level>\d+(?:\.\d+)?)")
 TYPED_IOUS = 2  # printed IoUs that may also stand in the code as numbers (a threshold, say) before a TA looks
 
@@ -151,7 +153,7 @@ def dissection_outputs(ctx) -> str:
     summary = [sentence for dissection in models.values() for sentence in dissection.sentences()[:4]]
     if len(models) == 2:
         first, second = models.values()
-        return "; ".join(summary + compare(first, second).sentences()[:3])
+        return "; ".join(sentence.rstrip(".") for sentence in summary + compare(first, second).sentences()[:3])
     looked = [f"{dissection.path} ({dissection.model})" for dissection in found] or ["no CLIP-dissect output"]
     raise CheckFailed(
         f"{len(models)} of the two models has its last three layers labelled by committed CLIP-dissect outputs",
@@ -200,12 +202,20 @@ def other_cams(ctx) -> str:
     ]
     unread = [f"{names[method]} {text}" for method, (_, texts) in judged.items() for text in texts]
     cut = [
-        cell_number(cell.index)
+        cell.index
         for cell in ctx.run.cells
         if cell.status == "timeout" and _builds(ctx, cell.index, tuple(names.values()))
     ]
     if cut:
-        raise NeedsTA(f"{'; '.join(said)}; {', '.join(cut)} ran past the time limit here: judge the saved outputs")
+        cells = ", ".join(map(cell_number, cut))
+        unsaved = [cell for cell in cut if cell not in ctx.saved_outputs]
+        then = (
+            "the notebook was handed in without its output, so grading again with a larger --cell-timeout (these "
+            "maps take minutes an image on a CPU) settles it, or a TA marks it from the report's figures"
+            if unsaved
+            else "a TA judges the saved output beside it"
+        )
+        raise NeedsTA(f"{'; '.join(said)}; {cells} ran past the time limit here: {then}")
     raise CheckFailed(
         "the AblationCAM and ScoreCAM maps of the ten images do not all agree with the grader's",
         expected="an AblationCAM and a ScoreCAM map of each image at layer4[-1] for the predicted class",
@@ -248,7 +258,7 @@ def _recomputed_lime(ctx, shown: dict[str, LimePanel]) -> str:
     keys = [key for key in IMAGE_KEYS if key in drawn]
     rows = [[Panel(drawn[key], key) for key in keys[start : start + 5]] for start in range(0, len(keys), 5)]
     ctx.show_reference(
-        "lime", f"the grader's LIME explanations from {path} (seed {SCORING.seed}, the scoreboard's region rule)", rows
+        "lime", f"the grader's LIME explanations from {path} (seed {SCORING.seed}): {SCOREBOARD_REGION}", rows
     )
     overlaps = [
         outline_overlap(resized_image(item.panel.colour, (CROP, CROP)), photos[key], score.masks[key])
@@ -261,7 +271,8 @@ def _recomputed_lime(ctx, shown: dict[str, LimePanel]) -> str:
     agreement = float(np.median(overlaps))
     return (
         f"{said}: the team's drawn superpixels agree with them by {agreement:.2f} at the median (1: the same "
-        f"superpixels; {RANDOM_LIME})"
+        f"superpixels; they differ when the team's explainer sampled otherwise, unseeded, or it drew another region "
+        f"than {SCOREBOARD_REGION})"
     )
 
 
@@ -310,7 +321,11 @@ def lime_parameters(ctx) -> str:
         )
     path, data = chosen
     parameters = read_lime_parameters(data)
-    notes = [f"{key}: {note}" for key, items in parameters.notes.items() for note in items][:5]
+    images_of: dict[str, list[str]] = {}
+    for key, items in parameters.notes.items():
+        for note in items:
+            images_of.setdefault(note, []).append(key)
+    notes = [f"{_which_images(keys)}: {note}" for note, keys in images_of.items()][:5]
     if parameters.valid:
         return f"{path} is valid" + (f" ({'; '.join(notes)})" if notes else "")
     problems = [f"{key}: {problem}" for key, items in parameters.problems.items() for problem in items]
@@ -319,6 +334,10 @@ def lime_parameters(ctx) -> str:
         expected="the ten keys exactly as listed, each a dict of explain_instance arguments the scorer accepts",
         found="; ".join(problems[:8]),
     )
+
+
+def _which_images(keys: list[str]) -> str:
+    return "every image" if len(set(keys)) == len(IMAGE_KEYS) else ", ".join(keys)
 
 
 def stored_score(ctx, pickled: bytes) -> LimeScore:
@@ -469,11 +488,11 @@ def _recomputed_ious(ctx, stated: dict[str, float]) -> str:
         return ""
     path, score = found
     rules = [
-        (f"its threshold {reading.value}", rule)
+        (f"the team's threshold (map {reading.value})", rule)
         for reading in cam_setup(ctx).iou_threshold
         if (rule := region_rule(str(reading.value))) is not None
     ]
-    said_rule, rule = rules[0] if rules else ("the top 20 % (its code states no threshold the grader reads)", "top20")
+    said_rule, rule = rules[0] if rules else (f"the top 20 % ({NO_THRESHOLD})", "top20")
     recomputed = {key: iou(cam_region(cam, rule), score.masks[key]) for key, cam in maps.items() if key in score.masks}
     if not recomputed:
         return ""
