@@ -47,7 +47,7 @@ class PdfReport:
         return f"{self.path}: {self.pages} page(s), {len(self.text.split())} words"
 
 
-def _clean(text: str) -> str:
+def printable(text: str) -> str:
     """Text a page can show: control characters and lone surrogates (which no UTF-8 writer accepts) removed."""
     return CONTROL.sub("", text).encode("utf-8", "replace").decode("utf-8")
 
@@ -55,7 +55,7 @@ def _clean(text: str) -> str:
 def _validated(report: PdfReport, raw: object) -> None:
     """Fill ``report`` from what the kernel wrote, when it has the shape ``pdf_text`` writes and no more."""
     if isinstance(raw, dict) and isinstance(raw.get("error"), str):
-        report.problem = _clean(raw["error"])[:300]
+        report.problem = printable(raw["error"])[:300]
         return
     pages, texts = (raw.get("pages"), raw.get("texts")) if isinstance(raw, dict) else (None, None)
     if (
@@ -69,7 +69,7 @@ def _validated(report: PdfReport, raw: object) -> None:
     if len(texts) > MAX_PAGES or not all(isinstance(text, str) and len(text) <= MAX_PAGE_CHARS for text in texts):
         report.problem = "the PDF reader's answer was malformed"
         return
-    report.pages, report.texts = pages, [_clean(text) for text in texts]
+    report.pages, report.texts = pages, [printable(text) for text in texts]
 
 
 async def _read_in_sandbox(reports: list[tuple[PdfReport, bytes]], config: RunConfig) -> None:

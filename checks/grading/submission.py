@@ -25,7 +25,7 @@ from checks.engine.displayed_figures import audit_figures
 from checks.engine.intake import RepositoryRules, Submission
 from checks.engine.kernel import KernelSession, RunConfig, RunResult
 from checks.engine.notebook import InvalidNotebook, extract_definitions, load_notebook, out_of_order_note, python2_note
-from checks.engine.pdf_reports import PdfReport, read_pdf_reports
+from checks.engine.pdf_reports import PdfReport, printable, read_pdf_reports
 from checks.engine.repository_files import take_inventory
 from checks.engine.repository_runs import Part, merged_program, run_parts
 from checks.engine.run import copy_figures
@@ -84,11 +84,6 @@ def questions_of(assignment: Assignment) -> list[Question]:
     ]
 
 
-def _printable(name: str) -> str:
-    """A file name from a team's repository with any lone surrogate (an undecodable byte) made "?"."""
-    return name.encode("utf-8", "replace").decode("utf-8")
-
-
 def _page_markdown(text: str) -> str:
     """A PDF page's text as markdown that keeps its lines (headings stay apart from the text under them) and
     rejoins words the page broke at a line's end ("Grad-" and "CAM")."""
@@ -105,7 +100,7 @@ def _page_markdown(text: str) -> str:
 def report_pages(reports: list[PdfReport]) -> list[ReportPage]:
     """The pages of a team's report PDFs, where its written answers are."""
     return [
-        ReportPage(f"{_printable(report.path)}, page {number}", _page_markdown(text))
+        ReportPage(f"{printable(report.path)}, page {number}", _page_markdown(text))
         for report in reports
         for number, text in enumerate(report.texts, 1)
         if text.strip()
