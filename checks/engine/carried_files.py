@@ -26,6 +26,7 @@ MAX_CARRIED_ENTRIES = 2000  # files and the folders made for them
 MAX_DEPTH = 16
 MAX_NAME_BYTES = 255
 MANIFEST_BYTES = 1 << 20
+MAX_NOTES = 20  # problem notes of one notebook shown to the TA; the rest are counted
 PACK_TIMEOUT_S = 60.0
 PACKING_CODE = "__import__('xaigrader_probe.workdir_files').workdir_files.pack({limit}, {files})"
 
@@ -103,26 +104,29 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def _carry_one(name: object, number: int, read_file: ReadFile, folder: Path, budget: CarryBudget) -> str | None:
-    """Write one listed file below ``folder`` within ``budget``; the problem, if it was not passed on."""
+    """Write one listed file below ``folder`` within ``budget``; the problem, if it was not passed on. A refused
+    read may have read as much as it was allowed (a file growing while read), so it gives up half the bytes left:
+    refusals cannot make the host read more than twice the budget, and a plain file after one still passes."""
     parts = plain_name(name)
     if parts is None:
         return f"{shown(name)} is not a plain relative file name"
-    missing = _folders_to_make(folder, parts)
-    if missing is None or (folder.joinpath(*parts)).is_dir():
-        return f"{shown(name)} would replace a folder or need a file to be a folder"
-    if len(missing) + 1 > budget.entries_left:
-        return f"{shown(name)} is past the {MAX_CARRIED_ENTRIES} files and folders passed on in all"
     try:
-        data = read_file(number, budget.bytes_left)
-    except ExchangeRefused as error:
-        return f"{shown(name)} was refused ({error})"
-    if data is None:
-        return f"{shown(name)} was listed but not written"
-    try:
+        missing = _folders_to_make(folder, parts)
+        if missing is None or (folder.joinpath(*parts)).is_dir():
+            return f"{shown(name)} would replace a folder or need a file to be a folder"
+        if len(missing) + 1 > budget.entries_left:
+            return f"{shown(name)} is past the {MAX_CARRIED_ENTRIES} files and folders passed on in all"
+        try:
+            data = read_file(number, budget.bytes_left)
+        except ExchangeRefused as error:
+            budget.bytes_left //= 2
+            return f"{shown(name)} was refused ({error})"
+        if data is None:
+            return f"{shown(name)} was listed but not written"
         for path in missing:
             path.mkdir()
         _write_file(folder.joinpath(*parts), data)
-    except OSError as error:
+    except OSError as error:  # a name too long for a path (ENAMETOOLONG) among them
         return f"{shown(name)} could not be written ({error.strerror})"
     budget.bytes_left -= len(data)
     budget.entries_left -= len(missing) + 1
@@ -137,17 +141,23 @@ def unpack_carried(manifest: bytes | None, read_file: ReadFile, folder: Path, bu
         carried.problems.append(listed)
         return carried
     names, left_out = listed
-    for number, name in enumerate(names):
+    refused = 0
+    for number, name in enumerate(names[:MAX_CARRIED_ENTRIES]):
         if budget.entries_left <= 0:
-            carried.problems.append(f"{len(names) - number} more file(s) were past the bound and not passed on")
             break
         problem = _carry_one(name, number, read_file, folder, budget)
-        if problem:
+        if problem is None:
+            carried.written.append(str(name))
+        elif len(carried.problems) < MAX_NOTES:
             carried.problems.append(problem)
         else:
-            carried.written.append(str(name))
+            refused += 1
+    unread = len(names) - len(carried.written) - len(carried.problems) - refused
+    if refused or unread > 0:
+        carried.problems.append(f"{refused + unread} more listed file(s) were not passed on")
     if left_out:
-        carried.problems.append(f"{left_out} file(s) past {MAX_CARRIED_BYTES >> 20} MiB in all were not passed on")
+        count = f"{left_out}" if left_out < MAX_CARRIED_ENTRIES else f"over {MAX_CARRIED_ENTRIES}"
+        carried.problems.append(f"{count} file(s) past {MAX_CARRIED_BYTES >> 20} MiB in all were not passed on")
     return carried
 
 

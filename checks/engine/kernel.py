@@ -508,8 +508,9 @@ class KernelSession:
                 if self.km is None or not await self.km.is_alive():
                     return None
                 continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return reply
+            parent = reply.get("parent_header") if isinstance(reply, dict) else None
+            if isinstance(parent, dict) and parent.get("msg_id") == msg_id:
+                return _checked_reply(reply)
         return None
 
     async def alive(self) -> bool:
@@ -703,6 +704,18 @@ class KernelSession:
         if not _well_formed(response):
             raise RuntimeError("the probe's response is malformed")
         return response, decoder
+
+
+MALFORMED_REPLY = {"status": "error", "ename": "MalformedReply", "evalue": "the kernel's reply was malformed"}
+
+
+def _checked_reply(reply: dict[str, Any]) -> dict[str, Any]:
+    """The kernel writes its replies, so one whose content is not a dict with a text status reads as an error
+    for every caller, rather than failing each where it looks inside."""
+    content = reply.get("content")
+    if isinstance(content, dict) and isinstance(content.get("status"), str):
+        return reply
+    return {**reply, "content": dict(MALFORMED_REPLY)}
 
 
 def _well_formed(response: Any) -> bool:
