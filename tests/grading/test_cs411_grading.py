@@ -164,6 +164,8 @@ def test_every_check_passes_on_one_notebook_and_fails_on_another(graded, forged_
     _, results = graded
     mutant = checks_of(forged_class[1]["Mutant_R2"])
     correct = checks_of(results[CORRECT])
+    trajectory = mutant["counterfactual_trajectory"]  # its loss history holds tensors: a plain fail all the same
+    assert trajectory["status"] == "failed" and trajectory["found"].startswith("first losses ["), trajectory
     for spec in load_suite(assignment).specs:
         if spec.points == 0:
             continue

@@ -1125,7 +1125,7 @@ def counterfactual_trajectory(ctx):
         raise CheckFailed(
             "the loss history or x_cf differs from Adam(lr) on x' with the specified loss",
             expected=f"first losses {[round(v, 5) for v in expected_history[:3]]}",
-            found=f"first losses {[round(v, 5) for v in got_history[:3]]}, largest pixel gap {x_gap:.3g}",
+            found=f"first losses {[round(float(v), 5) for v in got_history[:3]]}, largest pixel gap {x_gap:.3g}",
         )
 
 
