@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from checks.grading.check_api import CheckSpec
 
 PRETRAINED_IN_USE = (("mobilenet_v2", "IMAGENET1K_V1"),)
+TOKEN_ENV_VAR = "XAIGRADER_TOKEN"
 CACHE_DIR_HELP = f"where trained reference models are cached (default: ${CACHE_ENV_VAR}, else the user cache)"
 
 
@@ -185,6 +186,8 @@ def check_notebook(args: argparse.Namespace) -> int:
     from checks.publish.self_check import render_summary
 
     assignment = load_assignment(args.assignment)
+    if args.server:
+        return _check_on_server(args, assignment)
     load_suite(assignment)
     with tempfile.TemporaryDirectory(prefix="xaigrader-check-") as work:
         options = _grade_options(args, "full" if args.full else "quick")
@@ -199,6 +202,31 @@ def check_notebook(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     return 0 if payload["problem"] is None else 1
+
+
+def _check_on_server(args: argparse.Namespace, assignment: Assignment) -> int:
+    """The same check, graded by the course server: nothing of the reference is needed here."""
+    import json
+    import os
+    from pathlib import Path
+
+    from checks.publish.self_check import render_summary
+    from checks.server.client import ServerCheckError, check_on_server
+
+    token = args.token or os.environ.get(TOKEN_ENV_VAR)
+    if not token:
+        print(f"xaigrader: --server needs --token or ${TOKEN_ENV_VAR}", file=sys.stderr)
+        return 2
+    try:
+        job = check_on_server(args.server, token, Path(args.notebook), assignment.id, "full" if args.full else "quick")
+    except (ServerCheckError, OSError) as error:
+        print(f"xaigrader: {error}", file=sys.stderr)
+        return 2
+    print(render_summary(job["result"], assignment))
+    print(f"  on the server: {args.server.rstrip('/')}{job['page']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(job["result"], indent=2), encoding="utf-8")
+    return 0 if job["result"]["problem"] is None else 1
 
 
 def lime_score(args: argparse.Namespace) -> int:
@@ -222,6 +250,107 @@ def lime_score(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
     return 0 if result.complete else 1
+
+
+def _server_store_url(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from checks.server.store import default_store_url
+
+    return args.db or default_store_url(Path(args.server_dir))
+
+
+def issue_tokens(args: argparse.Namespace) -> int:
+    """Tokens go to a file only the instructor can read, never to the terminal."""
+    from pathlib import Path
+
+    from checks.server.store import open_store
+    from checks.server.tokens import RosterError, issue_tokens, read_roster, revoke, write_token_file
+
+    Path(args.server_dir).mkdir(parents=True, exist_ok=True)
+    store = open_store(_server_store_url(args))
+    if args.revoke:
+        print(f"revoked {revoke(store, args.revoke)} token(s) of {args.revoke}")
+        return 0
+    if not args.roster or not args.out:
+        print("xaigrader: tokens needs ROSTER and --out (or --revoke ID)", file=sys.stderr)
+        return 2
+    try:
+        roster = read_roster(Path(args.roster).read_text(encoding="utf-8-sig"), args.role)
+    except (OSError, RosterError) as error:
+        print(f"xaigrader: {args.roster}: {error}", file=sys.stderr)
+        return 2
+    issued = issue_tokens(store, roster, renew=args.renew)
+    write_token_file(Path(args.out), issued)
+    kept = len(roster) - len(issued)
+    print(
+        f"{len(issued)} new token(s) written to {args.out} (readable by you only); {kept} member(s) keep their "
+        "token (--renew replaces them)"
+    )
+    return 0
+
+
+def import_results(args: argparse.Namespace) -> int:
+    """A `grade` output folder joins the server's class view; its overrides.csv lines become marks by ``--by``."""
+    from pathlib import Path
+
+    from checks.server.class_folders import import_graded_folder
+    from checks.server.settings import ServerSettings
+    from checks.server.store import STAFF_ROLES, Member, open_store
+
+    store_url = _server_store_url(args)
+    store = open_store(store_url)
+    with store() as session:
+        marker = session.get(Member, args.by)
+        if marker is None or marker.role not in STAFF_ROLES:
+            print(f"xaigrader: --by {args.by} is not a TA or instructor of this server's roster", file=sys.stderr)
+            return 2
+        served = tuple(args.assignment or [assignment.id for assignment in available_assignments()])
+        settings = ServerSettings(folder=Path(args.server_dir), store_url=store_url, assignments=served)
+        try:
+            imported = import_graded_folder(settings, store, Path(args.folder), args.by)
+        except ValueError as error:
+            print(f"xaigrader: {error}", file=sys.stderr)
+            return 2
+        strangers = [student for student in imported if session.get(Member, student) is None]
+    print(f"imported {len(imported)} student(s) from {args.folder} into the server's class view")
+    if strangers:
+        print(
+            f"{len(strangers)} of them are not roster ids (e.g. {strangers[0]}): their rows stay apart from any "
+            "self-check the same student sends with a token; give the roster the ids `grade` uses to join them"
+        )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import uvicorn
+
+    from checks.grading.scheme import load_assignment
+    from checks.grading.submission import load_suite
+    from checks.server.app import create_app
+    from checks.server.settings import MIB, RateLimit, ServerSettings
+
+    for assignment in args.assignment:
+        load_suite(load_assignment(assignment))  # an unknown id or a suite at odds with its marks stops it here
+    folder = Path(args.server_dir)
+    settings = ServerSettings(
+        folder=folder,
+        store_url=_server_store_url(args),
+        assignments=tuple(args.assignment),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        full_mode=args.full_per_day > 0,
+        full_per_day=args.full_per_day,
+        max_upload_bytes=int(args.max_upload_mib * MIB),
+        rate=RateLimit(uploads=args.uploads_per_minute, window_s=60, waiting=args.waiting_per_member),
+        workers=args.workers,
+        secure_cookies=args.behind_tls_proxy,
+    )
+    app = create_app(settings)
+    print(f"xaigrader server for {', '.join(settings.assignments)} on http://{args.host}:{args.port}/ ({folder})")
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=args.behind_tls_proxy, log_level="info")
+    return 0
 
 
 def positive_int(text: str) -> int:
@@ -291,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("--json", help="also write results.json here")
     checking.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
     checking.add_argument("--cache-dir", help=CACHE_DIR_HELP)
+    checking.add_argument("--server", help="have the course server at this URL grade it (no reference needed here)")
+    checking.add_argument("--token", help=f"your token for --server (default: ${TOKEN_ENV_VAR})")
     checking.set_defaults(handler=check_notebook)
 
     scoring = commands.add_parser(
@@ -302,6 +433,51 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_argument("--json", help="also write the score and its details here")
     scoring.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
     scoring.set_defaults(handler=lime_score)
+
+    server_dir_help = "the server's folder: its SQLite store, CSRF key, uploads and results (default xaigrader-server)"
+    db_help = "a database URL instead of the folder's SQLite file, e.g. postgresql://user@host/course"
+    tokens = commands.add_parser("tokens", help="issue, renew or revoke the course server's tokens from a roster")
+    tokens.add_argument("roster", nargs="?", help="CSV with id,name,email and an optional role column")
+    tokens.add_argument("--out", help="CSV to write the new tokens to (mode 0600; tokens are never printed)")
+    tokens.add_argument("--role", default="student", choices=("student", "team", "ta", "instructor"))
+    tokens.add_argument("--renew", action="store_true", help="replace every listed member's token")
+    tokens.add_argument("--revoke", metavar="ID", help="revoke this member's tokens")
+    tokens.add_argument("--server-dir", default="xaigrader-server", help=server_dir_help)
+    tokens.add_argument("--db", help=db_help)
+    tokens.set_defaults(handler=issue_tokens)
+
+    importing = commands.add_parser("import-results", help="add a `grade` output folder to the server's TA pages")
+    importing.add_argument("folder", help="the --out folder of `xaigrader grade`")
+    importing.add_argument("--by", required=True, help="the roster id of the TA or instructor the marks are from")
+    importing.add_argument("--assignment", action="append", help="accept only this assignment (default: any)")
+    importing.add_argument("--server-dir", default="xaigrader-server", help=server_dir_help)
+    importing.add_argument("--db", help=db_help)
+    importing.set_defaults(handler=import_results)
+
+    serving = commands.add_parser("serve", help="the course server: self-checks, the LIME scoreboard, TA marking")
+    serving.add_argument("--assignment", action="append", required=True, help="an assignment it serves (repeatable)")
+    serving.add_argument("--server-dir", default="xaigrader-server", help=server_dir_help)
+    serving.add_argument("--db", help=db_help)
+    serving.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
+    serving.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serving.add_argument("--port", type=int, default=8000)
+    serving.add_argument("--workers", type=positive_int, help="notebooks graded at once (default: cores and memory)")
+    serving.add_argument(
+        "--full-per-day", type=int, default=0, help="full runs a student may ask for a day (default 0)"
+    )
+    serving.add_argument("--max-upload-mib", type=float, default=20, help="largest upload taken (default 20 MiB)")
+    serving.add_argument(
+        "--uploads-per-minute", type=positive_int, default=6, help="uploads a token may send a minute (default 6)"
+    )
+    serving.add_argument(
+        "--waiting-per-member", type=positive_int, default=2, help="a token's uploads queued at once (default 2)"
+    )
+    serving.add_argument(
+        "--behind-tls-proxy",
+        action="store_true",
+        help="trust the proxy's X-Forwarded headers; cookies go over HTTPS only",
+    )
+    serving.set_defaults(handler=serve)
     return parser
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up everything xaigrader needs on a fresh Debian machine: system packages
-# (when run as root; --browser adds Chromium for the report tests) and a virtual environment in .venv with the package and its
-# test extra installed in editable mode, and the packages the assignments declare for students' kernels.
+# Sets up everything xaigrader needs on a fresh Debian machine: system packages (when run as root;
+# --test-tools adds Chromium for the browser tests and PostgreSQL for the server's store tests) and a virtual
+# environment in .venv with the package and its test and server extras installed in editable mode, and the
+# packages the assignments declare for students' kernels.
 # Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +27,14 @@ need_command() {
 }
 
 need_command bwrap "grading would use the weaker fallback sandbox" bubblewrap
-# --browser: the report tests open pages in headless Chromium through chromedriver.
-if [ "${1:-}" = "--browser" ]; then
-  need_command chromium "the browser test of the reports cannot run" chromium
-  need_command chromedriver "the browser test of the reports cannot run" chromium-driver
+# --test-tools: the report and server tests open pages in headless Chromium through chromedriver, and the
+# server's tests run their store on a PostgreSQL server they start (its binaries live off the PATH).
+if [ "${1:-}" = "--test-tools" ]; then
+  need_command chromium "the browser tests cannot run" chromium
+  need_command chromedriver "the browser tests cannot run" chromium-driver
+  if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+    need_command initdb "the server's PostgreSQL tests cannot run" postgresql
+  fi
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -39,7 +44,7 @@ stamp=.venv/.xaigrader-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # A pip configuration may list find-links folders that do not exist; a warning for each
   # would bury a real install error.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,server]" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   touch "$stamp"
 fi

@@ -38,11 +38,24 @@ ALLOWED = {
         "checks.data",
         "checks.probe",
     },
+    "checks.server": {
+        "checks.batch",
+        "checks.publish",
+        "checks.assignments",
+        "checks.finders",
+        "checks.grading",
+        "checks.engine",
+        "checks.data",
+        "checks.probe",
+    },
     "checks.cli": {"checks"},
     "reference": {"checks.data", "checks.probe"},
 }
 """Layer -> the layers it may import. ``checks`` is the bare package (its ``__init__``) and holds
 no module of its own; ``checks.cli`` sits on top and may import any layer."""
+
+
+APPLICATIONS = {"checks.cli", "checks.server"}
 
 
 def layer_of(module: str) -> str | None:
@@ -85,12 +98,13 @@ def own_reference(importer: str, root: Path) -> str | None:
 
 def crosses_assignments(importer: str, imported: str, root: Path) -> bool:
     """Whether one assignment's code imports another's suite or reference, or shared code imports
-    any assignment's: the grading key covers only an assignment's own packages and the shared ones."""
+    any assignment's: the grading key covers only an assignment's own packages and the shared ones.
+    The applications on top (the command line, the server) grade nothing themselves and may."""
     parts = imported.split(".")
     if parts[0] == "reference" and ".".join(parts[:2]) not in SHARED_REFERENCE:
         return ".".join(parts[:2]) != own_reference(importer, root)
     if parts[:2] == ["checks", "assignments"] and len(parts) > 2:
-        return importer.split(".")[:3] != parts[:3] and importer != "checks.cli"
+        return importer.split(".")[:3] != parts[:3] and layer_of(importer) not in APPLICATIONS
     return False
 
 

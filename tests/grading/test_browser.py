@@ -22,7 +22,7 @@ def chromium(phone: bool = False):
     from selenium.webdriver.chrome.service import Service
 
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        pytest.fail("Chromium and chromedriver are missing: run `bash scripts/setup.sh --browser` as root")
+        pytest.fail("Chromium and chromedriver are missing: run `bash scripts/setup.sh --test-tools` as root")
     options = Options()
     if phone:  # a 390-px phone that honours the page's viewport tag, as a real one does
         options.add_experimental_option(

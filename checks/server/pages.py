@@ -1,0 +1,31 @@
+"""Rendering a page: every template gets the member and, when logged in by cookie, the CSRF value its forms
+post back; Jinja escapes everything a student wrote."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from checks.server.auth import csrf_value, request_token
+from checks.server.store import Member
+
+
+def render_page(
+    request: Request, template: str, member: Member | None, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    token, _ = request_token(request)
+    csrf = csrf_value(request.app.state.secret, token) if token and member else ""
+    context = {"member": member, "csrf": csrf, **values}
+    response = request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def wants_html(request: Request) -> bool:
+    """A browser's form post (answered with pages and redirects) rather than a program's (answered with JSON)."""
+    return "text/html" in request.headers.get("accept", "")
