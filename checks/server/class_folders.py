@@ -114,6 +114,19 @@ def _source_payloads(source: Path, served: tuple[str, ...]) -> dict[str, dict[st
     return payloads
 
 
+def ta_mark(assignment_id: str, override: Override, marked_by: str) -> TaMark:
+    """An overrides.csv line as the store keeps it: with who set it and when."""
+    return TaMark(
+        assignment=assignment_id,
+        student=override.student,
+        item=override.item,
+        marks=override.marks,
+        comment=override.comment,
+        marked_by=marked_by,
+        marked_at=now(),
+    )
+
+
 def import_graded_folder(settings: ServerSettings, store: sessionmaker, source: Path, marked_by: str) -> list[str]:
     """Copies a ``xaigrader grade`` output folder's students into the class folder and its ``overrides.csv``
     valid lines into the store as marks by ``marked_by``, then republishes; returns the imported student ids."""
@@ -129,17 +142,7 @@ def import_graded_folder(settings: ServerSettings, store: sessionmaker, source: 
         write_json(folder / SOURCES_FILE, sources)
     with store.begin() as session:
         for override in overrides.valid:
-            session.add(
-                TaMark(
-                    assignment=assignment_id,
-                    student=override.student,
-                    item=override.item,
-                    marks=override.marks,
-                    comment=override.comment,
-                    marked_by=marked_by,
-                    marked_at=now(),
-                )
-            )
+            session.add(ta_mark(assignment_id, override, marked_by))
     refresh_class(settings, store, assignment_id)
     return list(payloads)
 

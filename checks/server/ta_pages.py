@@ -20,9 +20,9 @@ from checks.grading.scheme import Assignment, load_assignment
 from checks.publish.page_images import FIGURES_FOLDER
 from checks.publish.publisher import Published, load_results
 from checks.server.auth import check_csrf, require_staff
-from checks.server.class_folders import MarkError, class_folder, judge_mark, refresh_class
+from checks.server.class_folders import MarkError, class_folder, judge_mark, refresh_class, ta_mark
 from checks.server.pages import render_page
-from checks.server.store import Member, TaMark, now
+from checks.server.store import Member, TaMark
 
 router = APIRouter()
 
@@ -168,17 +168,7 @@ def mark(
         assignment = load_assignment(assignment_id)
         return _student_page(request, member, assignment, _final(published, student), 400, str(error))
     with request.app.state.store.begin() as session:
-        session.add(
-            TaMark(
-                assignment=assignment_id,
-                student=override.student,
-                item=override.item,
-                marks=override.marks,
-                comment=override.comment,
-                marked_by=member.id,
-                marked_at=now(),
-            )
-        )
+        session.add(ta_mark(assignment_id, override, member.id))
     refresh_class(request.app.state.settings, request.app.state.store, assignment_id)
     return RedirectResponse(f"/ta/{quote(assignment_id)}/{quote(override.student)}", status_code=303)
 
