@@ -327,11 +327,23 @@ def serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from checks.engine.sandbox import bubblewrap_works
     from checks.grading.scheme import load_assignment
     from checks.grading.submission import load_suite
     from checks.server.app import create_app
     from checks.server.settings import MIB, RateLimit, ServerSettings
 
+    if not bubblewrap_works():
+        if not args.allow_fallback_sandbox:
+            print(
+                "xaigrader: bubblewrap cannot confine student code on this machine (install bubblewrap; it needs user "
+                "namespaces or root). In the fallback sandbox a student's notebook runs as this server's user unless "
+                "it runs as root, and could read or change the server's files and every result; "
+                "--allow-fallback-sandbox starts it anyway",
+                file=sys.stderr,
+            )
+            return 2
+        print("xaigrader: WARNING: serving with the fallback sandbox (--allow-fallback-sandbox)", file=sys.stderr)
     for assignment in args.assignment:
         load_suite(load_assignment(assignment))  # an unknown id or a suite at odds with its marks stops it here
     folder = Path(args.server_dir)
@@ -471,6 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serving.add_argument(
         "--waiting-per-member", type=positive_int, default=2, help="a token's uploads queued at once (default 2)"
+    )
+    serving.add_argument(
+        "--allow-fallback-sandbox",
+        action="store_true",
+        help="serve even where bubblewrap does not work (students' code then runs far less confined)",
     )
     serving.add_argument(
         "--behind-tls-proxy",

@@ -90,10 +90,18 @@ def source_digest(path: Path) -> str:
 
 
 def grading_key(submission: Submission, assignment: Assignment, data: DataDir, settings: dict[str, Any]) -> str:
+    return content_grading_key(source_digest(submission.source), submission.student_id, assignment, data, settings)
+
+
+def content_grading_key(
+    content_digest: str, student_id: str, assignment: Assignment, data: DataDir, settings: dict[str, Any]
+) -> str:
+    """The key from the submission's ``source_digest``, for a caller that holds the bytes but no file (a single
+    file's digest is the SHA-256 of its bytes)."""
     manifest = data.root / MANIFEST_NAME
     parts = {
-        "submission": source_digest(submission.source),
-        "student": submission.student_id,
+        "submission": content_digest,
+        "student": student_id,
         "assignment": assignment.id,
         "grader": grader_digest(tuple(graded_code(assignment))),
         "data": source_digest(manifest) if manifest.is_file() else "no manifest",

@@ -17,6 +17,7 @@ from checks.server.auth import server_secret
 from checks.server.body_limit import BodyLimit
 from checks.server.job_queue import JobQueue
 from checks.server.rate_limit import UploadLimiter
+from checks.server.scoring_line import ScoringLine
 from checks.server.settings import ServerSettings
 from checks.server.store import open_store
 from checks.server.workers import WorkerPool
@@ -36,8 +37,9 @@ class TokenFreeAccessLog(logging.Filter):
 def create_app(settings: ServerSettings, start_workers: bool = True) -> FastAPI:
     """The server for ``settings``; with ``start_workers`` False jobs wait in the store (for tests of the queue)."""
     settings.folder.mkdir(parents=True, exist_ok=True)
+    settings.folder.chmod(0o700)  # tokens' hashes, uploads and every result: no other user of the machine reads them
     store = open_store(settings.store_url)
-    queue = JobQueue(store, settings.rate.waiting)
+    queue = JobQueue(store, settings.rate.waiting, settings.full_per_day)
     pool = WorkerPool(store, queue, settings)
 
     @asynccontextmanager
@@ -54,6 +56,8 @@ def create_app(settings: ServerSettings, start_workers: bool = True) -> FastAPI:
     app.state.queue = queue
     app.state.pool = pool
     app.state.limiter = UploadLimiter(settings.rate)
+    app.state.lime_limiter = UploadLimiter(settings.rate)
+    app.state.scoring_line = ScoringLine(settings.scoring_places)
     app.state.templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True))
     for router in (self_check_pages.router, lime_board.router, ta_pages.router):
         app.include_router(router)

@@ -1,8 +1,9 @@
 """One queued job graded exactly as ``xaigrader check`` / ``grade`` would: intake, the same sandbox, the same
 checks, the result stored in the job's row and its figures in the job's own folder.
 
-Every path here is made from the job's number, the upload's digest or a roster id the roster reader
-checked, never from what a request said.
+Every path here is made from the job's number or a roster id the roster reader checked, never from what a
+request said. An upload's bytes live once, in the store; they are written out only into the job's scratch
+folder while it is graded.
 """
 
 from __future__ import annotations
@@ -14,27 +15,24 @@ from pathlib import Path
 from typing import Any
 
 from checks.batch.capacity import threads_per_job
-from checks.batch.result_cache import grading_key
+from checks.batch.result_cache import content_grading_key
 from checks.data.assets import DataDir
 from checks.data.model_cache import resolve_cache_dir
-from checks.engine.intake import Submission, intake_one
+from checks.engine.intake import intake_one
 from checks.engine.sandbox import SandboxLimits
 from checks.grading.scheme import load_assignment
 from checks.grading.submission import GradeOptions, grade_submission, grader_failure, repository_rules
 from checks.server.settings import ServerSettings
 from checks.server.store import Job, Upload
 
-UPLOADS, RESULTS, WORK = "uploads", "results", "work"
+RESULTS, WORK = "results", "work"
 
 
 @dataclass(frozen=True)
 class JobFolders:
-    """Where the server keeps uploads (by digest), each job's result folder and its scratch space."""
+    """Where the server keeps each job's result folder and its scratch space."""
 
     root: Path
-
-    def upload(self, digest: str, member_id: str, kind: str) -> Path:
-        return self.root / UPLOADS / digest / f"{member_id}.{kind}"
 
     def result(self, job_id: int) -> Path:
         return self.root / RESULTS / str(job_id)
@@ -53,23 +51,13 @@ def grade_options(settings: ServerSettings, mode: str, workers: int) -> GradeOpt
     )
 
 
-def saved_upload(folders: JobFolders, digest: str, member_id: str, kind: str, content: bytes) -> Path:
-    path = folders.upload(digest, member_id, kind)
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(content)
-        partial.replace(path)
-    return path
-
-
 def upload_grading_key(
-    settings: ServerSettings, path: Path, member_id: str, assignment_id: str, mode: str, workers: int
+    settings: ServerSettings, digest: str, member_id: str, assignment_id: str, mode: str, workers: int
 ) -> str:
-    """The batch's own grading key for this upload as this member's submission."""
+    """The batch's own grading key for an upload with this SHA-256 as this member's submission."""
     options = grade_options(settings, mode, workers)
-    return grading_key(
-        Submission(member_id, path), load_assignment(assignment_id), DataDir(settings.data_dir), options.settings()
+    return content_grading_key(
+        digest, member_id, load_assignment(assignment_id), DataDir(settings.data_dir), options.settings()
     )
 
 
@@ -78,21 +66,24 @@ def grade_job(job: Job, upload: Upload, settings: ServerSettings, workers: int) 
     folders = JobFolders(settings.folder)
     assignment = load_assignment(job.assignment)
     options = grade_options(settings, job.mode, workers)
-    source = saved_upload(folders, upload.digest, job.member_id, upload.kind, upload.content)
     work, out = folders.work(job.id), folders.result(job.id)
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    submission = intake_one(
-        source,
-        work / "intake",
-        student_id=job.member_id,
-        data_dir=options.data_dir,
-        repository=repository_rules(assignment),
-    )
+    source = work / "upload" / f"{job.member_id}.{upload.kind}"
     try:
-        payload = grade_submission(submission, assignment, options, out, job.grading_key)
-    except Exception as error:
-        payload = grader_failure(submission, assignment, options, out, error)
+        source.parent.mkdir(parents=True)
+        source.write_bytes(upload.content)
+        submission = intake_one(
+            source,
+            work / "intake",
+            student_id=job.member_id,
+            data_dir=options.data_dir,
+            repository=repository_rules(assignment),
+        )
+        try:
+            payload = grade_submission(submission, assignment, options, out, job.grading_key)
+        except Exception as error:
+            payload = grader_failure(submission, assignment, options, out, error)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return json.loads(json.dumps(payload, default=str))

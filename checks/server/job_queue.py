@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from checks.server.store import DONE, FAILED, QUEUED, RUNNING, Job, Upload, now
 
@@ -20,7 +21,16 @@ MAX_ATTEMPTS = 3
 
 
 class QueueFull(Exception):
-    """The member already has as many jobs waiting as the server allows."""
+    """The member already has as many jobs waiting as the server allows, or has used today's full runs;
+    ``retry_after`` is the seconds until they may try again, when known."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _midnight_utc() -> datetime:
+    return now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -42,11 +52,26 @@ class Submitted:
 
 
 class JobQueue:
-    def __init__(self, store: sessionmaker, waiting_per_member: int) -> None:
+    def __init__(self, store: sessionmaker, waiting_per_member: int, full_per_day: int) -> None:
         self.store = store
         self.waiting_per_member = waiting_per_member
+        self.full_per_day = full_per_day
         self.arrived = threading.Event()  # set on each new job, so idle workers wake at once
         self._submitting = threading.Lock()
+
+    def _full_runs_retry_after(self, session: Session, member_id: str) -> int | None:
+        midnight = _midnight_utc()
+        today = session.scalar(
+            select(func.count(Job.id)).where(Job.member_id == member_id, Job.mode == "full", Job.created_at >= midnight)
+        )
+        if today < self.full_per_day:
+            return None
+        return int((midnight + timedelta(days=1) - now()).total_seconds()) + 1
+
+    def full_runs_retry_after(self, member_id: str) -> int | None:
+        """Seconds until the member may ask for another full run (days are UTC), or None when they may now."""
+        with self.store() as session:
+            return self._full_runs_retry_after(session, member_id)
 
     def submit(self, request: GradingRequest) -> Submitted:
         with self._submitting, self.store.begin() as session:
@@ -63,6 +88,9 @@ class JobQueue:
             )
             if waiting >= self.waiting_per_member:
                 raise QueueFull(f"{waiting} of your uploads are still being graded; wait for one to finish")
+            retry_after = self._full_runs_retry_after(session, request.member_id) if request.mode == "full" else None
+            if retry_after:
+                raise QueueFull(f"you have used today's {self.full_per_day} full runs", retry_after)
             if session.get(Upload, request.digest) is None:
                 session.add(
                     Upload(digest=request.digest, kind=request.kind, size=len(request.content), content=request.content)

@@ -1,37 +1,40 @@
 """The course's LIME scoreboard: teams post their Deliverable 4 pickle to ``/lime`` as the assignment's example
 code does, and ``/score_board`` shows each team's latest IoU and time, ranked.
 
-Scorings run one at a time in the whole process so that the times on the board are comparable; each is
-bounded by the instructor's cut-off. Every submission is kept (refused ones too) for the instructor, while the
-board shows only each team's last, as the course's board did. No code of a pickle ever runs: the scorer reads
-it with an allow-list unpickler.
+Scorings run one at a time in the whole process so that the times on the board are comparable (the
+``ScoringLine``); each is bounded by the instructor's cut-off. Only a program's ``token`` header is taken
+here, never the browser's cookie, so no other site's page can post in a logged-in team's name. Every
+submission is kept (refused ones too) for the instructor, while the board shows only each team's last, as the
+course's board did. No code of a pickle ever runs: the scorer reads it with an allow-list unpickler.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio.from_thread
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import func, select
 
 from checks.assignments.tml25_a4.lime_params import LIMITS
 from checks.assignments.tml25_a4.lime_scoring import LimeScore, score_lime_pickle
 from checks.data.assets import DataDir
-from checks.server.auth import current_member, require_member, require_staff
+from checks.server.auth import current_member, request_token, require_member, require_staff
 from checks.server.pages import render_page, wants_html
+from checks.server.rate_limit import too_many
+from checks.server.scoring_line import LineRefused
 from checks.server.store import LimeSubmission, Member
 from checks.server.uploads import read_bounded
 
 router = APIRouter()
-SCORING = threading.Lock()  # one scoring at a time, so that no team's time is slowed by another's
 TEAM_ROLE = "team"
+RETRY_PER_PLACE_S = 60  # what a team is told to wait for each scoring ahead of it
 
 
 @dataclass(frozen=True)
@@ -63,20 +66,10 @@ def _utc(moment: datetime) -> str:
 
 def _score(pickled: bytes, request: Request) -> LimeScore:
     settings = request.app.state.settings
-    with SCORING:
-        return score_lime_pickle(pickled, DataDir(settings.data_dir), settings.scoring)
+    return score_lime_pickle(pickled, DataDir(settings.data_dir), settings.scoring)
 
 
-@router.post("/lime")
-def post_lime(request: Request, file: UploadFile = File(...), member: Member = Depends(require_member)) -> Response:
-    """Score a team's pickle and keep it: 200 with the two numbers, or 400 that says why there are none."""
-    if member.role != TEAM_ROLE:
-        raise HTTPException(
-            403, f"only teams post to the LIME scoreboard; this token is not a team's ({member.role}): send your team's"
-        )
-    pickled = anyio.from_thread.run(read_bounded, file, LIMITS.max_bytes)
-    result = _score(pickled, request)
-    summary = result.as_dict()
+def _keep(request: Request, member: Member, pickled: bytes, result: LimeScore) -> None:
     with request.app.state.store.begin() as session:
         session.add(
             LimeSubmission(
@@ -85,9 +78,34 @@ def post_lime(request: Request, file: UploadFile = File(...), member: Member = D
                 size=len(pickled),
                 avg_iou=result.avg_iou,
                 avg_time=result.avg_time,
-                result_json=json.dumps(summary),
+                result_json=json.dumps(result.as_dict()),
             )
         )
+
+
+@router.post("/lime")
+async def post_lime(
+    request: Request, file: UploadFile = File(...), member: Member = Depends(require_member)
+) -> Response:
+    """Score a team's pickle and keep it: 200 with the two numbers, or 400 that says why there are none."""
+    if request_token(request)[1]:
+        raise HTTPException(403, "post your pickle from a program with your team's token in the 'token' header")
+    if member.role != TEAM_ROLE:
+        raise HTTPException(
+            403, f"only teams post to the LIME scoreboard; this token is not a team's ({member.role}): send your team's"
+        )
+    settings = request.app.state.settings
+    retry_after = request.app.state.lime_limiter.admit(member.id)
+    if retry_after:
+        raise too_many(f"at most {settings.rate.uploads} pickles per {settings.rate.window_s:g} s", retry_after)
+    pickled = await read_bounded(file, LIMITS.max_bytes)
+    try:
+        async with request.app.state.scoring_line.turn(member.id):
+            result = await run_in_threadpool(_score, pickled, request)
+    except LineRefused as refused:
+        wait = min(settings.scoring.cut_off_s, RETRY_PER_PLACE_S * refused.places_taken)
+        raise too_many(str(refused), math.ceil(wait)) from None
+    await run_in_threadpool(_keep, request, member, pickled, result)
     if result.complete:
         return JSONResponse({"avg_iou": result.avg_iou, "avg_time": result.avg_time})
     detail = {"detail": result.message(), "problems": result.problems, "stopped": result.stopped}

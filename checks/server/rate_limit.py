@@ -7,7 +7,13 @@ import threading
 import time
 from collections import defaultdict, deque
 
+from fastapi import HTTPException
+
 from checks.server.settings import RateLimit
+
+
+def too_many(message: str, retry_after: int) -> HTTPException:
+    return HTTPException(429, message, headers={"Retry-After": str(retry_after)})
 
 
 class UploadLimiter:

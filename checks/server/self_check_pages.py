@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from checks.server.auth import COOKIE, check_csrf, current_member, require_member
-from checks.server.job_grading import JobFolders, saved_upload, upload_grading_key
+from checks.server.job_grading import JobFolders, upload_grading_key
 from checks.server.job_queue import GradingRequest, QueueFull
 from checks.server.pages import render_page, wants_html
+from checks.server.rate_limit import too_many
 from checks.server.settings import ServerSettings
-from checks.server.store import DONE, FAILED, Job, Member, now
+from checks.server.store import DONE, FAILED, Job, Member
 from checks.server.student_view import student_result
 from checks.server.tokens import member_of
 from checks.server.uploads import check_upload, read_bounded
@@ -31,6 +32,10 @@ router = APIRouter()
 MAX_WAIT_S = 120.0
 POLL_S = 0.25
 RECENT_JOBS = 20
+LARGEST_ID = 2**31 - 1  # the store's integer column: a larger number names no job and is refused as such
+JOB_ID = PathParam(ge=1, le=LARGEST_ID)
+FIGURE_INDEX = PathParam(ge=0, le=LARGEST_ID)
+WAIT = Query(0.0, ge=0, le=MAX_WAIT_S, allow_inf_nan=False, description="seconds to hold the answer for the result")
 
 
 def _settings(request: Request) -> ServerSettings:
@@ -38,10 +43,15 @@ def _settings(request: Request) -> ServerSettings:
 
 
 def _same_origin(request: Request) -> None:
-    """A login form posted from another site would log the victim in as the attacker."""
+    """A login form posted from another site would log the victim in as the attacker, so the browser must say
+    the form is this server's: by its Origin, else its Referer (browsers send one of them with a form)."""
+    own = f"{request.url.scheme}://{request.url.netloc}"
     origin = request.headers.get("origin")
-    if origin and origin != f"{request.url.scheme}://{request.url.netloc}":
-        raise HTTPException(403, "this form did not come from this server's page")
+    referer = request.headers.get("referer", "")
+    came_from = origin if origin is not None else f"{referer}/"[: len(own) + 1]
+    cross_site = request.headers.get("sec-fetch-site") == "cross-site"
+    if cross_site or came_from not in (own, f"{own}/"):
+        raise HTTPException(403, "this form did not come from this server's page; log in from its home page")
 
 
 @router.get("/")
@@ -84,23 +94,6 @@ def logout(request: Request, csrf: str = Form("")):
     return response
 
 
-def _full_mode_retry_after(request: Request, member: Member) -> int | None:
-    """Seconds until the member may ask for another full run today (UTC), or None when they may now."""
-    settings = _settings(request)
-    midnight = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
-    with request.app.state.store() as session:
-        today = session.scalar(
-            select(func.count(Job.id)).where(Job.member_id == member.id, Job.mode == "full", Job.created_at >= midnight)
-        )
-    if today < settings.full_per_day:
-        return None
-    return int((midnight + timedelta(days=1) - now()).total_seconds()) + 1
-
-
-def _too_many(message: str, retry_after: int) -> HTTPException:
-    return HTTPException(429, message, headers={"Retry-After": str(retry_after)})
-
-
 @router.post("/check")
 async def submit_check(
     request: Request,
@@ -108,7 +101,7 @@ async def submit_check(
     assignment: str = Form(...),
     mode: str = Form("quick"),
     csrf: str = Form(""),
-    wait: float = 0.0,
+    wait: float = WAIT,
     member: Member = Depends(require_member),
 ):
     check_csrf(request, csrf)
@@ -120,26 +113,25 @@ async def submit_check(
             400, "this server runs quick self-checks only" if mode == "full" else "mode is quick or full"
         )
     if mode == "full":
-        retry_after = await run_in_threadpool(_full_mode_retry_after, request, member)
+        retry_after = await run_in_threadpool(request.app.state.queue.full_runs_retry_after, member.id)
         if retry_after:
-            raise _too_many(f"you have used today's {settings.full_per_day} full runs", retry_after)
+            raise too_many(f"you have used today's {settings.full_per_day} full runs", retry_after)
     retry_after = request.app.state.limiter.admit(member.id)
     if retry_after:
-        raise _too_many(f"at most {settings.rate.uploads} uploads per {settings.rate.window_s:g} s", retry_after)
+        raise too_many(f"at most {settings.rate.uploads} uploads per {settings.rate.window_s:g} s", retry_after)
     upload = check_upload(file.filename, await read_bounded(file, settings.max_upload_bytes))
-    folders, workers = JobFolders(settings.folder), request.app.state.pool.size
-    path = await run_in_threadpool(saved_upload, folders, upload.digest, member.id, upload.kind, upload.content)
-    key = await run_in_threadpool(upload_grading_key, settings, path, member.id, assignment, mode, workers)
+    workers = request.app.state.pool.size
+    key = await run_in_threadpool(upload_grading_key, settings, upload.digest, member.id, assignment, mode, workers)
     grading = GradingRequest(
         member.id, assignment, mode, upload.filename, upload.kind, upload.content, upload.digest, key
     )
     try:
         submitted = await run_in_threadpool(request.app.state.queue.submit, grading)
     except QueueFull as error:
-        raise _too_many(str(error), int(settings.rate.window_s)) from None
+        raise too_many(str(error), error.retry_after or int(settings.rate.window_s)) from None
     if wants_html(request):
         return RedirectResponse(f"/check/{submitted.job_id}", status_code=303)
-    job = await _waited_job(request, submitted.job_id, min(max(wait, 0.0), MAX_WAIT_S))
+    job = await _waited_job(request, submitted.job_id, wait)
     return JSONResponse(_job_json(job, member, reused=submitted.reused), status_code=200 if _finished(job) else 202)
 
 
@@ -192,21 +184,25 @@ def _job_json(job: Job, member: Member, reused: bool = False) -> dict[str, Any]:
 
 
 @router.get("/api/check/{job_id}")
-async def check_json(request: Request, job_id: int, wait: float = 0.0, member: Member = Depends(require_member)):
+async def check_json(
+    request: Request, job_id: int = JOB_ID, wait: float = WAIT, member: Member = Depends(require_member)
+):
     await run_in_threadpool(_own_job, request, job_id, member)
-    job = await _waited_job(request, job_id, min(max(wait, 0.0), MAX_WAIT_S))
+    job = await _waited_job(request, job_id, wait)
     return _job_json(job, member)
 
 
 @router.get("/check/{job_id}")
-def check_page(request: Request, job_id: int, member: Member = Depends(require_member)):
+def check_page(request: Request, job_id: int = JOB_ID, member: Member = Depends(require_member)):
     job = _own_job(request, job_id, member)
     payload = json.loads(job.result_json) if job.result_json else None
     return render_page(request, "check.html.j2", member, job=job, result=student_result(payload) if payload else None)
 
 
 @router.get("/check/{job_id}/figure/{index}")
-def check_figure(request: Request, job_id: int, index: int, member: Member = Depends(require_member)) -> Response:
+def check_figure(
+    request: Request, job_id: int = JOB_ID, index: int = FIGURE_INDEX, member: Member = Depends(require_member)
+) -> Response:
     """The index-th of the student's own figures; the path comes from the grader's result, checked to lie in
     the job's figures folder."""
     job = _own_job(request, job_id, member)
@@ -217,4 +213,4 @@ def check_figure(request: Request, job_id: int, index: int, member: Member = Dep
     path = Path(folder, figures[index])
     if path.is_symlink() or not path.resolve().is_relative_to(folder) or not path.is_file():
         raise HTTPException(404, "no such figure")
-    return FileResponse(path, media_type="image/png")
+    return FileResponse(path, media_type="image/png", headers={"X-Content-Type-Options": "nosniff"})

@@ -31,4 +31,5 @@ class ServerSettings:
     rate: RateLimit = field(default_factory=RateLimit)
     workers: int | None = None  # None: as many as the machine's cores and memory allow
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
+    scoring_places: int = 8  # teams that may wait for the LIME scorer at once; more are told to come back
     secure_cookies: bool = False  # set behind a TLS proxy so the browser only sends the cookie over HTTPS

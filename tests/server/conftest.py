@@ -23,6 +23,7 @@ from checks.server.store import open_store
 from checks.server.tokens import RosterLine, issue_tokens
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+OWN_PAGE = {"origin": "http://testserver"}  # what a browser sends with a form posted from the server's own page
 _databases = itertools.count()
 
 

@@ -4,9 +4,15 @@ Each test runs on SQLite and on PostgreSQL; only one of them scores for real (on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +22,11 @@ from fastapi.testclient import TestClient
 
 from checks.assignments.tml25_a4.lime_params import LIMITS
 from checks.assignments.tml25_a4.lime_scoring import ScoringOptions
+from checks.server.app import create_app
+from checks.server.auth import COOKIE
+from checks.server.scoring_line import ScoringLine
 from checks.server.settings import ServerSettings
-from checks.server.store import LimeSubmission
+from checks.server.store import LimeSubmission, open_store
 from checks.server.tokens import RosterLine, issue_tokens, revoke
 from reference.tml25_a4.images import IMAGE_KEYS
 
@@ -185,3 +194,64 @@ def test_submissions_are_for_staff_only(client: TestClient, tokens: dict[str, st
     assert client.get("/lime/submissions", headers={"token": tokens[TEAM]}).status_code == 403
     assert client.get("/lime/submissions", headers={"token": tokens[STUDENT]}).status_code == 403
     assert submissions(client, tokens) == []
+
+
+def test_a_browsers_cookie_cannot_post_a_pickle(client: TestClient, tokens: dict[str, str]):
+    client.cookies.set(COOKIE, tokens[TEAM])
+    refused = client.post("/lime", files={"file": ("params.pkl", b"not a pickle")})
+    assert refused.status_code == 403 and "'token' header" in refused.json()["detail"]
+    client.cookies.clear()
+    assert submissions(client, tokens) == []
+
+
+def test_a_team_posting_too_often_is_told_when_to_come_back(client: TestClient, tokens: dict[str, str]):
+    for _ in range(3):
+        assert post(client, tokens[TEAM], b"not a pickle").status_code == 400
+    refused = post(client, tokens[TEAM], b"not a pickle")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "3 pickles per 60 s" in refused.json()["detail"]
+    assert post(client, tokens[OTHER_TEAM], b"not a pickle").status_code == 400
+    assert len(submissions(client, tokens)) == 4
+
+
+@contextmanager
+def scoring_held_by(line: ScoringLine, team: str) -> Iterator[None]:
+    """The team's pickle in the scorer, as if it were being scored, until the block ends."""
+    inside, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        async with line.turn(team):
+            inside.set()
+            while not release.is_set():
+                await asyncio.sleep(0.05)
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    assert inside.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_one_pickle_is_scored_at_a_time_one_place_per_team_and_a_full_line_is_refused(
+    server_settings: ServerSettings, tokens: dict[str, str]
+):
+    store = open_store(server_settings.store_url)
+    [third] = issue_tokens(store, [RosterLine("TML25_A4_03", "Team 03", "", "team")])
+    with TestClient(create_app(replace(server_settings, scoring_places=2))) as client:
+        line = client.app.state.scoring_line
+        with ThreadPoolExecutor(1) as pool, scoring_held_by(line, TEAM):
+            again = post(client, tokens[TEAM], b"not a pickle")
+            assert again.status_code == 429 and "still being scored" in again.json()["detail"]
+            assert int(again.headers["Retry-After"]) == 60
+            waiting = pool.submit(post, client, tokens[OTHER_TEAM], b"not a pickle")
+            time.sleep(1.0)
+            assert not waiting.done()  # its turn comes only when the scorer is free
+            full = post(client, third.token, b"not a pickle")
+            assert full.status_code == 429 and "2 teams are waiting" in full.json()["detail"]
+            assert int(full.headers["Retry-After"]) == 120
+        assert waiting.result(30).status_code == 400
+        assert post(client, third.token, b"not a pickle").status_code == 400
+        assert [row["team"] for row in submissions(client, tokens)] == [OTHER_TEAM, "TML25_A4_03"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import re
+import stat
 import zipfile
 from pathlib import Path
 
@@ -17,9 +19,10 @@ from sqlalchemy import func, select
 from checks.server.app import create_app
 from checks.server.auth import COOKIE
 from checks.server.job_grading import JobFolders
-from checks.server.job_queue import JobQueue
+from checks.server.job_queue import GradingRequest, JobQueue, QueueFull
 from checks.server.settings import ServerSettings
-from checks.server.store import Job, open_store
+from checks.server.store import Job, Upload, open_store
+from tests.server.conftest import OWN_PAGE
 
 SAMPLES = Path(__file__).resolve().parents[2] / "student_submissions" / "cs411-a2"
 
@@ -128,6 +131,44 @@ def test_each_token_is_limited_with_429_and_retry_after(small_cap_client, tokens
     assert fourth.status_code == 429 and "uploads per 60 s" in fourth.json()["detail"]
 
 
+def test_a_refused_upload_leaves_nothing_behind_and_an_accepted_one_is_kept_once(
+    small_cap_client, tokens, server_settings, correct_notebook
+):
+    assert post_check(small_cap_client, tokens["CS2301"], correct_notebook).status_code == 202
+    assert post_check(small_cap_client, tokens["CS2302"], correct_notebook).status_code == 202
+    refused = post_check(small_cap_client, tokens["CS2301"], sample_notebook("Bela_Sen_CS2302.zip"))
+    assert refused.status_code == 429
+    with open_store(server_settings.store_url)() as session:
+        assert session.scalars(select(Upload.digest)).all() == [hashlib.sha256(correct_notebook).hexdigest()]
+    assert [path.name for path in server_settings.folder.rglob("*") if path.is_file()] == ["csrf.key"]
+    assert stat.S_IMODE(server_settings.folder.stat().st_mode) == 0o700
+
+
+def test_the_queue_itself_counts_full_runs_so_parallel_uploads_cannot_exceed_the_quota(server_settings, tokens):
+    queue = JobQueue(open_store(server_settings.store_url), 5, 1)
+    first = GradingRequest("CS2301", "cs411-a2", "full", "A2.ipynb", "ipynb", b"{}", "a" * 64, "1" * 64)
+    queue.submit(first)
+    with pytest.raises(QueueFull) as refused:
+        queue.submit(dataclasses.replace(first, content=b"{ }", digest="b" * 64, grading_key="2" * 64))
+    assert "today's 1 full runs" in str(refused.value) and 0 < refused.value.retry_after <= 86401
+    queue.submit(dataclasses.replace(first, mode="quick", content=b"{ }", digest="b" * 64, grading_key="3" * 64))
+
+
+@pytest.mark.parametrize("wait", ["nan", "inf", "-1", "121"])
+def test_a_wait_that_is_not_a_number_of_seconds_up_to_the_cap_is_refused(small_cap_client, tokens, wait):
+    answer = post_check(small_cap_client, tokens["CS2301"], b"{}", wait=wait)
+    assert answer.status_code == 422
+    answer = small_cap_client.get("/api/check/1", params={"wait": wait}, headers={"token": tokens["CS2301"]})
+    assert answer.status_code == 422
+
+
+@pytest.mark.parametrize("route", ["/api/check/{}", "/check/{}", "/check/{}/figure/0", "/check/1/figure/{}"])
+def test_numbers_no_job_can_have_are_refused_not_looked_up(small_cap_client, tokens, route):
+    for number in (2**31, 2**63, 10**30):
+        answer = small_cap_client.get(route.format(number), headers={"token": tokens["CS2301"]})
+        assert answer.status_code == 422, (route, number, answer.text)
+
+
 def test_tokens_are_needed_and_a_revoked_one_is_refused(small_cap_client, tokens, server_settings, correct_notebook):
     from checks.server.tokens import revoke
 
@@ -140,8 +181,8 @@ def test_tokens_are_needed_and_a_revoked_one_is_refused(small_cap_client, tokens
 
 def test_the_browser_form_needs_the_pages_csrf_value_and_names_are_escaped(small_cap_client, tokens):
     client = small_cap_client
-    assert client.post("/login", data={"token": "wrong"}).status_code == 401
-    logged_in = client.post("/login", data={"token": tokens["CS2301"]}, follow_redirects=False)
+    assert client.post("/login", data={"token": "wrong"}, headers=OWN_PAGE).status_code == 401
+    logged_in = client.post("/login", data={"token": tokens["CS2301"]}, headers=OWN_PAGE, follow_redirects=False)
     assert logged_in.status_code == 303 and COOKIE in logged_in.cookies
     client.cookies.set(COOKIE, tokens["CS2301"])
     home = client.get("/")
@@ -163,7 +204,30 @@ def test_the_browser_form_needs_the_pages_csrf_value_and_names_are_escaped(small
     page = client.get(sent.headers["location"])
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.ipynb" in page.text and "<script>alert" not in page.text
     assert 'data-status="queued"' in page.text
-    assert client.post("/login", data={"token": tokens["CS2301"]}, headers={"origin": "http://evil"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"origin": "http://evil"},
+        {"origin": "null"},
+        {"referer": "http://testserver.evil/"},
+        {"referer": "http://evil/?http://testserver/"},
+        {"origin": "http://testserver", "sec-fetch-site": "cross-site"},
+    ],
+)
+def test_a_login_form_not_posted_from_the_servers_page_is_refused(small_cap_client, tokens, headers):
+    answer = small_cap_client.post("/login", data={"token": tokens["CS2301"]}, headers=headers, follow_redirects=False)
+    assert answer.status_code == 403 and COOKIE not in answer.cookies
+
+
+@pytest.mark.parametrize(
+    "headers", [{"origin": "http://testserver"}, {"referer": "http://testserver/"}, {"referer": "http://testserver"}]
+)
+def test_a_login_form_from_the_servers_own_page_logs_in(small_cap_client, tokens, headers):
+    answer = small_cap_client.post("/login", data={"token": tokens["CS2301"]}, headers=headers, follow_redirects=False)
+    assert answer.status_code == 303 and COOKIE in answer.cookies
 
 
 def test_a_full_run_is_refused_unless_allowed_and_then_counted_per_day(server_settings, tokens, correct_notebook):
@@ -181,7 +245,7 @@ def test_a_full_run_is_refused_unless_allowed_and_then_counted_per_day(server_se
 def test_jobs_left_running_by_a_stopped_server_are_queued_again(server_settings, tokens, correct_notebook):
     with TestClient(create_app(server_settings, start_workers=False)) as client:
         job_id = post_check(client, tokens["CS2301"], correct_notebook).json()["job"]
-    queue = JobQueue(open_store(server_settings.store_url), 1)
+    queue = JobQueue(open_store(server_settings.store_url), 1, 0)
     assert queue.claim() == job_id and queue.claim() is None  # taken once, never twice
     assert queue.recover() == 1
     assert queue.claim() == job_id
@@ -210,5 +274,6 @@ def test_a_student_gets_their_own_figures_and_nothing_outside_the_jobs_figures_f
     figure = small_cap_client.get(f"/check/{job_id}/figure/0", headers=own)
     assert figure.status_code == 200 and figure.content.startswith(b"\x89PNG")
     assert small_cap_client.get(f"/check/{job_id}/figure/0", headers={"token": tokens["CS2302"]}).status_code == 404
-    for index in (1, 2, 3, -1):
+    for index in (1, 2, 3):
         assert small_cap_client.get(f"/check/{job_id}/figure/{index}", headers=own).status_code == 404
+    assert small_cap_client.get(f"/check/{job_id}/figure/-1", headers=own).status_code == 422

@@ -26,6 +26,7 @@ from checks.publish.publisher import publish
 from checks.server.class_folders import class_folder, import_graded_folder, refresh_class
 from checks.server.settings import ServerSettings
 from checks.server.store import DONE, FAILED, Job, TaMark, Upload, now
+from tests.server.conftest import OWN_PAGE
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -96,7 +97,10 @@ def test_class_view_lists_imported_students_with_their_totals(
 def test_ta_marks_a_written_answer_in_the_browser(
     client: TestClient, tokens: dict[str, str], imported: Path, graded: Path
 ) -> None:
-    assert client.post("/login", data={"token": tokens["ta1"]}, follow_redirects=False).status_code == 303
+    assert (
+        client.post("/login", data={"token": tokens["ta1"]}, headers=OWN_PAGE, follow_redirects=False).status_code
+        == 303
+    )
     page = client.get(f"/ta/{A2}/{ASHA}")
     assert page.status_code == 200 and 'name="item" value="2.8"' in page.text
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)[1]
@@ -122,7 +126,7 @@ def test_ta_marks_a_written_answer_in_the_browser(
 def test_a_form_without_the_pages_csrf_value_is_refused(
     client: TestClient, tokens: dict[str, str], imported: Path
 ) -> None:
-    client.post("/login", data={"token": tokens["ta1"]})
+    client.post("/login", data={"token": tokens["ta1"]}, headers=OWN_PAGE)
     form = {"student": ASHA, "item": "2.8", "marks": "3"}
     for csrf in ({}, {"csrf": "0" * 64}):
         refused = client.post(MARK, data=form | csrf, follow_redirects=False)
