@@ -264,10 +264,11 @@ def issue_tokens(args: argparse.Namespace) -> int:
     """Tokens go to a file only the instructor can read, never to the terminal."""
     from pathlib import Path
 
+    from checks.server.settings import private_folder
     from checks.server.store import open_store
     from checks.server.tokens import RosterError, issue_tokens, read_roster, revoke, write_token_file
 
-    Path(args.server_dir).mkdir(parents=True, exist_ok=True)
+    private_folder(Path(args.server_dir))
     store = open_store(_server_store_url(args))
     if args.revoke:
         print(f"revoked {revoke(store, args.revoke)} token(s) of {args.revoke}")
@@ -295,9 +296,10 @@ def import_results(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from checks.server.class_folders import import_graded_folder
-    from checks.server.settings import ServerSettings
+    from checks.server.settings import ServerSettings, private_folder
     from checks.server.store import STAFF_ROLES, Member, open_store
 
+    private_folder(Path(args.server_dir))
     store_url = _server_store_url(args)
     store = open_store(store_url)
     with store() as session:
@@ -358,6 +360,7 @@ def serve(args: argparse.Namespace) -> int:
         rate=RateLimit(uploads=args.uploads_per_minute, window_s=60, waiting=args.waiting_per_member),
         workers=args.workers,
         secure_cookies=args.behind_tls_proxy,
+        public_url=args.public_url,
     )
     app = create_app(settings)
     print(f"xaigrader server for {', '.join(settings.assignments)} on http://{args.host}:{args.port}/ ({folder})")
@@ -370,6 +373,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number of jobs")
     return value
+
+
+def web_address(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text} is not an http:// or https:// address")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -483,6 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serving.add_argument(
         "--waiting-per-member", type=positive_int, default=2, help="a token's uploads queued at once (default 2)"
+    )
+    serving.add_argument(
+        "--public-url",
+        type=web_address,
+        help="the address students open when a proxy stands in front (https://course.example.edu): login forms "
+        "must come from it",
     )
     serving.add_argument(
         "--allow-fallback-sandbox",

@@ -18,7 +18,7 @@ from checks.server.body_limit import BodyLimit
 from checks.server.job_queue import JobQueue
 from checks.server.rate_limit import UploadLimiter
 from checks.server.scoring_line import ScoringLine
-from checks.server.settings import ServerSettings
+from checks.server.settings import ServerSettings, private_folder
 from checks.server.store import open_store
 from checks.server.workers import WorkerPool
 
@@ -36,8 +36,7 @@ class TokenFreeAccessLog(logging.Filter):
 
 def create_app(settings: ServerSettings, start_workers: bool = True) -> FastAPI:
     """The server for ``settings``; with ``start_workers`` False jobs wait in the store (for tests of the queue)."""
-    settings.folder.mkdir(parents=True, exist_ok=True)
-    settings.folder.chmod(0o700)  # tokens' hashes, uploads and every result: no other user of the machine reads them
+    private_folder(settings.folder)
     store = open_store(settings.store_url)
     queue = JobQueue(store, settings.rate.waiting, settings.full_per_day)
     pool = WorkerPool(store, queue, settings)

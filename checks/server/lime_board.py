@@ -95,12 +95,14 @@ async def post_lime(
             403, f"only teams post to the LIME scoreboard; this token is not a team's ({member.role}): send your team's"
         )
     settings = request.app.state.settings
-    retry_after = request.app.state.lime_limiter.admit(member.id)
-    if retry_after:
-        raise too_many(f"at most {settings.rate.uploads} pickles per {settings.rate.window_s:g} s", retry_after)
-    pickled = await read_bounded(file, LIMITS.max_bytes)
+    line = request.app.state.scoring_line
     try:
-        async with request.app.state.scoring_line.turn(member.id):
+        with line.place(member.id):
+            retry_after = request.app.state.lime_limiter.admit(member.id)
+            if retry_after:
+                raise too_many(f"at most {settings.rate.uploads} pickles per {settings.rate.window_s:g} s", retry_after)
+            pickled = await read_bounded(file, LIMITS.max_bytes)
+            await line.turn(member.id)
             result = await run_in_threadpool(_score, pickled, request)
     except LineRefused as refused:
         wait = min(settings.scoring.cut_off_s, RETRY_PER_PLACE_S * refused.places_taken)

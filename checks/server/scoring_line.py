@@ -1,5 +1,5 @@
-"""The line teams wait in for the LIME scorer: one scoring at a time, one place per team, a bounded number of
-places, and nobody's thread held while waiting.
+"""The line teams wait in for the LIME scorer: first come, first scored, one at a time, one place per team, a
+bounded number of places, and nobody's thread held while waiting.
 
 A team whose earlier pickle is still in the line, or that finds the line full, is told at once to come back
 (429), so a team posting in a loop cannot take every request thread of the server.
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 TURN_POLL_S = 0.1
 
@@ -26,32 +27,32 @@ class LineRefused(Exception):
 class ScoringLine:
     def __init__(self, places: int) -> None:
         self.places = places
-        self._teams: set[str] = set()
-        self._places_lock = threading.Lock()
-        self._scoring = threading.Lock()
+        self._line: deque[str] = deque()  # its first team is the one being scored
+        self._lock = threading.Lock()
 
-    def _join(self, team: str) -> None:
-        with self._places_lock:
-            if team in self._teams:
+    @contextmanager
+    def place(self, team: str) -> Iterator[None]:
+        """The team's place at the back of the line, held until the block ends (its scoring done or given up)."""
+        with self._lock:
+            if team in self._line:
                 raise LineRefused("your team's previous pickle is still being scored; wait for its answer", 1)
-            if len(self._teams) >= self.places:
-                raise LineRefused(f"{len(self._teams)} teams are waiting for the scorer; try again", len(self._teams))
-            self._teams.add(team)
-
-    def _leave(self, team: str) -> None:
-        with self._places_lock:
-            self._teams.discard(team)
-
-    @asynccontextmanager
-    async def turn(self, team: str) -> AsyncIterator[None]:
-        """The team's turn at the scorer: waits on the event loop, not in a thread, until no one else scores."""
-        self._join(team)
+            if len(self._line) >= self.places:
+                raise LineRefused(
+                    f"the scorer's line is full ({len(self._line)} teams, one of them being scored); try again",
+                    len(self._line),
+                )
+            self._line.append(team)
         try:
-            while not self._scoring.acquire(blocking=False):
-                await asyncio.sleep(TURN_POLL_S)
-            try:
-                yield
-            finally:
-                self._scoring.release()
+            yield
         finally:
-            self._leave(team)
+            with self._lock:
+                self._line.remove(team)
+
+    def _first(self) -> str:
+        with self._lock:
+            return self._line[0]
+
+    async def turn(self, team: str) -> None:
+        """Returns once every team ahead has left, waiting on the event loop rather than in a thread."""
+        while self._first() != team:
+            await asyncio.sleep(TURN_POLL_S)

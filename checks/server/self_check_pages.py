@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -33,22 +34,28 @@ MAX_WAIT_S = 120.0
 POLL_S = 0.25
 RECENT_JOBS = 20
 LARGEST_ID = 2**31 - 1  # the store's integer column: a larger number names no job and is refused as such
-JOB_ID = PathParam(ge=1, le=LARGEST_ID)
-FIGURE_INDEX = PathParam(ge=0, le=LARGEST_ID)
-WAIT = Query(0.0, ge=0, le=MAX_WAIT_S, allow_inf_nan=False, description="seconds to hold the answer for the result")
+JobId = Annotated[int, PathParam(ge=1, le=LARGEST_ID)]
+FigureIndex = Annotated[int, PathParam(ge=0, le=LARGEST_ID)]
+WaitSeconds = Annotated[float, Query(ge=0, le=MAX_WAIT_S, allow_inf_nan=False)]  # how long to hold the answer
 
 
 def _settings(request: Request) -> ServerSettings:
     return request.app.state.settings
 
 
+def _own_origin(request: Request) -> str:
+    """The origin browsers see: the instructor's ``--public-url`` behind a proxy, else the request's own."""
+    public = urlsplit(_settings(request).public_url or str(request.url))
+    return f"{public.scheme}://{public.netloc}".lower()
+
+
 def _same_origin(request: Request) -> None:
     """A login form posted from another site would log the victim in as the attacker, so the browser must say
     the form is this server's: by its Origin, else its Referer (browsers send one of them with a form)."""
-    own = f"{request.url.scheme}://{request.url.netloc}"
+    own = _own_origin(request)
     origin = request.headers.get("origin")
     referer = request.headers.get("referer", "")
-    came_from = origin if origin is not None else f"{referer}/"[: len(own) + 1]
+    came_from = (origin if origin is not None else f"{referer}/"[: len(own) + 1]).lower()
     cross_site = request.headers.get("sec-fetch-site") == "cross-site"
     if cross_site or came_from not in (own, f"{own}/"):
         raise HTTPException(403, "this form did not come from this server's page; log in from its home page")
@@ -101,7 +108,7 @@ async def submit_check(
     assignment: str = Form(...),
     mode: str = Form("quick"),
     csrf: str = Form(""),
-    wait: float = WAIT,
+    wait: WaitSeconds = 0.0,
     member: Member = Depends(require_member),
 ):
     check_csrf(request, csrf)
@@ -185,7 +192,7 @@ def _job_json(job: Job, member: Member, reused: bool = False) -> dict[str, Any]:
 
 @router.get("/api/check/{job_id}")
 async def check_json(
-    request: Request, job_id: int = JOB_ID, wait: float = WAIT, member: Member = Depends(require_member)
+    request: Request, job_id: JobId, wait: WaitSeconds = 0.0, member: Member = Depends(require_member)
 ):
     await run_in_threadpool(_own_job, request, job_id, member)
     job = await _waited_job(request, job_id, wait)
@@ -193,7 +200,7 @@ async def check_json(
 
 
 @router.get("/check/{job_id}")
-def check_page(request: Request, job_id: int = JOB_ID, member: Member = Depends(require_member)):
+def check_page(request: Request, job_id: JobId, member: Member = Depends(require_member)):
     job = _own_job(request, job_id, member)
     payload = json.loads(job.result_json) if job.result_json else None
     return render_page(request, "check.html.j2", member, job=job, result=student_result(payload) if payload else None)
@@ -201,7 +208,7 @@ def check_page(request: Request, job_id: int = JOB_ID, member: Member = Depends(
 
 @router.get("/check/{job_id}/figure/{index}")
 def check_figure(
-    request: Request, job_id: int = JOB_ID, index: int = FIGURE_INDEX, member: Member = Depends(require_member)
+    request: Request, job_id: JobId, index: FigureIndex, member: Member = Depends(require_member)
 ) -> Response:
     """The index-th of the student's own figures; the path comes from the grader's result, checked to lie in
     the job's figures folder."""

@@ -33,3 +33,12 @@ class ServerSettings:
     scoring: ScoringOptions = field(default_factory=ScoringOptions)
     scoring_places: int = 8  # teams that may wait for the LIME scorer at once; more are told to come back
     secure_cookies: bool = False  # set behind a TLS proxy so the browser only sends the cookie over HTTPS
+    public_url: str | None = None  # the address students open, behind a proxy: the origin login forms come from
+
+
+def private_folder(folder: Path) -> Path:
+    """The server's folder, made (or narrowed to) readable by its own user only: it holds tokens' hashes, every
+    upload and result, and the CSRF key, and a fallback sandbox's uid must not read them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder

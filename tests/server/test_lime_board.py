@@ -220,7 +220,8 @@ def scoring_held_by(line: ScoringLine, team: str) -> Iterator[None]:
     inside, release = threading.Event(), threading.Event()
 
     async def hold() -> None:
-        async with line.turn(team):
+        with line.place(team):
+            await line.turn(team)
             inside.set()
             while not release.is_set():
                 await asyncio.sleep(0.05)
@@ -235,23 +236,31 @@ def scoring_held_by(line: ScoringLine, team: str) -> Iterator[None]:
         holder.join(10)
 
 
-def test_one_pickle_is_scored_at_a_time_one_place_per_team_and_a_full_line_is_refused(
+def test_pickles_are_scored_one_at_a_time_in_the_order_they_came_one_place_per_team(
     server_settings: ServerSettings, tokens: dict[str, str]
 ):
     store = open_store(server_settings.store_url)
-    [third] = issue_tokens(store, [RosterLine("TML25_A4_03", "Team 03", "", "team")])
-    with TestClient(create_app(replace(server_settings, scoring_places=2))) as client:
+    third, fourth = issue_tokens(
+        store, [RosterLine("TML25_A4_03", "Team 03", "", "team"), RosterLine("TML25_A4_04", "Team 04", "", "team")]
+    )
+    with TestClient(create_app(replace(server_settings, scoring_places=3))) as client:
         line = client.app.state.scoring_line
-        with ThreadPoolExecutor(1) as pool, scoring_held_by(line, TEAM):
-            again = post(client, tokens[TEAM], b"not a pickle")
-            assert again.status_code == 429 and "still being scored" in again.json()["detail"]
-            assert int(again.headers["Retry-After"]) == 60
-            waiting = pool.submit(post, client, tokens[OTHER_TEAM], b"not a pickle")
-            time.sleep(1.0)
-            assert not waiting.done()  # its turn comes only when the scorer is free
-            full = post(client, third.token, b"not a pickle")
-            assert full.status_code == 429 and "2 teams are waiting" in full.json()["detail"]
-            assert int(full.headers["Retry-After"]) == 120
-        assert waiting.result(30).status_code == 400
-        assert post(client, third.token, b"not a pickle").status_code == 400
-        assert [row["team"] for row in submissions(client, tokens)] == [OTHER_TEAM, "TML25_A4_03"]
+        with ThreadPoolExecutor(2) as pool:
+            with scoring_held_by(line, TEAM):
+                for _ in range(3):  # the team's whole per-minute allowance
+                    again = post(client, tokens[TEAM], b"not a pickle")
+                    assert again.status_code == 429 and "still being scored" in again.json()["detail"]
+                    assert int(again.headers["Retry-After"]) == 60
+                second = pool.submit(post, client, tokens[OTHER_TEAM], b"not a pickle")
+                time.sleep(1.0)
+                last = pool.submit(post, client, third.token, b"not a pickle")
+                time.sleep(1.0)
+                assert not second.done() and not last.done()  # their turns come only when the scorer is free
+                full = post(client, fourth.token, b"not a pickle")
+                assert full.status_code == 429 and "line is full (3 teams" in full.json()["detail"]
+                assert int(full.headers["Retry-After"]) == 180
+            assert second.result(30).status_code == 400 and last.result(30).status_code == 400
+        assert post(client, fourth.token, b"not a pickle").status_code == 400
+        assert post(client, tokens[TEAM], b"not a pickle").status_code == 400  # refusals used none of its posts
+        order = [row["team"] for row in submissions(client, tokens)]
+        assert order == [OTHER_TEAM, "TML25_A4_03", "TML25_A4_04", TEAM]

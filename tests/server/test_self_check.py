@@ -81,6 +81,9 @@ def test_a_correct_notebook_is_graded_once_and_the_student_sees_marks_but_no_ans
     page = client.get(f"/check/{job['job']}", headers={"token": tokens["CS2301"]})
     assert "39 automatic marks of 100" in page.text and 'data-status="done"' in page.text
 
+    zipped = post_check(client, tokens["CS2302"], (SAMPLES / "Asha_Rao_CS2301.zip").read_bytes(), "A2.zip", wait=120)
+    assert zipped.status_code == 200 and zipped.json()["result"]["score"] == 39, zipped.text
+
 
 def test_uploads_that_are_not_notebooks_are_refused_with_a_reason(client, tokens, server_settings):
     garbage = post_check(client, tokens["CS2301"], b"\x89PNG\r\n\x1a\n" + bytes(100))
@@ -220,6 +223,16 @@ def test_the_browser_form_needs_the_pages_csrf_value_and_names_are_escaped(small
 def test_a_login_form_not_posted_from_the_servers_page_is_refused(small_cap_client, tokens, headers):
     answer = small_cap_client.post("/login", data={"token": tokens["CS2301"]}, headers=headers, follow_redirects=False)
     assert answer.status_code == 403 and COOKIE not in answer.cookies
+
+
+def test_behind_a_proxy_login_forms_come_from_the_public_url(server_settings, tokens):
+    settings = dataclasses.replace(server_settings, public_url="https://Course.example.edu/xai")
+    with TestClient(create_app(settings, start_workers=False)) as client:
+        login = {"data": {"token": tokens["CS2301"]}, "follow_redirects": False}
+        assert client.post("/login", headers={"origin": "https://course.example.edu"}, **login).status_code == 303
+        assert client.post("/login", headers={"referer": "https://course.example.edu/"}, **login).status_code == 303
+        assert client.post("/login", headers=OWN_PAGE, **login).status_code == 403
+        assert client.post("/login", headers={"origin": "http://course.example.edu"}, **login).status_code == 403
 
 
 @pytest.mark.parametrize(
