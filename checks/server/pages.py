@@ -3,10 +3,11 @@ post back; Jinja escapes everything a student wrote."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from checks.server.auth import csrf_value, request_token
 from checks.server.store import Member
@@ -29,3 +30,13 @@ def render_page(
 def wants_html(request: Request) -> bool:
     """A browser's form post (answered with pages and redirects) rather than a program's (answered with JSON)."""
     return "text/html" in request.headers.get("accept", "")
+
+
+def served_file(path: Path, media_type: str, download: bool = True) -> FileResponse:
+    """nosniff: a file a student's kernel wrote (a figure) is only ever read as the type it is served as."""
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=path.name if download else None,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from checks.server.auth import COOKIE, check_csrf, current_member, require_member
 from checks.server.job_grading import JobFolders, upload_grading_key
 from checks.server.job_queue import GradingRequest, QueueFull
-from checks.server.pages import render_page, wants_html
+from checks.server.pages import render_page, served_file, wants_html
 from checks.server.rate_limit import too_many
 from checks.server.settings import ServerSettings
 from checks.server.store import DONE, FAILED, Job, Member
@@ -220,4 +220,4 @@ def check_figure(
     path = Path(folder, figures[index])
     if path.is_symlink() or not path.resolve().is_relative_to(folder) or not path.is_file():
         raise HTTPException(404, "no such figure")
-    return FileResponse(path, media_type="image/png", headers={"X-Content-Type-Options": "nosniff"})
+    return served_file(path, "image/png", download=False)

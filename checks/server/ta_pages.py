@@ -21,7 +21,7 @@ from checks.publish.page_images import FIGURES_FOLDER
 from checks.publish.publisher import Published, load_results
 from checks.server.auth import check_csrf, require_staff
 from checks.server.class_folders import MarkError, class_folder, judge_mark, refresh_class, ta_mark
-from checks.server.pages import render_page
+from checks.server.pages import render_page, served_file
 from checks.server.store import Member, TaMark
 
 router = APIRouter()
@@ -50,16 +50,6 @@ def _plain_file(folder: Path, *parts: str) -> Path:
     if not path.resolve().is_relative_to(root) or not path.is_file():
         raise HTTPException(404, "no such file")
     return path
-
-
-def _file(path: Path, media_type: str, download: bool = True) -> FileResponse:
-    """nosniff: a figure a student's kernel wrote is only ever read as the PNG it claims to be."""
-    return FileResponse(
-        path,
-        media_type=media_type,
-        filename=path.name if download else None,
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
 
 
 def _references(final: dict[str, Any]) -> list[dict[str, Any]]:
@@ -112,13 +102,13 @@ def class_view(request: Request, assignment_id: str, member: Member = Depends(re
 @router.get("/ta/{assignment_id}/grades.csv")
 def grades_csv(request: Request, assignment_id: str, _member: Member = Depends(require_staff)):
     folder, _ = _class(request, assignment_id)
-    return _file(_plain_file(folder, GRADEBOOK_FILE), "text/csv")
+    return served_file(_plain_file(folder, GRADEBOOK_FILE), "text/csv")
 
 
 @router.get("/ta/{assignment_id}/overrides.csv")
 def overrides_csv(request: Request, assignment_id: str, _member: Member = Depends(require_staff)):
     folder, _ = _class(request, assignment_id)
-    return _file(_plain_file(folder, OVERRIDES_FILE), "text/csv")
+    return served_file(_plain_file(folder, OVERRIDES_FILE), "text/csv")
 
 
 def _student_page(
@@ -183,13 +173,13 @@ def student_view(request: Request, assignment_id: str, student: str, member: Mem
 def gradescope_json(request: Request, assignment_id: str, student: str, _member: Member = Depends(require_staff)):
     folder, published = _class(request, assignment_id)
     known = _final(published, student)["student"]
-    return _file(_plain_file(folder, known, GRADESCOPE_FILE), "application/json")
+    return served_file(_plain_file(folder, known, GRADESCOPE_FILE), "application/json")
 
 
 def _figure(folder: Path, student: str, figures: list[dict[str, Any]], index: int) -> FileResponse:
     if not 0 <= index < len(figures) or not isinstance(figures[index].get("png"), str):
         raise HTTPException(404, "no such figure")
-    return _file(_plain_file(folder, student, FIGURES_FOLDER, figures[index]["png"]), "image/png", download=False)
+    return served_file(_plain_file(folder, student, FIGURES_FOLDER, figures[index]["png"]), "image/png", download=False)
 
 
 @router.get("/ta/{assignment_id}/{student}/figure/{index}")
