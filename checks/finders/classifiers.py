@@ -14,6 +14,7 @@ kernel has never seen, and every reading says which way it was measured.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -297,9 +298,14 @@ def classifier_of(student: StudentProxy, model: FoundModel, scaling: InputScalin
     return KernelClassifier(student, model.name, scaling, model.spec.classes)
 
 
-def correct_fraction(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+def correct_predictions(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Which images the classifier gets right, as booleans."""
     with torch.no_grad():
-        return float((classifier(images).argmax(dim=1) == labels).float().mean())
+        return classifier(images).argmax(dim=1) == labels
+
+
+def correct_fraction(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    return float(correct_predictions(classifier, images, labels).float().mean())
 
 
 def unseen(images: torch.Tensor) -> torch.Tensor:
@@ -310,6 +316,7 @@ def unseen(images: torch.Tensor) -> torch.Tensor:
 
 
 SCALING_MARGIN = 0.01  # a later scaling must beat an earlier one by this much on the probe
+SCALING_SIGNIFICANCE = 3.0  # ... and by this many standard errors of chance (one-sided p about 0.001)
 PROBE_IMAGES = 2000
 
 
@@ -317,11 +324,23 @@ PROBE_IMAGES = 2000
 class ScalingChoice:
     """How the scaling a model works with is chosen: on the first ``probe`` images (None: on all of
     them, and that measurement is the result), a later scaling only when it beats the best so far by
-    more than ``margin``, and no further scaling tried once one reaches ``enough``."""
+    more than ``margin`` and by more than chance, and no further scaling tried once one reaches
+    ``enough``."""
 
     probe: int | None = PROBE_IMAGES
     margin: float = SCALING_MARGIN
     enough: float | None = None
+    significance: float = SCALING_SIGNIFICANCE
+
+    def prefers(self, candidate: torch.Tensor, current: torch.Tensor) -> bool:
+        """Whether the scaling that gets ``candidate`` right beats the one that gets ``current`` right.
+        Chance is judged on the images the two disagree on (McNemar's test): a weak model's
+        predictions under a wrong scaling can score a point or two higher on 300 images by luck, and
+        every check after would then feed the model what it was never trained on."""
+        gained = int((candidate & ~current).sum())
+        lost = int((current & ~candidate).sum())
+        lead = gained - lost
+        return lead > self.margin * len(current) and lead > self.significance * math.sqrt(gained + lost)
 
 
 def measure_accuracy(
@@ -338,18 +357,21 @@ def measure_accuracy(
         images = unseen(images)
     probe = len(labels) if choice.probe is None else choice.probe
 
-    def accuracy_with(scaling: InputScaling, count: int) -> float:
-        return correct_fraction(classifier_of(student, model, scaling), images[:count], labels[:count])
+    def right_with(scaling: InputScaling, count: int) -> torch.Tensor:
+        return correct_predictions(classifier_of(student, model, scaling), images[:count], labels[:count])
+
+    def fraction(right: torch.Tensor) -> float:
+        return float(right.float().mean())
 
     scalings = model.spec.scalings
-    chosen, best = scalings[0], accuracy_with(scalings[0], probe)
+    chosen, best = scalings[0], right_with(scalings[0], probe)
     for scaling in scalings[1:]:
-        if choice.enough is not None and best >= choice.enough:
+        if choice.enough is not None and fraction(best) >= choice.enough:
             break
-        accuracy = accuracy_with(scaling, probe)
-        if accuracy > best + choice.margin:
-            chosen, best = scaling, accuracy
-    return chosen, best if choice.probe is None else accuracy_with(chosen, len(labels))
+        right = right_with(scaling, probe)
+        if choice.prefers(right, best):
+            chosen, best = scaling, right
+    return chosen, fraction(best if choice.probe is None else right_with(chosen, len(labels)))
 
 
 @dataclass(frozen=True)

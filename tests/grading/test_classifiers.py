@@ -175,6 +175,38 @@ def test_every_scaling_can_be_measured_on_all_images_until_one_is_good_enough():
     assert measure_accuracy(student, model, images, labels, ScalingChoice(probe=None, margin=0.0)) == (PER_CHANNEL, 1.0)
 
 
+class RedThreshold(nn.Module):
+    """Class 0 when the mean red value is above 0.6 as fed: 0.6 of ToTensor's [0, 1], 0.8 of [-1, 1]."""
+
+    def forward(self, x):
+        red = x[:, 0].mean(dim=(1, 2))
+        return torch.stack([red - 0.6, 0.6 - red], dim=1)
+
+
+def test_a_model_keeps_its_first_scaling_when_another_leads_by_luck_and_loses_it_when_another_leads_clearly():
+    """Images of red 0.6-0.8 flip from class 0 to 1 under [-1, 1]; their labels decide which scaling leads."""
+    generator = torch.Generator().manual_seed(3)
+    red = torch.linspace(0.3, 1.0, 400)
+    flipping = (red > 0.6) & (red < 0.8)
+    images = torch.rand(400, 3, 1, 1, generator=generator).expand(400, 3, 32, 32).clone()
+    images[:, 0] = red[:, None, None]
+    spec = InputSpec(shape=(3, 32, 32), classes=2, scalings=(TO_TENSOR, MINUS_ONE_TO_ONE))
+    student = InProcessStudent(model=RedThreshold())
+    [model] = find_classifiers(student, spec)
+    by_luck = (red <= 0.6).long()
+    by_luck[flipping] = (torch.arange(int(flipping.sum())) % 2 == 0).long()
+    by_luck[torch.nonzero(flipping)[1:7:2, 0]] = 1  # three more right under [-1, 1]: a lead of 7 in 400
+    lead = correct_fraction(classifier_of(student, model, MINUS_ONE_TO_ONE), images, by_luck) - correct_fraction(
+        classifier_of(student, model, TO_TENSOR), images, by_luck
+    )
+    assert 0.01 < lead < 0.03, "a margin of one point alone would take [-1, 1]"
+    assert measure_accuracy(student, model, images, by_luck, ScalingChoice(probe=None))[0] == TO_TENSOR
+    clearly = (red <= 0.6).long()
+    clearly[flipping] = 1
+    scaling, accuracy = measure_accuracy(student, model, images, clearly, ScalingChoice(probe=None))
+    assert scaling == MINUS_ONE_TO_ONE and accuracy > 0.99
+
+
 def test_a_per_channel_scaling_normalises_each_channel_with_its_own_mean_and_std():
     images = torch.ones(2, 3, 4, 4) * torch.tensor([0.6, 0.3, 0.4]).reshape(1, 3, 1, 1)
     assert torch.allclose(PER_CHANNEL.apply(images), torch.zeros(2, 3, 4, 4))
