@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 
 SHELL_OR_MAGIC = re.compile(r"^([ \t]*+)(?:([A-Za-z_]\w{0,99})[ \t]*+=[ \t]*+)?[!%].*+$", re.MULTILINE)
 """A line IPython runs as a shell command or magic (``!pip ...``, ``files = !ls``): read as a plain
 statement on the same line, so line numbers still match the traceback's."""
+_PARSING = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """``ast.parse``, one thread at a time: CPython 3.11 keeps the AST constructor's recursion depth in the
+    interpreter, not the thread, so two grading threads parsing at once fail at random with "AST
+    constructor recursion depth mismatch" (python/cpython#106905)."""
+    with _PARSING:
+        return ast.parse(source)
 
 
 def parsed_cell(source: str) -> ast.Module | None:
@@ -21,7 +31,7 @@ def parsed_cell(source: str) -> ast.Module | None:
     if source.lstrip().startswith("%%"):
         return None
     try:
-        return ast.parse(SHELL_OR_MAGIC.sub(_as_python, source))
+        return parse_python(SHELL_OR_MAGIC.sub(_as_python, source))
     except Exception:  # the student's text: a syntax error, nesting past the parser's limits, a null byte
         return None
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
+from checks.engine.cell_code import parse_python
+
 MAX_NOTEBOOK_BYTES = 50 << 20
 SUPPORTED_MAJOR_VERSIONS = (3, 4)
 VALID_CELL_TYPES = {"code", "markdown", "raw"}
@@ -312,7 +314,7 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> Extraction:
             continue
         source = transformer.transform_cell(cell.source)
         try:
-            tree = ast.parse(source)
+            tree = parse_python(source)
         except SyntaxError as error:
             extraction.syntax_errors.append(f"{cell_number(index)}, line {error.lineno}: {error.msg}")
             continue
