@@ -344,7 +344,7 @@ handwritten digits.
 TARGETED = """# 3.2 Targeted attack: look like a 2, be classified as each class
 source_index = (test_set.targets == 2).nonzero()[0].item()
 target_image = (test_set[source_index][0] * 255).unsqueeze(0).to(device)
-fooled = [generate(target, target_image=target_image, beta=0.005, steps=400, seed=10 + target)[0] for target in range(10)]
+fooled = [generate(target, target_image=target_image, beta=0.003, steps=400, seed=10 + target)[0] for target in range(10)]
 
 fig, axes = plt.subplots(2, 5, figsize=(10, 4.5))
 for target, ax in enumerate(axes.flat):

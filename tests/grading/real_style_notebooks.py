@@ -124,11 +124,11 @@ def colab_habits() -> nbformat.NotebookNode:
         builders.TARGETED,
         "an attack loop that waits for certainty",
         (
-            "fooled = [generate(target, target_image=target_image, beta=0.005, steps=400, seed=10 + target)[0] "
+            "fooled = [generate(target, target_image=target_image, beta=0.003, steps=400, seed=10 + target)[0] "
             "for target in range(10)]",
             "fooled = []\nfor target in range(10):\n    X, steps = target_image.clone(), 0\n"
             "    while best(X / 255)[1][0, target] < 1.0:  # until the network is certain\n"
-            "        X = generate(target, target_image=target_image, beta=0.005, steps=50, seed=steps)[0]\n"
+            "        X = generate(target, target_image=target_image, beta=0.003, steps=50, seed=steps)[0]\n"
             "        steps += 1\n    fooled.append(X)",
         ),
     )

@@ -348,26 +348,26 @@ def test_ablated_values_are_what_the_librarys_ablation_layer_writes(shift):
 
 
 def test_closed_form_ablation_cam_is_the_librarys_in_one_forward_pass(resnet18):
-    """The top class against the library as a notebook runs it; the runner-up against the library run in
-    float64, because in float32 the library's y - y_k cancels and its own error there reaches 1.3e-5 (the
-    closed form is 1e-6 from the float64 run)."""
+    """Both top classes against the library run in float64, the exact answer: the closed form is within 1e-6
+    of it. The library as a notebook runs it, in float32, cancels in y - y_k, and its own error there reaches
+    1.3e-5 on one CPU and differs on another, so it is held to the closed form only to 1e-4."""
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         first, second = resnet18(x)[0].topk(2).indices.tolist()
     double = copy.deepcopy(resnet18).double()
-    library = {
-        first: library_ablation_cam(resnet18, x, resnet18.layer4[-1], first),
-        second: library_ablation_cam(double, x.double(), double.layer4[-1], second),
-    }
+    exact = {target: library_ablation_cam(double, x.double(), double.layer4[-1], target) for target in (first, second)}
+    as_run = library_ablation_cam(resnet18, x, resnet18.layer4[-1], first)
     for target in (first, second):
         ours, passes = counting_forward_passes(
             resnet18, partial(class_activation_map, resnet18, x, "ablationcam", "layer4[-1]", target)
         )
         assert passes == 1
         assert ours.shape == (64, 64) and ours.dtype == np.float32 and ours.min() >= 0 and ours.max() > 0.99
-        assert np.abs(ours - library[target]).max() < 1e-5
+        assert np.abs(ours - exact[target]).max() < 1e-5
         assert np.array_equal(ours, class_activation_map(resnet18, x, "ablationcam", "layer4", target))
-        assert np.abs(ours - library[first if target == second else second]).max() > 0.1
+        assert np.abs(ours - exact[first if target == second else second]).max() > 0.1
+        if target == first:
+            assert np.abs(ours - as_run).max() < 1e-4
     assert all(parameter.grad is None for parameter in resnet18.parameters())
 
 
