@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 PRETRAINED_IN_USE = (("mobilenet_v2", "IMAGENET1K_V1"),)
 TOKEN_ENV_VAR = "XAIGRADER_TOKEN"
+SCHEDULER_ENV_VAR = "XAIGRADER_SCHEDULER"
 CACHE_DIR_HELP = f"where trained reference models are cached (default: ${CACHE_ENV_VAR}, else the user cache)"
 
 
@@ -122,7 +124,7 @@ def _grade_options(args: argparse.Namespace, mode: str):
 def grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from checks.batch.class_grading import grade_class
+    from checks.batch.class_grading import BatchStopped, grade_class
     from checks.data.class_folder import OVERRIDES_FILE
     from checks.grading.scheme import load_assignment
     from checks.publish.overrides import load_overrides
@@ -130,7 +132,17 @@ def grade(args: argparse.Namespace) -> int:
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
     options = _grade_options(args, args.mode)
-    results = grade_class([Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade)
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV_VAR) or None
+    if scheduler and args.jobs:
+        print("xaigrader: --jobs sizes this machine's pool; a cluster's workers declare their kernels", file=sys.stderr)
+        return 2
+    try:
+        results = grade_class(
+            [Path(p) for p in args.paths], assignment, options, out, regrade=args.regrade, scheduler=scheduler
+        )
+    except BatchStopped as error:
+        print(f"xaigrader: {error}", file=sys.stderr)
+        return 3
     print(
         f"graded {len(results)} submissions; overview: {out / 'index.html'}; gradebook: {out / 'grades.csv'}; "
         f"TA marks go in {out / OVERRIDES_FILE}"
@@ -368,6 +380,26 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cluster(args: argparse.Namespace) -> int:
+    """Serves until interrupted; `grade --scheduler` (the address printed) sends its submissions here."""
+    import time
+    from pathlib import Path
+
+    from checks.batch.local_cluster import start_local_cluster
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    with start_local_cluster(args.workers, args.kernels_per_worker, data_dir, args.port) as cluster:
+        kernels = args.workers * args.kernels_per_worker
+        address = cluster.scheduler_address
+        print(f"Dask cluster: {args.workers} worker(s), {kernels} kernel(s); grade with --scheduler {address}")
+        print("stop it with Ctrl-C", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -426,12 +458,24 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument(
         "--jobs", type=positive_int, help="submissions graded at once (default: as many as cores and memory allow)"
     )
+    grading.add_argument(
+        "--scheduler",
+        help=f"grade on the Dask cluster whose scheduler has this address (default: ${SCHEDULER_ENV_VAR}, else here)",
+    )
     grading.add_argument("--regrade", action="store_true", help="grade again even where a stored result is current")
     grading.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")
     grading.add_argument("--cache-dir", help=CACHE_DIR_HELP)
     grading.add_argument("--cell-timeout", type=float, help="seconds per cell (default: the assignment's)")
     grading.add_argument("--timeout", type=float, help="seconds per notebook (default: the assignment's)")
     grading.set_defaults(handler=grade)
+
+    cluster = commands.add_parser("cluster", help="start a Dask cluster to grade on")
+    cluster.add_argument("kind", choices=("local",), help="local: worker processes on this machine")
+    cluster.add_argument("--workers", type=positive_int, default=2, help="worker processes (default 2)")
+    cluster.add_argument("--kernels-per-worker", type=positive_int, default=1, help="kernels each runs (default 1)")
+    cluster.add_argument("--port", type=int, default=8786, help="the scheduler's port (default 8786)")
+    cluster.add_argument("--data-dir", help=f"the workers' data directory (default: ${DATA_ENV_VAR}, else the cache)")
+    cluster.set_defaults(handler=run_cluster)
 
     report = commands.add_parser("report", help="re-render reports and exports from stored results and overrides.csv")
     report.add_argument("folder", help="a folder written by xaigrader grade")

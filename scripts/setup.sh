@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything xaigrader needs on a fresh Debian machine: system packages (when run as root;
 # --test-tools adds Chromium for the browser tests and PostgreSQL for the server's store tests) and a virtual
-# environment in .venv with the package and its test and server extras installed in editable mode, and the
+# environment in .venv with the package and its test, server and cluster extras installed in editable mode, and the
 # packages the assignments declare for students' kernels.
 # Safe to run again; it only adds what is missing.
 set -euo pipefail
@@ -44,7 +44,7 @@ stamp=.venv/.xaigrader-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # A pip configuration may list find-links folders that do not exist; a warning for each
   # would bury a real install error.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,server]" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,server,cluster]" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   touch "$stamp"
 fi

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.batch.capacity import default_jobs, threads_per_job
+from checks.batch.cluster_grading import ClusterBatch, ClusterLost
 from checks.batch.progress import BatchProgress
 from checks.batch.result_cache import grading_key, stored_result
 from checks.data.assets import DataDir
@@ -33,10 +34,21 @@ def sized_for(options: GradeOptions, waiting: int) -> GradeOptions:
     return replace(options, jobs=jobs, limits=replace(options.limits, threads=threads_per_job(jobs)))
 
 
+class BatchStopped(RuntimeError):
+    """The batch could not go on (its cluster went away); what was graded is stored and the same command
+    resumes from it."""
+
+
 def grade_class(
-    paths: list[Path], assignment: Assignment, options: GradeOptions, out: Path, regrade: bool = False
+    paths: list[Path],
+    assignment: Assignment,
+    options: GradeOptions,
+    out: Path,
+    regrade: bool = False,
+    scheduler: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Grade every submission found, reusing results whose grading key is unchanged, then publish.
+    """Grade every submission found, reusing results whose grading key is unchanged, then publish; on this
+    machine's pool, or as tasks of the Dask scheduler at ``scheduler``.
 
     Raises ``AssignmentError`` before any notebook runs when the suite does not match its mark scheme."""
     load_suite(assignment)
@@ -51,10 +63,14 @@ def grade_class(
             if stored is not None:
                 results[submission.student_id] = stored
     pending = [s for s in submissions if s.student_id not in results]
-    options = sized_for(options, len(pending))
-    if pending:
-        print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel", flush=True)
+    if scheduler is None:
+        options = sized_for(options, len(pending))
+        if pending:
+            print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel")
     progress = BatchProgress(len(pending), len(results), summary_line)
+
+    def store(payload: dict[str, Any]) -> None:
+        results[payload["student"]] = payload
 
     def one(submission: Submission) -> dict[str, Any]:
         progress.began(submission.student_id)
@@ -67,9 +83,17 @@ def grade_class(
         return payload
 
     try:
-        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
-            for payload in pool.map(one, pending):
-                results[payload["student"]] = payload
+        if scheduler is not None:
+            ClusterBatch(scheduler, assignment, options, keys, out).grade(pending, progress, store)
+        else:
+            with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+                for payload in pool.map(one, pending):
+                    store(payload)
+    except ClusterLost as error:
+        raise BatchStopped(
+            f"{error}. {len(results)} of {len(submissions)} results are stored in {out}; run the same command "
+            "again to grade the rest (here, or with --scheduler on a cluster)"
+        ) from None
     finally:
         progress.close()
     ordered = [results[s.student_id] for s in submissions]

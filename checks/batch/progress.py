@@ -31,6 +31,7 @@ class BatchProgress:
             print(f"{reused} unchanged submissions keep their stored results; {total} to grade", flush=True)
         self.done = self.failures = 0
         self.running: list[str] = []
+        self.place = ""  # where the batch runs when not on this machine alone: "cluster: 3 workers, 24 kernels"
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.bar = tqdm(
@@ -55,10 +56,19 @@ class BatchProgress:
             return None
         return (time.monotonic() - self.started) / self.done * (self.total - self.done)
 
+    def _show_running(self) -> None:
+        place = f"{self.place}; " if self.place else ""
+        self.bar.set_postfix_str(f"{place}{self.failures} failed; running {', '.join(self.running) or 'none'}")
+
+    def set_place(self, place: str) -> None:
+        with self.lock:
+            self.place = place
+            self._show_running()
+
     def began(self, student: str) -> None:
         with self.lock:
             self.running.append(student)
-            self.bar.set_postfix_str(f"{self.failures} failed; running {', '.join(self.running)}")
+            self._show_running()
 
     def finished(self, payload: dict[str, Any]) -> None:
         with self.lock:
@@ -72,7 +82,7 @@ class BatchProgress:
                 f"{clock(time.monotonic() - self.started)}, left ~{clock(remaining) if remaining else '0:00'}]"
             )
             self.bar.write(f"{self.describe(payload)}  {status}", file=sys.stdout)
-            self.bar.set_postfix_str(f"{self.failures} failed; running {', '.join(self.running) or 'none'}")
+            self._show_running()
             self.bar.update(1)
 
     def close(self) -> None:

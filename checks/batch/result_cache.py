@@ -89,6 +89,12 @@ def source_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def data_digest(data: DataDir) -> str:
+    """The data as the grading key sees it: the digest of its checksums file, or that there is none."""
+    manifest = data.root / MANIFEST_NAME
+    return source_digest(manifest) if manifest.is_file() else "no manifest"
+
+
 def grading_key(submission: Submission, assignment: Assignment, data: DataDir, settings: dict[str, Any]) -> str:
     return content_grading_key(source_digest(submission.source), submission.student_id, assignment, data, settings)
 
@@ -98,13 +104,12 @@ def content_grading_key(
 ) -> str:
     """The key from the submission's ``source_digest``, for a caller that holds the bytes but no file (a single
     file's digest is the SHA-256 of its bytes)."""
-    manifest = data.root / MANIFEST_NAME
     parts = {
         "submission": content_digest,
         "student": student_id,
         "assignment": assignment.id,
         "grader": grader_digest(tuple(graded_code(assignment))),
-        "data": source_digest(manifest) if manifest.is_file() else "no manifest",
+        "data": data_digest(data),
         "settings": settings,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
