@@ -132,9 +132,16 @@ def grade(args: argparse.Namespace) -> int:
     assignment = load_assignment(args.assignment)
     out = Path(args.out)
     options = _grade_options(args, args.mode)
-    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV_VAR) or None
+    scheduler = args.scheduler or (None if args.jobs else os.environ.get(SCHEDULER_ENV_VAR)) or None
     if scheduler and args.jobs:
         print("xaigrader: --jobs sizes this machine's pool; a cluster's workers declare their kernels", file=sys.stderr)
+        return 2
+    if scheduler and args.cache_dir:
+        print(
+            "xaigrader: --cache-dir is this machine's model cache; a cluster's workers use their own "
+            f"(${CACHE_ENV_VAR} on each worker)",
+            file=sys.stderr,
+        )
         return 2
     try:
         results = grade_class(
@@ -460,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grading.add_argument(
         "--scheduler",
-        help=f"grade on the Dask cluster whose scheduler has this address (default: ${SCHEDULER_ENV_VAR}, else here)",
+        help=f"grade on the Dask cluster whose scheduler has this address (default: ${SCHEDULER_ENV_VAR} unless "
+        "--jobs is given, else here)",
     )
     grading.add_argument("--regrade", action="store_true", help="grade again even where a stored result is current")
     grading.add_argument("--data-dir", help=f"data directory (default: ${DATA_ENV_VAR}, else the user cache)")

@@ -66,7 +66,9 @@ def grade_class(
     if scheduler is None:
         options = sized_for(options, len(pending))
         if pending:
-            print(f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel")
+            print(
+                f"grading with {options.jobs} job(s) at once, {options.limits.threads} thread(s) per kernel", flush=True
+            )
     progress = BatchProgress(len(pending), len(results), summary_line)
 
     def store(payload: dict[str, Any]) -> None:
@@ -84,7 +86,8 @@ def grade_class(
 
     try:
         if scheduler is not None:
-            ClusterBatch(scheduler, assignment, options, keys, out).grade(pending, progress, store)
+            if pending:
+                ClusterBatch(scheduler, assignment, options, keys, out).grade(pending, progress, store)
         else:
             with ThreadPoolExecutor(max_workers=options.jobs) as pool:
                 for payload in pool.map(one, pending):

@@ -21,16 +21,16 @@ from typing import Any
 from checks.batch.cluster_worker import (
     KERNELS,
     ClusterTask,
+    Fingerprint,
     GradedFolder,
-    admission_resource,
     admit_worker,
     grade_task,
     pack_task,
 )
-from checks.batch.folder_transfer import replace_folder
+from checks.batch.folder_transfer import TransferRefused, replace_folder
 from checks.batch.progress import BatchProgress
-from checks.batch.result_cache import data_digest
-from checks.data.assets import DataDir
+from checks.batch.result_cache import data_digest, graded_code, grader_digest
+from checks.data.assets import MANIFEST_NAME, DataDir
 from checks.engine.intake import Submission
 from checks.grading.scheme import Assignment
 from checks.grading.submission import GradeOptions, grader_failure
@@ -47,29 +47,40 @@ class ClusterLost(RuntimeError):
 
 @dataclass
 class Admissions:
-    """The workers this batch has asked, and what each said."""
+    """The workers this batch has asked, and what each said. A worker counts as admitted only while the
+    scheduler sees it hold the batch's resource, so one restarted at the same address is asked again."""
 
     client: Any
-    digest: str
+    assignment_id: str
+    wanted: Fingerprint
     report: Callable[[str], None]
     asked: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unanswered: set[str] = field(default_factory=set)  # reported once each, asked again every refresh
 
     def refresh(self) -> None:
-        """Asks every worker that appeared since the last call, and forgets those that left."""
-        present = set(self.client.scheduler_info(n_workers=-1)["workers"])
-        for gone in set(self.asked) - present:
-            del self.asked[gone]
-        new = sorted(present - set(self.asked))
+        """Asks every worker that appeared (or lost its grant) since the last call, and forgets those that left."""
+        present = self.client.scheduler_info(n_workers=-1)["workers"]
+        for address, answer in list(self.asked.items()):
+            holds = present.get(address, {}).get("resources", {}).get(self.wanted.resource, 0) > 0
+            if address not in present or (answer["admitted"] and not holds):
+                del self.asked[address]
+        new = sorted(set(present) - set(self.asked))
         if not new:
             return
-        answers = self.client.run(admit_worker, digest=self.digest, workers=new, on_error="return")
+        answers = self.client.run(
+            admit_worker, assignment_id=self.assignment_id, wanted=self.wanted, workers=new, on_error="return"
+        )
         for address in new:
             answer = answers.get(address)
             if not isinstance(answer, dict):
-                answer = {"admitted": False, "kernels": 0, "data": f"no answer ({answer!r})", "data_dir": "?"}
+                if address not in self.unanswered:
+                    self.unanswered.add(address)
+                    self.report(f"worker {address} could not be asked whether it may grade: {answer!r}")
+                continue
+            self.unanswered.discard(address)
             self.asked[address] = answer
             if not answer["admitted"]:
-                self.report(_refusal(address, answer, self.digest))
+                self.report(_refusal(address, answer, self.wanted))
 
     @property
     def kernels(self) -> int:
@@ -80,16 +91,21 @@ class Admissions:
         return sum(answer["admitted"] for answer in self.asked.values())
 
 
-def _refusal(address: str, answer: dict[str, Any], digest: str) -> str:
+def _refusal(address: str, answer: dict[str, Any], wanted: Fingerprint) -> str:
     if answer["kernels"] <= 0:
         return (
             f"worker {address} is not used: it declares no '{KERNELS}' resource "
             "(start it with --resources kernels=N, N its cores for grading)"
         )
+    if answer["data"] != wanted.data:
+        return (
+            f"worker {address} is refused: its data directory {answer['data_dir']} does not match this batch's "
+            f"(checksums file digest {answer['data'][:12]} against {wanted.data[:12]}); give it the same data "
+            "(XAIGRADER_DATA on the worker)"
+        )
     return (
-        f"worker {address} is refused: its data directory {answer['data_dir']} does not match this batch's "
-        f"(checksums file digest {answer['data'][:12]} against {digest[:12]}); give it the same data "
-        "(XAIGRADER_DATA on the worker)"
+        f"worker {address} is refused: it runs other grading code than this batch (digest {answer['grader'][:12]} "
+        f"against {wanted.grader[:12]}); install the same xaigrader version on it"
     )
 
 
@@ -111,28 +127,34 @@ class ClusterBatch:
         """Grades ``pending``, handing each result to ``store`` as it arrives."""
         from distributed import Client
 
+        data = DataDir(self.options.data_dir)
+        if not (data.root / MANIFEST_NAME).is_file():
+            raise ClusterLost(
+                f"the data directory {data.root} has no {MANIFEST_NAME}, so no worker's data can be checked against it"
+            )
         try:
             client = Client(self.address, timeout=CONNECT_S)
         except (OSError, TimeoutError) as error:
             raise ClusterLost(f"no Dask scheduler answers at {self.address} ({error})") from None
         with client:
-            digest = data_digest(DataDir(self.options.data_dir))
-            admissions = Admissions(client, digest, self.report)
-            self._await_workers(admissions)
+            wanted = Fingerprint(data_digest(data), grader_digest(tuple(graded_code(self.assignment))))
+            admissions = Admissions(client, self.assignment.id, wanted, self.report)
+            self._await_workers(client, admissions)
             self.report(
                 f"grading on the Dask cluster at {self.address}: {admissions.workers} worker(s), "
                 f"{admissions.kernels} kernel(s)"
             )
-            self._feed(client, admissions, admission_resource(digest), deque(pending), progress, store)
+            self._feed(client, admissions, deque(pending), progress, store)
         if self.transfers_s:
             self.report(
                 f"{len(self.transfers_s)} result folder(s) received and written, "
                 f"{sum(self.transfers_s) / len(self.transfers_s):.3f} s each on average"
             )
 
-    def _await_workers(self, admissions: Admissions) -> None:
+    def _await_workers(self, client: Any, admissions: Admissions) -> None:
         deadline = time.monotonic() + WORKERS_WAIT_S
         while True:
+            self._check_connected(client)
             self._refresh(admissions)
             if admissions.kernels or time.monotonic() > deadline:
                 break
@@ -147,7 +169,6 @@ class ClusterBatch:
         self,
         client: Any,
         admissions: Admissions,
-        resource: str,
         waiting: deque[Submission],
         progress: BatchProgress,
         store: Callable[[dict[str, Any]], None],
@@ -159,13 +180,18 @@ class ClusterBatch:
             self._check_connected(client)
             self._refresh(admissions)
             if not admissions.kernels:
-                self._await_workers(admissions)  # every admitted worker has left: wait for one, within bounds
+                self._await_workers(client, admissions)  # every admitted worker has left: wait for one, within bounds
             progress.set_place(f"cluster: {admissions.workers} worker(s), {admissions.kernels} kernel(s)")
             while waiting and len(running) < max(1, admissions.kernels) * TASKS_PER_KERNEL:
                 submission = waiting.popleft()
-                task = pack_task(submission, self.assignment.id, self.options, self.keys[submission.student_id])
-                running[self._submit(client, task, resource)] = submission
                 progress.began(submission.student_id)
+                try:
+                    task = pack_task(submission, self.assignment.id, self.options, self.keys[submission.student_id])
+                except (OSError, ValueError) as error:  # the student's files: unreadable, or named so no zip holds them
+                    folder = self.out / submission.student_id
+                    _finish(grader_failure(submission, self.assignment, self.options, folder, error), progress, store)
+                    continue
+                running[self._submit(client, task, admissions.wanted.resource)] = submission
             try:
                 done = wait(list(running), timeout=POLL_S, return_when="FIRST_COMPLETED").done
             except TimeoutError:
@@ -173,9 +199,7 @@ class ClusterBatch:
             except (OSError, CancelledError) as error:  # the client cancels every future when the scheduler goes
                 raise self._lost(error) from None
             for future in done:
-                payload = self._collect(future, running.pop(future))
-                store(payload)
-                progress.finished(payload)
+                _finish(self._collect(future, running.pop(future)), progress, store)
 
     @staticmethod
     def _submit(client: Any, task: ClusterTask, resource: str) -> Any:
@@ -197,8 +221,9 @@ class ClusterBatch:
             raise self._lost()
 
     def _collect(self, future: Any, submission: Submission) -> dict[str, Any]:
-        """The student's result, its folder written under ``out``; a task that failed is that student's
-        grader failure, without a grading key, so the next run grades them again."""
+        """The student's result, its folder written under ``out``; a task that failed, or a folder that is not
+        this student's result for this batch, is that student's grader failure, without a grading key, so the
+        next run grades them again."""
         from distributed import CancelledError, KilledWorker
 
         folder = self.out / submission.student_id
@@ -210,8 +235,35 @@ class ClusterBatch:
         except KilledWorker as error:
             lost = RuntimeError(f"every worker that took it stopped while grading it ({error})")
             return grader_failure(submission, self.assignment, self.options, folder, lost)
+        except (OSError, TimeoutError) as error:  # the connection to the scheduler, not the task
+            raise self._lost(error) from None
         except Exception as error:
             return grader_failure(submission, self.assignment, self.options, folder, error)
-        replace_folder(graded.folder, folder)
+        mismatch = self._mismatch(graded.payload, submission)
+        if mismatch:
+            return grader_failure(submission, self.assignment, self.options, folder, RuntimeError(mismatch))
+        try:
+            replace_folder(graded.folder, folder)
+        except (TransferRefused, OSError) as error:
+            return grader_failure(submission, self.assignment, self.options, folder, error)
         self.transfers_s.append(time.perf_counter() - started)
         return graded.payload
+
+    def _mismatch(self, payload: Any, submission: Submission) -> str | None:
+        """Why a worker's result cannot be this student's for this batch, or None."""
+        expected = {
+            "student": submission.student_id,
+            "assignment": self.assignment.id,
+            "mode": self.options.mode,
+        }
+        if not isinstance(payload, dict):
+            return f"the worker returned {type(payload).__name__}, not a result"
+        wrong = [f"{key} {payload.get(key)!r}" for key, value in expected.items() if payload.get(key) != value]
+        if payload.get("grading_key") not in (self.keys[submission.student_id], None):
+            wrong.append("another grading key")
+        return f"the worker's result is not this batch's: {', '.join(wrong)}" if wrong else None
+
+
+def _finish(payload: dict[str, Any], progress: BatchProgress, store: Callable[[dict[str, Any]], None]) -> None:
+    store(payload)
+    progress.finished(payload)

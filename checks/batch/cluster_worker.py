@@ -2,9 +2,9 @@
 the intake the client sent, against the worker's own data directory and model cache, its result folder
 returned as bytes so that no file system is shared.
 
-A worker takes grading tasks only once it has shown that its data directory matches the client's: the
-client asks it (``admit_worker``) and the worker itself compares, then grants the batch's resource, one unit
-per kernel it declares. A worker whose data differs is never given a task.
+A worker takes grading tasks only once it has shown that its data directory and grading code match the
+client's: the client asks it (``admit_worker``) and the worker itself compares, then grants the batch's
+resource, one unit per kernel it declares. A worker that differs is never given a task.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from checks.batch.capacity import available_cores
 from checks.batch.folder_transfer import add_folder, pack_folder, unpack
-from checks.batch.result_cache import data_digest
+from checks.batch.result_cache import data_digest, graded_code, grader_digest
 from checks.data.assets import DataDir
 from checks.engine.intake import Submission
 from checks.grading.scheme import load_assignment
@@ -28,19 +28,43 @@ KERNELS = "kernels"  # the resource each worker declares: one kernel per core it
 FOLDER, NOTEBOOK = "folder", "notebook"
 
 
-def admission_resource(digest: str) -> str:
-    return f"xaigrader-data-{digest[:16]}"
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a worker must share with the client to grade its batch: the data's checksums file digest and
+    the digest of the code that decides this assignment's marks (both part of every grading key)."""
+
+    data: str
+    grader: str
+
+    @classmethod
+    def here(cls, assignment_id: str) -> Fingerprint:
+        """This process's, with the data directory found as a local run finds it."""
+        code = tuple(graded_code(load_assignment(assignment_id)))
+        return cls(data_digest(DataDir(None)), grader_digest(code))
+
+    @property
+    def resource(self) -> str:
+        """The resource a worker is granted once admitted: tasks of this batch ask for one unit of it."""
+        return f"xaigrader-{self.data[:12]}-{self.grader[:12]}"
 
 
-async def admit_worker(dask_worker: Any, digest: str) -> dict[str, Any]:
-    """Run on a worker by the client: grants the batch's resource when the worker's data matches ``digest``.
-    Returns what it found, for the client to report."""
-    own = data_digest(DataDir(None))
+async def admit_worker(dask_worker: Any, assignment_id: str, wanted: Fingerprint) -> dict[str, Any]:
+    """Run on a worker by the client: grants the batch's resource, one unit per kernel, when the worker's
+    data and grader code match ``wanted``, and takes it back when they no longer do. Returns what it found,
+    for the client to report."""
+    own = Fingerprint.here(assignment_id)
     kernels = int(dask_worker.state.total_resources.get(KERNELS, 0))
-    admitted = own == digest and kernels > 0
-    if admitted:
-        await dask_worker.set_resources(**{admission_resource(digest): kernels})
-    return {"data": own, "data_dir": str(DataDir(None).root), "kernels": kernels, "admitted": admitted}
+    admitted = own == wanted and kernels > 0
+    granted = admitted * kernels
+    if dask_worker.state.total_resources.get(wanted.resource, 0) != granted:
+        await dask_worker.set_resources(**{wanted.resource: granted})
+    return {
+        "data": own.data,
+        "grader": own.grader,
+        "data_dir": str(DataDir(None).root),
+        "kernels": kernels,
+        "admitted": admitted,
+    }
 
 
 @dataclass(frozen=True)
@@ -56,7 +80,6 @@ class ClusterTask:
 
 @dataclass(frozen=True)
 class GradedFolder:
-    student_id: str
     payload: dict[str, Any]
     folder: bytes
 
@@ -73,7 +96,7 @@ def pack_task(submission: Submission, assignment_id: str, options: GradeOptions,
     """The task for ``submission``: its intake folder, and its notebook when intake made one outside it (several
     notebooks merged into one), with host paths and the client's own directories left behind."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, strict_timestamps=False) as archive:
         if submission.folder is not None and submission.folder.is_dir():
             add_folder(archive, submission.folder, FOLDER)
         notebook = submission.notebook
@@ -117,4 +140,4 @@ def grade_task(task: ClusterTask) -> GradedFolder:
             payload = grade_submission(submission, assignment, options, out, task.grading_key)
         except Exception as error:
             payload = grader_failure(submission, assignment, options, out, error)
-        return GradedFolder(submission.student_id, payload, pack_folder(out))
+        return GradedFolder(payload, pack_folder(out))

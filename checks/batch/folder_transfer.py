@@ -9,6 +9,7 @@ little, and a stored archive cannot expand beyond what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import uuid
@@ -22,23 +23,30 @@ class TransferRefused(ValueError):
     """An archive that is not a plain tree of files within the cap."""
 
 
-def pack_folder(folder: Path, prefix: str = "") -> bytes:
-    """Every regular file below ``folder`` (links are not followed), under ``prefix/`` when one is given."""
+STAGING = ".transfer"  # beside the result folders, one level down, so no */results.json glob meets it
+
+
+def pack_folder(folder: Path) -> bytes:
+    """Every regular file below ``folder`` (links inside it are neither followed nor sent)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        add_folder(archive, folder, prefix)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, strict_timestamps=False) as archive:
+        add_folder(archive, folder)
     return buffer.getvalue()
 
 
 def add_folder(archive: zipfile.ZipFile, folder: Path, prefix: str = "") -> None:
+    """The files below ``folder`` under ``prefix/``; a link inside it is left out, wherever ``folder`` itself
+    lies (a home or scratch directory behind a link is common on clusters)."""
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink() and not any(p.is_symlink() for p in path.parents):
-            name = PurePosixPath(prefix, path.relative_to(folder).as_posix())
-            archive.write(path, str(name))
+        relative = path.relative_to(folder)
+        inside = [folder / parent for parent in relative.parents if parent != Path(".")]
+        if path.is_file() and not path.is_symlink() and not any(part.is_symlink() for part in inside):
+            archive.write(path, str(PurePosixPath(prefix, relative.as_posix())))
 
 
 def unpack(content: bytes, destination: Path, limit: int = MAX_UNPACKED_BYTES) -> None:
-    """Into ``destination`` (made); raises ``TransferRefused`` on a name that leaves it or a size over the cap."""
+    """Into ``destination`` (made); raises ``TransferRefused`` on a name that leaves it or is given twice, a
+    size over the cap, or a file that cannot be written."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except zipfile.BadZipFile as error:
@@ -54,16 +62,21 @@ def unpack(content: bytes, destination: Path, limit: int = MAX_UNPACKED_BYTES) -
             target = root.joinpath(*relative.parts)
             if relative.is_absolute() or ".." in relative.parts or not target.resolve().is_relative_to(root):
                 raise TransferRefused(f"{entry.filename!r} would land outside the folder")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(entry) as source, target.open("xb") as sink:
-                shutil.copyfileobj(source, sink)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(entry) as source, target.open("xb") as sink:
+                    shutil.copyfileobj(source, sink)
+            except (OSError, zipfile.BadZipFile) as error:
+                raise TransferRefused(f"{entry.filename!r} could not be written: {error}") from None
 
 
 def replace_folder(content: bytes, target: Path) -> None:
-    """``target`` becomes exactly the archive's tree, swapped in by renames so that no reader (and no crash)
-    ever finds half of it: the old tree is kept until the new one is in place."""
-    incoming = target.with_name(f".incoming-{target.name}-{uuid.uuid4().hex}")
-    outgoing = target.with_name(f".outgoing-{target.name}-{uuid.uuid4().hex}")
+    """``target`` becomes exactly the archive's tree, unpacked first in a staging folder and swapped in by
+    renames, so that no crash leaves half of it: the old tree is kept until the new one is whole."""
+    staging = target.parent / STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    incoming = staging / f"incoming-{target.name}-{uuid.uuid4().hex}"
+    outgoing = staging / f"outgoing-{target.name}-{uuid.uuid4().hex}"
     try:
         unpack(content, incoming)
         if target.exists():
@@ -72,3 +85,5 @@ def replace_folder(content: bytes, target: Path) -> None:
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
         shutil.rmtree(outgoing, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging.rmdir()

@@ -4,7 +4,6 @@ processes (so a notebook that kills its worker takes no other with it), each dec
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ def start_local_cluster(workers: int, kernels_per_worker: int = 1, data_dir: Pat
     """A running ``LocalCluster``; close it (or use it in ``with``) to stop its workers."""
     from distributed import LocalCluster
 
-    if data_dir is not None:
-        os.environ[DATA_ENV_VAR] = str(data_dir.resolve())  # the worker processes inherit it
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=kernels_per_worker,
@@ -26,4 +23,5 @@ def start_local_cluster(workers: int, kernels_per_worker: int = 1, data_dir: Pat
         scheduler_port=port,
         dashboard_address=None,
         memory_limit=0,  # each kernel has the sandbox's own limit; the worker process must not be paused for it
+        env={DATA_ENV_VAR: str(data_dir.resolve())} if data_dir is not None else None,
     )

@@ -323,14 +323,17 @@ PROBE_IMAGES = 2000
 @dataclass(frozen=True)
 class ScalingChoice:
     """How the scaling a model works with is chosen: on the first ``probe`` images (None: on all of
-    them, and that measurement is the result), a later scaling only when it beats the best so far by
-    more than ``margin`` and by more than chance, and no further scaling tried once one reaches
-    ``enough``."""
+    them, and that measurement is the result), a later scaling when it reaches ``enough`` (the best so
+    far does not, or no further scaling is tried) or beats the best so far by more than ``margin`` and by
+    more than chance."""
 
     probe: int | None = PROBE_IMAGES
     margin: float = SCALING_MARGIN
     enough: float | None = None
     significance: float = SCALING_SIGNIFICANCE
+
+    def reaches(self, right: torch.Tensor) -> bool:
+        return self.enough is not None and float(right.float().mean()) >= self.enough
 
     def prefers(self, candidate: torch.Tensor, current: torch.Tensor) -> bool:
         """Whether the scaling that gets ``candidate`` right beats the one that gets ``current`` right.
@@ -366,10 +369,10 @@ def measure_accuracy(
     scalings = model.spec.scalings
     chosen, best = scalings[0], right_with(scalings[0], probe)
     for scaling in scalings[1:]:
-        if choice.enough is not None and fraction(best) >= choice.enough:
+        if choice.reaches(best):
             break
         right = right_with(scaling, probe)
-        if choice.prefers(right, best):
+        if choice.reaches(right) or choice.prefers(right, best):
             chosen, best = scaling, right
     return chosen, fraction(best if choice.probe is None else right_with(chosen, len(labels)))
 

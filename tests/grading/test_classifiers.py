@@ -196,11 +196,12 @@ def test_a_model_keeps_its_first_scaling_when_another_leads_by_luck_and_loses_it
     by_luck = (red <= 0.6).long()
     by_luck[flipping] = (torch.arange(int(flipping.sum())) % 2 == 0).long()
     by_luck[torch.nonzero(flipping)[1:7:2, 0]] = 1  # three more right under [-1, 1]: a lead of 7 in 400
-    lead = correct_fraction(classifier_of(student, model, MINUS_ONE_TO_ONE), images, by_luck) - correct_fraction(
-        classifier_of(student, model, TO_TENSOR), images, by_luck
-    )
+    first = correct_fraction(classifier_of(student, model, TO_TENSOR), images, by_luck)
+    lead = correct_fraction(classifier_of(student, model, MINUS_ONE_TO_ONE), images, by_luck) - first
     assert 0.01 < lead < 0.03, "a margin of one point alone would take [-1, 1]"
     assert measure_accuracy(student, model, images, by_luck, ScalingChoice(probe=None))[0] == TO_TENSOR
+    target = ScalingChoice(probe=None, enough=first + lead / 2)
+    assert measure_accuracy(student, model, images, by_luck, target)[0] == MINUS_ONE_TO_ONE, "it alone reaches it"
     clearly = (red <= 0.6).long()
     clearly[flipping] = 1
     scaling, accuracy = measure_accuracy(student, model, images, clearly, ScalingChoice(probe=None))

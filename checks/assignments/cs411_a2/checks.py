@@ -816,7 +816,8 @@ def small_cnn_architecture(ctx):
 CS411_INPUT = InputSpec(scalings=(MNIST_NORMALISED, TO_TENSOR))
 """MNIST digits in 10 classes, fed as the assignment normalises them, or as ToTensor's values."""
 EVERY_IMAGE = ScalingChoice(probe=None, margin=0.0, enough=MIN_TEST_ACCURACY)
-"""Each scaling measured on the whole test set, until one reaches the target; the best counts."""
+"""Each scaling measured on the whole test set until one reaches the target, which then counts; below the
+target, a later scaling counts only when it leads by more than chance."""
 
 
 def mnist_test_values(ctx) -> tuple[torch.Tensor, torch.Tensor]:
