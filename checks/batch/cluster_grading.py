@@ -29,7 +29,6 @@ from checks.batch.cluster_worker import (
 )
 from checks.batch.folder_transfer import TransferRefused, replace_folder
 from checks.batch.progress import BatchProgress
-from checks.batch.result_cache import data_digest, graded_code, grader_digest
 from checks.data.assets import MANIFEST_NAME, DataDir
 from checks.engine.intake import Submission
 from checks.grading.scheme import Assignment
@@ -137,7 +136,7 @@ class ClusterBatch:
         except (OSError, TimeoutError) as error:
             raise ClusterLost(f"no Dask scheduler answers at {self.address} ({error})") from None
         with client:
-            wanted = Fingerprint(data_digest(data), grader_digest(tuple(graded_code(self.assignment))))
+            wanted = Fingerprint.of(self.assignment, data)
             admissions = Admissions(client, self.assignment.id, wanted, self.report)
             self._await_workers(client, admissions)
             self.report(

@@ -21,7 +21,7 @@ from checks.batch.folder_transfer import add_folder, pack_folder, unpack
 from checks.batch.result_cache import data_digest, graded_code, grader_digest
 from checks.data.assets import DataDir
 from checks.engine.intake import Submission
-from checks.grading.scheme import load_assignment
+from checks.grading.scheme import Assignment, load_assignment
 from checks.grading.submission import GradeOptions, grade_submission, grader_failure
 
 KERNELS = "kernels"  # the resource each worker declares: one kernel per core it gives to grading
@@ -37,10 +37,8 @@ class Fingerprint:
     grader: str
 
     @classmethod
-    def here(cls, assignment_id: str) -> Fingerprint:
-        """This process's, with the data directory found as a local run finds it."""
-        code = tuple(graded_code(load_assignment(assignment_id)))
-        return cls(data_digest(DataDir(None)), grader_digest(code))
+    def of(cls, assignment: Assignment, data: DataDir) -> Fingerprint:
+        return cls(data_digest(data), grader_digest(tuple(graded_code(assignment))))
 
     @property
     def resource(self) -> str:
@@ -52,7 +50,7 @@ async def admit_worker(dask_worker: Any, assignment_id: str, wanted: Fingerprint
     """Run on a worker by the client: grants the batch's resource, one unit per kernel, when the worker's
     data and grader code match ``wanted``, and takes it back when they no longer do. Returns what it found,
     for the client to report."""
-    own = Fingerprint.here(assignment_id)
+    own = Fingerprint.of(load_assignment(assignment_id), DataDir(None))
     kernels = int(dask_worker.state.total_resources.get(KERNELS, 0))
     admitted = own == wanted and kernels > 0
     granted = admitted * kernels
