@@ -37,6 +37,7 @@ from checks.grading.submission import GradeOptions, grader_failure
 CONNECT_S = 20
 POLL_S = 1.0
 WORKERS_WAIT_S = 120.0  # how long a batch waits for its first admitted worker (a batch system starts them late)
+CONNECTED = ("running", "connecting", "newly-created")  # the client's states in which the scheduler is there
 TASKS_PER_KERNEL = 2  # queued at the scheduler per admitted kernel, so a kernel never waits for the client
 
 
@@ -198,7 +199,7 @@ class ClusterBatch:
             except (OSError, CancelledError) as error:  # the client cancels every future when the scheduler goes
                 raise self._lost(error) from None
             for future in done:
-                _finish(self._collect(future, running.pop(future)), progress, store)
+                _finish(self._collect(future, running.pop(future), client), progress, store)
 
     @staticmethod
     def _submit(client: Any, task: ClusterTask, resource: str) -> Any:
@@ -216,10 +217,10 @@ class ClusterBatch:
             raise self._lost(error) from None
 
     def _check_connected(self, client: Any) -> None:
-        if client.status not in ("running", "connecting", "newly-created"):
+        if client.status not in CONNECTED:
             raise self._lost()
 
-    def _collect(self, future: Any, submission: Submission) -> dict[str, Any]:
+    def _collect(self, future: Any, submission: Submission, client: Any) -> dict[str, Any]:
         """The student's result, its folder written under ``out``; a task that failed, or a folder that is not
         this student's result for this batch, is that student's grader failure, without a grading key, so the
         next run grades them again."""
@@ -234,8 +235,10 @@ class ClusterBatch:
         except KilledWorker as error:
             lost = RuntimeError(f"every worker that took it stopped while grading it ({error})")
             return grader_failure(submission, self.assignment, self.options, folder, lost)
-        except (OSError, TimeoutError) as error:  # the connection to the scheduler, not the task
-            raise self._lost(error) from None
+        except (OSError, TimeoutError) as error:  # the task's own (a full disk on the worker), or the connection's
+            if client.status not in CONNECTED:
+                raise self._lost(error) from None
+            return grader_failure(submission, self.assignment, self.options, folder, error)
         except Exception as error:
             return grader_failure(submission, self.assignment, self.options, folder, error)
         mismatch = self._mismatch(graded.payload, submission)

@@ -2,10 +2,11 @@
 worker sent back."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from checks.batch.cluster_grading import ClusterBatch
+from checks.batch.cluster_grading import ClusterBatch, ClusterLost
 from checks.cli import main
 from checks.engine.intake import Submission
 from checks.grading.submission import GradeOptions
@@ -47,3 +48,18 @@ def test_options_of_this_machine_are_refused_beside_a_scheduler(tmp_path: Path, 
     command = ["grade", str(tmp_path), "--assignment", "cs411-a2", "--out", str(tmp_path / "out")]
     assert main([*command, "--scheduler", "tcp://127.0.0.1:1", *local_option]) == 2
     assert "a cluster's workers" in capsys.readouterr().err
+
+
+class FailingTask:
+    """A finished task whose worker raised: the student's notebook filled the worker's disk."""
+
+    def result(self):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_task_that_failed_on_its_worker_fails_its_student_alone_while_the_scheduler_is_there(batch):
+    payload = batch._collect(FailingTask(), ASHA, SimpleNamespace(status="running"))
+    assert payload["student"] == ASHA.student_id and "No space left on device" in payload["problem"]
+    assert payload["grading_key"] is None
+    with pytest.raises(ClusterLost, match="went away"):
+        batch._collect(FailingTask(), ASHA, SimpleNamespace(status="closed"))
