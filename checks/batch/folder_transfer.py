@@ -81,7 +81,12 @@ def replace_folder(content: bytes, target: Path) -> None:
         unpack(content, incoming)
         if target.exists():
             target.rename(outgoing)
-        incoming.rename(target)
+        try:
+            incoming.rename(target)
+        except OSError:
+            if outgoing.exists():
+                outgoing.rename(target)
+            raise
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
         shutil.rmtree(outgoing, ignore_errors=True)

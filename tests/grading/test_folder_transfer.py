@@ -84,3 +84,23 @@ def test_a_result_folder_is_replaced_whole_and_a_refused_one_leaves_the_old_fold
     assert tree(student) == {"results.json": b"new"}
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["Asha_Rao_CS2301"]
     assert not (tmp_path / "out" / STAGING).exists()
+
+
+def test_a_swap_that_fails_half_way_puts_the_old_folder_back(tmp_path: Path, monkeypatch):
+    student = tmp_path / "out" / "Asha_Rao_CS2301"
+    student.mkdir(parents=True)
+    (student / "results.json").write_text("old")
+    renames, rename = [], Path.rename
+
+    def second_rename_fails(self, target):
+        renames.append(self)
+        if len(renames) == 2:
+            raise OSError(28, "No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", second_rename_fails)
+    with pytest.raises(OSError, match="No space"):
+        replace_folder(archive_of(("results.json", b"new")), student)
+    monkeypatch.undo()
+    assert tree(student) == {"results.json": b"old"}
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["Asha_Rao_CS2301"]
